@@ -1,0 +1,78 @@
+// The kernel interface. A kernel file keeps its functions private and
+// exports one `const KernelRegistration& Register_<OP>()`.
+//
+// Call order, per op: prepare() once from Interpreter::AllocateTensors()
+// (validate shapes/types, request scratch), then invoke() on every
+// Interpreter::Invoke(). Kernels keep no per-op state in the arena unless
+// they ask for it with AllocatePersistent() during prepare; quantization
+// multipliers that are cheap to derive are recomputed in invoke so the arena
+// stays minimal (see docs/architecture.md, "arena budget").
+#ifndef MD_KERNEL_H_
+#define MD_KERNEL_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "md/status.h"
+#include "md/table_view.h"
+#include "md/tensor.h"
+
+namespace md {
+
+class Interpreter;
+
+// Handed to a kernel for one op. Implemented by the interpreter.
+class OpContext {
+ public:
+  OpContext(Interpreter* interp, int op_index) : interp_(interp), op_index_(op_index) {}
+
+  int op_index() const { return op_index_; }
+  int NumInputs() const;
+  int NumOutputs() const;
+  // Input i; HasInput(i) is false for an optional input given as -1.
+  bool HasInput(int i) const;
+  TensorView Input(int i) const;
+  TensorView Output(int i) const;
+  // Number of intermediate tensors (LSTM) and access to them.
+  int NumIntermediates() const;
+  TensorView Intermediate(int i) const;
+  // The op's builtin options table (empty table view if none).
+  TableView Options() const;
+
+  // Prepare only: bytes that live as long as the interpreter (tail of the
+  // arena). Returns nullptr and sets the interpreter error when it fails.
+  void* AllocatePersistent(size_t bytes);
+  // Prepare only: scratch memory valid during this op's invoke. The planner
+  // places it in the head like an activation whose lifetime is this op.
+  Status RequestScratch(size_t bytes, int* scratch_index);
+  // Invoke only.
+  void* Scratch(int scratch_index) const;
+  // Persistent data of this op set during prepare (nullptr if none).
+  void* user_data() const;
+  void set_user_data(void* data);
+
+  // Records "op <index> <NAME>: <message>" as the interpreter's error and
+  // returns `status`. printf-style format.
+  Status Fail(Status status, const char* fmt, ...) const
+#if defined(__GNUC__)
+      __attribute__((format(printf, 3, 4)))
+#endif
+      ;
+
+ private:
+  Interpreter* interp_;
+  int op_index_;
+};
+
+using KernelFn = Status (*)(OpContext& ctx);
+
+struct KernelRegistration {
+  int32_t op;        // BuiltinOp code
+  const char* name;  // "CONV_2D"
+  KernelFn prepare;  // may be nullptr
+  KernelFn invoke;
+};
+
+}  // namespace md
+
+#endif  // MD_KERNEL_H_

@@ -1,0 +1,131 @@
+// TFLite's exact integer arithmetic for quantized kernels (the same rounding
+// as tensorflow/lite/kernels/internal/common.h and quantization_util.cc with
+// the default double-rounding mode), so results are bit-exact with TFLM.
+// Header-only, pure functions, no runtime dependency.
+#ifndef MD_QUANT_H_
+#define MD_QUANT_H_
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "md/types.h"
+
+namespace md {
+
+inline int32_t SaturatingRoundingDoublingHighMul(int32_t a, int32_t b) {
+  const bool overflow = a == b && a == std::numeric_limits<int32_t>::min();
+  const int64_t ab = static_cast<int64_t>(a) * static_cast<int64_t>(b);
+  const int32_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+  const int32_t high = static_cast<int32_t>((ab + nudge) / (1LL << 31));
+  return overflow ? std::numeric_limits<int32_t>::max() : high;
+}
+
+inline int32_t RoundingDivideByPOT(int32_t x, int exponent) {
+  const int32_t mask = static_cast<int32_t>((1LL << exponent) - 1);
+  const int32_t remainder = x & mask;
+  const int32_t threshold = (mask >> 1) + ((x < 0) ? 1 : 0);
+  return (x >> exponent) + ((remainder > threshold) ? 1 : 0);
+}
+
+// x * quantized_multiplier * 2^shift with TFLite's double rounding.
+inline int32_t MultiplyByQuantizedMultiplier(int32_t x, int32_t quantized_multiplier,
+                                             int shift) {
+  const int left_shift = shift > 0 ? shift : 0;
+  const int right_shift = shift > 0 ? 0 : -shift;
+  return RoundingDivideByPOT(
+      SaturatingRoundingDoublingHighMul(x * (1 << left_shift), quantized_multiplier),
+      right_shift);
+}
+
+inline int32_t MultiplyByQuantizedMultiplierSmallerThanOneExp(int32_t x,
+                                                              int32_t quantized_multiplier,
+                                                              int left_shift) {
+  return RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x, quantized_multiplier),
+                             -left_shift);
+}
+
+inline int32_t MultiplyByQuantizedMultiplierGreaterThanOne(int32_t x,
+                                                           int32_t quantized_multiplier,
+                                                           int left_shift) {
+  return SaturatingRoundingDoublingHighMul(x * (1 << left_shift), quantized_multiplier);
+}
+
+// 64-bit input variant (int16 conv/FC accumulators in TFLite).
+inline int32_t MultiplyByQuantizedMultiplier(int64_t x, int32_t quantized_multiplier,
+                                             int shift) {
+  // Matches tflite::MultiplyByQuantizedMultiplier(int64_t, int32_t, int).
+  const int64_t total_shift = 31 - shift;
+  const int64_t round = static_cast<int64_t>(1) << (total_shift - 1);
+  int64_t result = x * static_cast<int64_t>(quantized_multiplier) + round;
+  result = result >> total_shift;
+  if (result < std::numeric_limits<int32_t>::min()) result = std::numeric_limits<int32_t>::min();
+  if (result > std::numeric_limits<int32_t>::max()) result = std::numeric_limits<int32_t>::max();
+  return static_cast<int32_t>(result);
+}
+
+// tflite::QuantizeMultiplier: double -> Q31 multiplier and power-of-two shift.
+inline void QuantizeMultiplier(double double_multiplier, int32_t* quantized_multiplier,
+                               int* shift) {
+  if (double_multiplier == 0.) {
+    *quantized_multiplier = 0;
+    *shift = 0;
+    return;
+  }
+  const double q = std::frexp(double_multiplier, shift);
+  int64_t q_fixed = static_cast<int64_t>(std::round(q * (1LL << 31)));
+  if (q_fixed == (1LL << 31)) {
+    q_fixed /= 2;
+    ++*shift;
+  }
+  if (*shift < -31) {
+    *shift = 0;
+    q_fixed = 0;
+  }
+  *quantized_multiplier = static_cast<int32_t>(q_fixed);
+}
+
+// Clamp range of a fused activation for a quantized output.
+inline void CalculateActivationRangeQuantized(FusedActivation act, float scale, int32_t zero_point,
+                                              int32_t qmin, int32_t qmax, int32_t* act_min,
+                                              int32_t* act_max) {
+  auto quantize = [&](float f) {
+    return zero_point + static_cast<int32_t>(std::round(f / scale));
+  };
+  int32_t lo = qmin;
+  int32_t hi = qmax;
+  if (act == FusedActivation::kRelu) {
+    const int32_t t = quantize(0.0f);
+    lo = t > qmin ? t : qmin;
+  } else if (act == FusedActivation::kRelu6) {
+    const int32_t t0 = quantize(0.0f);
+    const int32_t t6 = quantize(6.0f);
+    lo = t0 > qmin ? t0 : qmin;
+    hi = t6 < qmax ? t6 : qmax;
+  } else if (act == FusedActivation::kReluN1To1) {
+    const int32_t tn = quantize(-1.0f);
+    const int32_t tp = quantize(1.0f);
+    lo = tn > qmin ? tn : qmin;
+    hi = tp < qmax ? tp : qmax;
+  }
+  *act_min = lo;
+  *act_max = hi;
+}
+
+inline void CalculateActivationRangeFloat(FusedActivation act, float* act_min, float* act_max) {
+  *act_min = -std::numeric_limits<float>::infinity();
+  *act_max = std::numeric_limits<float>::infinity();
+  if (act == FusedActivation::kRelu) {
+    *act_min = 0.0f;
+  } else if (act == FusedActivation::kRelu6) {
+    *act_min = 0.0f;
+    *act_max = 6.0f;
+  } else if (act == FusedActivation::kReluN1To1) {
+    *act_min = -1.0f;
+    *act_max = 1.0f;
+  }
+}
+
+}  // namespace md
+
+#endif  // MD_QUANT_H_
