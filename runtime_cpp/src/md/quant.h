@@ -29,13 +29,11 @@ inline int32_t RoundingDivideByPOT(int32_t x, int exponent) {
 }
 
 // x * quantized_multiplier * 2^shift with TFLite's double rounding.
-inline int32_t MultiplyByQuantizedMultiplier(int32_t x, int32_t quantized_multiplier,
-                                             int shift) {
+inline int32_t MultiplyByQuantizedMultiplier(int32_t x, int32_t quantized_multiplier, int shift) {
   const int left_shift = shift > 0 ? shift : 0;
   const int right_shift = shift > 0 ? 0 : -shift;
   return RoundingDivideByPOT(
-      SaturatingRoundingDoublingHighMul(x * (1 << left_shift), quantized_multiplier),
-      right_shift);
+      SaturatingRoundingDoublingHighMul(x * (1 << left_shift), quantized_multiplier), right_shift);
 }
 
 inline int32_t MultiplyByQuantizedMultiplierSmallerThanOneExp(int32_t x,
@@ -45,23 +43,22 @@ inline int32_t MultiplyByQuantizedMultiplierSmallerThanOneExp(int32_t x,
                              -left_shift);
 }
 
-inline int32_t MultiplyByQuantizedMultiplierGreaterThanOne(int32_t x,
-                                                           int32_t quantized_multiplier,
+inline int32_t MultiplyByQuantizedMultiplierGreaterThanOne(int32_t x, int32_t quantized_multiplier,
                                                            int left_shift) {
   return SaturatingRoundingDoublingHighMul(x * (1 << left_shift), quantized_multiplier);
 }
 
-// 64-bit input variant (int16 conv/FC accumulators in TFLite).
-inline int32_t MultiplyByQuantizedMultiplier(int64_t x, int32_t quantized_multiplier,
-                                             int shift) {
-  // Matches tflite::MultiplyByQuantizedMultiplier(int64_t, int32_t, int).
-  const int64_t total_shift = 31 - shift;
-  const int64_t round = static_cast<int64_t>(1) << (total_shift - 1);
-  int64_t result = x * static_cast<int64_t>(quantized_multiplier) + round;
-  result = result >> total_shift;
-  if (result < std::numeric_limits<int32_t>::min()) result = std::numeric_limits<int32_t>::min();
-  if (result > std::numeric_limits<int32_t>::max()) result = std::numeric_limits<int32_t>::max();
-  return static_cast<int32_t>(result);
+// 64-bit input variant (int16 conv/FC accumulators in TFLite). Matches
+// tflite::MultiplyByQuantizedMultiplier(int64_t, int32_t, int) in the default
+// (double-rounding) build: the multiplier is first reduced to 16 bits with
+// rounding, then one rounding shift; no saturation (the inputs are bounded).
+inline int32_t MultiplyByQuantizedMultiplier(int64_t x, int32_t quantized_multiplier, int shift) {
+  const int32_t reduced_multiplier =
+      (quantized_multiplier < 0x7FFF0000) ? ((quantized_multiplier + (1 << 15)) >> 16) : 0x7FFF;
+  const int total_shift = 15 - shift;
+  const int64_t rounded =
+      x * static_cast<int64_t>(reduced_multiplier) + (static_cast<int64_t>(1) << (total_shift - 1));
+  return static_cast<int32_t>(rounded >> total_shift);
 }
 
 // tflite::QuantizeMultiplier: double -> Q31 multiplier and power-of-two shift.
@@ -89,9 +86,7 @@ inline void QuantizeMultiplier(double double_multiplier, int32_t* quantized_mult
 inline void CalculateActivationRangeQuantized(FusedActivation act, float scale, int32_t zero_point,
                                               int32_t qmin, int32_t qmax, int32_t* act_min,
                                               int32_t* act_max) {
-  auto quantize = [&](float f) {
-    return zero_point + static_cast<int32_t>(std::round(f / scale));
-  };
+  auto quantize = [&](float f) { return zero_point + static_cast<int32_t>(std::round(f / scale)); };
   int32_t lo = qmin;
   int32_t hi = qmax;
   if (act == FusedActivation::kRelu) {
@@ -112,9 +107,11 @@ inline void CalculateActivationRangeQuantized(FusedActivation act, float scale, 
   *act_max = hi;
 }
 
+// Float clamp range of a fused activation, as tflite::CalculateActivationRange:
+// "no activation" clamps to [lowest, max] (so +-inf become +-FLT_MAX).
 inline void CalculateActivationRangeFloat(FusedActivation act, float* act_min, float* act_max) {
-  *act_min = -std::numeric_limits<float>::infinity();
-  *act_max = std::numeric_limits<float>::infinity();
+  *act_min = std::numeric_limits<float>::lowest();
+  *act_max = std::numeric_limits<float>::max();
   if (act == FusedActivation::kRelu) {
     *act_min = 0.0f;
   } else if (act == FusedActivation::kRelu6) {

@@ -1,0 +1,16 @@
+// AVERAGE_POOL_2D: TFLite's reference average pooling (int8, int16,
+// float32), bit-exact with TFLM. The arithmetic lives in pooling.h.
+#include "md/kernel.h"
+#include "md/kernels/pooling.h"
+#include "md/kernels/register.h"
+
+namespace md {
+
+const KernelRegistration& Register_AVERAGE_POOL_2D() {
+  static const KernelRegistration registration = {kOpAveragePool2D, "AVERAGE_POOL_2D",
+                                                  pooling::PoolPrepare,
+                                                  pooling::PoolInvoke<pooling::PoolKind::kAverage>};
+  return registration;
+}
+
+}  // namespace md

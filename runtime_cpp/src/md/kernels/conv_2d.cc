@@ -1,0 +1,274 @@
+// CONV_2D: TFLite's reference convolution, bit-exact with TFLM.
+//   int8  x int8 (per-channel or per-tensor) + int32 bias -> int8
+//   int16 x int8 + int64 bias (or int32 / no bias)        -> int16  ("16x8")
+//   float32                                                -> float32
+// Grouped convolution (input depth a multiple of the filter depth) is
+// supported like TFLite. Layouts: input/output NHWC, filter OHWI.
+//
+// Per-channel multipliers are recomputed in invoke, once per output channel,
+// for chunks of kChannelChunk channels kept on the stack; nothing is stored
+// in the arena.
+#include <cstdint>
+
+#include "md/kernel.h"
+#include "md/kernels/conv_common.h"
+#include "md/kernels/register.h"
+#include "md/quant.h"
+
+namespace md {
+namespace {
+
+// Conv2DOptions slots (schema.fbs).
+constexpr int kPadding = 0;
+constexpr int kStrideW = 1;
+constexpr int kStrideH = 2;
+constexpr int kActivation = 3;
+constexpr int kDilationW = 4;
+constexpr int kDilationH = 5;
+
+struct ConvShape {
+  int32_t batches, in_h, in_w, in_depth;
+  int32_t filter_depth, groups, filters_per_group, out_depth;
+  WindowGeometry g;
+};
+
+void ReadShape(const OpContext& ctx, const TensorView& input, const TensorView& filter,
+               ConvShape* s, int32_t* padding) {
+  const TableView opts = ctx.Options();
+  *padding = opts.GetInt8(kPadding, 0);
+  s->g.stride_w = opts.GetInt32(kStrideW, 0);
+  s->g.stride_h = opts.GetInt32(kStrideH, 0);
+  s->g.dilation_w = opts.GetInt32(kDilationW, 1);
+  s->g.dilation_h = opts.GetInt32(kDilationH, 1);
+  s->g.filter_h = filter.Dim(1);
+  s->g.filter_w = filter.Dim(2);
+  s->batches = input.Dim(0);
+  s->in_h = input.Dim(1);
+  s->in_w = input.Dim(2);
+  s->in_depth = input.Dim(3);
+  s->filter_depth = filter.Dim(3);
+  s->out_depth = filter.Dim(0);
+  s->groups = s->filter_depth > 0 ? s->in_depth / s->filter_depth : 0;
+  s->filters_per_group = s->groups > 0 ? s->out_depth / s->groups : 0;
+  ResolveWindow(static_cast<Padding>(*padding), s->in_h, s->in_w, &s->g);
+}
+
+FusedActivation ReadActivation(const OpContext& ctx) {
+  return static_cast<FusedActivation>(ctx.Options().GetInt8(kActivation, 0));
+}
+
+Status Prepare(OpContext& ctx) {
+  if (ctx.NumInputs() < 2 || ctx.NumInputs() > 3 || ctx.NumOutputs() != 1) {
+    return ctx.Fail(Status::kInvalidArgument, "expects 2 or 3 inputs and 1 output, got %d and %d",
+                    ctx.NumInputs(), ctx.NumOutputs());
+  }
+  if (!ctx.HasInput(0) || !ctx.HasInput(1)) {
+    return ctx.Fail(Status::kInvalidArgument, "input and filter are required");
+  }
+  const TensorView input = ctx.Input(0);
+  const TensorView filter = ctx.Input(1);
+  const TensorView output = ctx.Output(0);
+  if (input.rank != 4 || filter.rank != 4 || output.rank != 4) {
+    return ctx.Fail(
+        Status::kShapeMismatch, "input, filter and output must be 4-D (got ranks %d, %d, %d)",
+        static_cast<int>(input.rank), static_cast<int>(filter.rank), static_cast<int>(output.rank));
+  }
+  const bool is_float = input.type == DataType::kFloat32 && filter.type == DataType::kFloat32;
+  const bool is_int8 = input.type == DataType::kInt8 && filter.type == DataType::kInt8;
+  const bool is_int16 = input.type == DataType::kInt16 && filter.type == DataType::kInt8;
+  if (!(is_float || is_int8 || is_int16) || output.type != input.type) {
+    return ctx.Fail(Status::kUnsupportedType,
+                    "unsupported types input=%s filter=%s output=%s (supported: float32, "
+                    "int8 x int8, int16 x int8)",
+                    DataTypeName(input.type), DataTypeName(filter.type), DataTypeName(output.type));
+  }
+  ConvShape s;
+  int32_t padding = 0;
+  ReadShape(ctx, input, filter, &s, &padding);
+  if (s.filter_depth < 1 || s.in_depth % s.filter_depth != 0 || s.groups < 1 ||
+      s.out_depth % s.groups != 0) {
+    return ctx.Fail(Status::kShapeMismatch,
+                    "input depth %d is not a multiple of filter depth %d dividing %d filters",
+                    static_cast<int>(s.in_depth), static_cast<int>(s.filter_depth),
+                    static_cast<int>(s.out_depth));
+  }
+  if (output.Dim(0) != s.batches || output.Dim(3) != s.out_depth) {
+    return ctx.Fail(Status::kShapeMismatch,
+                    "output batch/depth %d/%d do not match input batch %d / filters %d",
+                    static_cast<int>(output.Dim(0)), static_cast<int>(output.Dim(3)),
+                    static_cast<int>(s.batches), static_cast<int>(s.out_depth));
+  }
+  const Status window = CheckWindow(ctx, padding, s.g, output);
+  if (window != Status::kOk) return window;
+
+  if (ctx.NumInputs() == 3 && ctx.HasInput(2)) {
+    const TensorView bias = ctx.Input(2);
+    const bool bias_ok = is_float ? bias.type == DataType::kFloat32
+                         : is_int8
+                             ? bias.type == DataType::kInt32
+                             : (bias.type == DataType::kInt32 || bias.type == DataType::kInt64);
+    if (!bias_ok) {
+      return ctx.Fail(Status::kUnsupportedType, "bias type %s does not fit %s input",
+                      DataTypeName(bias.type), DataTypeName(input.type));
+    }
+    if (bias.FlatSize() != s.out_depth) {
+      return ctx.Fail(Status::kShapeMismatch, "bias has %d values for %d filters",
+                      static_cast<int>(bias.FlatSize()), static_cast<int>(s.out_depth));
+    }
+  }
+  if (!is_float) {
+    const Status q = CheckFilterQuantization(ctx, filter, 0);
+    if (q != Status::kOk) return q;
+    if (input.scale <= 0.0f || output.scale <= 0.0f) {
+      return ctx.Fail(Status::kUnsupportedType, "quantized input/output need a scale > 0");
+    }
+  }
+  return Status::kOk;
+}
+
+// Quantized convolution for one chunk of output channels [c0, c1). AccT is
+// the accumulator (int32 for int8 and int16-with-int32-bias, int64 for
+// int16-with-int64-bias), as in TFLite's ConvPerChannel templates.
+template <typename InT, typename AccT, typename BiasT, typename OutT>
+void ConvChunk(const ConvShape& s, const InT* input, const int8_t* filter, const BiasT* bias,
+               OutT* output, int32_t input_offset, int32_t output_offset, int32_t act_min,
+               int32_t act_max, int32_t c0, int32_t c1, const int32_t* multiplier,
+               const int* shift) {
+  const WindowGeometry& g = s.g;
+  for (int32_t b = 0; b < s.batches; ++b) {
+    for (int32_t out_y = 0; out_y < g.out_h; ++out_y) {
+      const int32_t in_y_origin = out_y * g.stride_h - g.pad_h;
+      for (int32_t out_x = 0; out_x < g.out_w; ++out_x) {
+        const int32_t in_x_origin = out_x * g.stride_w - g.pad_w;
+        OutT* out = output + ((b * g.out_h + out_y) * g.out_w + out_x) * s.out_depth;
+        for (int32_t oc = c0; oc < c1; ++oc) {
+          const int32_t group = oc / s.filters_per_group;
+          const InT* in_group = input + group * s.filter_depth;
+          const int8_t* filter_oc = filter + oc * g.filter_h * g.filter_w * s.filter_depth;
+          AccT acc = 0;
+          for (int32_t fy = 0; fy < g.filter_h; ++fy) {
+            const int32_t in_y = in_y_origin + g.dilation_h * fy;
+            if (in_y < 0 || in_y >= s.in_h) continue;
+            for (int32_t fx = 0; fx < g.filter_w; ++fx) {
+              const int32_t in_x = in_x_origin + g.dilation_w * fx;
+              if (in_x < 0 || in_x >= s.in_w) continue;
+              const InT* in_px = in_group + ((b * s.in_h + in_y) * s.in_w + in_x) * s.in_depth;
+              const int8_t* f_px = filter_oc + (fy * g.filter_w + fx) * s.filter_depth;
+              for (int32_t ic = 0; ic < s.filter_depth; ++ic) {
+                acc += static_cast<int32_t>(f_px[ic]) *
+                       (static_cast<int32_t>(in_px[ic]) + input_offset);
+              }
+            }
+          }
+          if (bias != nullptr) acc += bias[oc];
+          int32_t v = MultiplyByQuantizedMultiplier(acc, multiplier[oc - c0], shift[oc - c0]);
+          v += output_offset;
+          v = v < act_min ? act_min : v;
+          v = v > act_max ? act_max : v;
+          out[oc] = static_cast<OutT>(v);
+        }
+      }
+    }
+  }
+}
+
+template <typename InT, typename AccT, typename BiasT, typename OutT>
+void ConvQuantized(const ConvShape& s, const TensorView& input, const TensorView& filter,
+                   const BiasT* bias, const TensorView& output, int32_t input_offset,
+                   int32_t output_offset, int32_t act_min, int32_t act_max) {
+  int32_t multiplier[kChannelChunk];
+  int shift[kChannelChunk];
+  for (int32_t c0 = 0; c0 < s.out_depth; c0 += kChannelChunk) {
+    const int32_t c1 = c0 + kChannelChunk < s.out_depth ? c0 + kChannelChunk : s.out_depth;
+    for (int32_t oc = c0; oc < c1; ++oc) {
+      ChannelOutputMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale,
+                              &multiplier[oc - c0], &shift[oc - c0]);
+    }
+    ConvChunk<InT, AccT, BiasT, OutT>(s, input.Data<const InT>(), filter.Data<const int8_t>(), bias,
+                                      output.Data<OutT>(), input_offset, output_offset, act_min,
+                                      act_max, c0, c1, multiplier, shift);
+  }
+}
+
+void ConvFloat(const ConvShape& s, const float* input, const float* filter, const float* bias,
+               float* output, float act_min, float act_max) {
+  const WindowGeometry& g = s.g;
+  for (int32_t b = 0; b < s.batches; ++b) {
+    for (int32_t out_y = 0; out_y < g.out_h; ++out_y) {
+      const int32_t in_y_origin = out_y * g.stride_h - g.pad_h;
+      for (int32_t out_x = 0; out_x < g.out_w; ++out_x) {
+        const int32_t in_x_origin = out_x * g.stride_w - g.pad_w;
+        float* out = output + ((b * g.out_h + out_y) * g.out_w + out_x) * s.out_depth;
+        for (int32_t oc = 0; oc < s.out_depth; ++oc) {
+          const int32_t group = oc / s.filters_per_group;
+          const float* in_group = input + group * s.filter_depth;
+          const float* filter_oc = filter + oc * g.filter_h * g.filter_w * s.filter_depth;
+          float total = 0.0f;
+          for (int32_t fy = 0; fy < g.filter_h; ++fy) {
+            const int32_t in_y = in_y_origin + g.dilation_h * fy;
+            for (int32_t fx = 0; fx < g.filter_w; ++fx) {
+              const int32_t in_x = in_x_origin + g.dilation_w * fx;
+              if (in_y < 0 || in_y >= s.in_h || in_x < 0 || in_x >= s.in_w) continue;
+              const float* in_px = in_group + ((b * s.in_h + in_y) * s.in_w + in_x) * s.in_depth;
+              const float* f_px = filter_oc + (fy * g.filter_w + fx) * s.filter_depth;
+              for (int32_t ic = 0; ic < s.filter_depth; ++ic) {
+                total += in_px[ic] * f_px[ic];
+              }
+            }
+          }
+          const float bias_value = bias != nullptr ? bias[oc] : 0.0f;
+          float v = total + bias_value;
+          v = v < act_min ? act_min : v;
+          v = v > act_max ? act_max : v;
+          out[oc] = v;
+        }
+      }
+    }
+  }
+}
+
+Status Invoke(OpContext& ctx) {
+  const TensorView input = ctx.Input(0);
+  const TensorView filter = ctx.Input(1);
+  const TensorView output = ctx.Output(0);
+  const bool has_bias = ctx.NumInputs() == 3 && ctx.HasInput(2);
+  const TensorView bias = has_bias ? ctx.Input(2) : TensorView();
+  ConvShape s;
+  int32_t padding = 0;
+  ReadShape(ctx, input, filter, &s, &padding);
+  const FusedActivation act = ReadActivation(ctx);
+
+  if (input.type == DataType::kFloat32) {
+    float act_min, act_max;
+    CalculateActivationRangeFloat(act, &act_min, &act_max);
+    ConvFloat(s, input.Data<const float>(), filter.Data<const float>(),
+              has_bias ? bias.Data<const float>() : nullptr, output.Data<float>(), act_min,
+              act_max);
+    return Status::kOk;
+  }
+  int32_t act_min, act_max;
+  QuantizedActivationRange(act, output, &act_min, &act_max);
+  if (input.type == DataType::kInt8) {
+    ConvQuantized<int8_t, int32_t, int32_t, int8_t>(
+        s, input, filter, has_bias ? bias.Data<const int32_t>() : nullptr, output,
+        -input.zero_point, output.zero_point, act_min, act_max);
+  } else if (has_bias && bias.type == DataType::kInt64) {
+    // TFLite's 16x8 kernel ignores the (symmetric, zero) int16 zero points.
+    ConvQuantized<int16_t, int64_t, int64_t, int16_t>(s, input, filter, bias.Data<const int64_t>(),
+                                                      output, 0, 0, act_min, act_max);
+  } else {
+    ConvQuantized<int16_t, int32_t, int32_t, int16_t>(
+        s, input, filter, has_bias ? bias.Data<const int32_t>() : nullptr, output, 0, 0, act_min,
+        act_max);
+  }
+  return Status::kOk;
+}
+
+}  // namespace
+
+const KernelRegistration& Register_CONV_2D() {
+  static const KernelRegistration registration = {kOpConv2D, "CONV_2D", Prepare, Invoke};
+  return registration;
+}
+
+}  // namespace md

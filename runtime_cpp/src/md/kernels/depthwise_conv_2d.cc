@@ -1,0 +1,249 @@
+// DEPTHWISE_CONV_2D: TFLite's reference depthwise convolution, bit-exact
+// with TFLM.
+//   int8 x int8 (per-channel along dimension 3, or per-tensor) + int32 bias
+//   float32
+// Output channel oc = in_channel * depth_multiplier + m. Layouts: input and
+// output NHWC, filter [1, H, W, out_depth].
+//
+// Per-channel multipliers are recomputed in invoke once per output channel,
+// for chunks of kChannelChunk channels kept on the stack.
+#include <cstdint>
+
+#include "md/kernel.h"
+#include "md/kernels/conv_common.h"
+#include "md/kernels/register.h"
+#include "md/quant.h"
+
+namespace md {
+namespace {
+
+// DepthwiseConv2DOptions slots (schema.fbs).
+constexpr int kPadding = 0;
+constexpr int kStrideW = 1;
+constexpr int kStrideH = 2;
+constexpr int kDepthMultiplier = 3;
+constexpr int kActivation = 4;
+constexpr int kDilationW = 5;
+constexpr int kDilationH = 6;
+
+// TFLite quantizes depthwise filters along the output-channel dimension 3.
+constexpr int kQuantizedDimension = 3;
+
+struct DepthwiseShape {
+  int32_t batches, in_h, in_w, in_depth, depth_multiplier, out_depth;
+  WindowGeometry g;
+};
+
+void ReadShape(const OpContext& ctx, const TensorView& input, const TensorView& filter,
+               DepthwiseShape* s, int32_t* padding) {
+  const TableView opts = ctx.Options();
+  *padding = opts.GetInt8(kPadding, 0);
+  s->g.stride_w = opts.GetInt32(kStrideW, 0);
+  s->g.stride_h = opts.GetInt32(kStrideH, 0);
+  s->g.dilation_w = opts.GetInt32(kDilationW, 1);
+  s->g.dilation_h = opts.GetInt32(kDilationH, 1);
+  s->g.filter_h = filter.Dim(1);
+  s->g.filter_w = filter.Dim(2);
+  s->batches = input.Dim(0);
+  s->in_h = input.Dim(1);
+  s->in_w = input.Dim(2);
+  s->in_depth = input.Dim(3);
+  s->out_depth = filter.Dim(3);
+  // Derived from the shapes; prepare checks it equals the option.
+  s->depth_multiplier = s->in_depth > 0 ? s->out_depth / s->in_depth : 0;
+  ResolveWindow(static_cast<Padding>(*padding), s->in_h, s->in_w, &s->g);
+}
+
+Status Prepare(OpContext& ctx) {
+  if (ctx.NumInputs() < 2 || ctx.NumInputs() > 3 || ctx.NumOutputs() != 1) {
+    return ctx.Fail(Status::kInvalidArgument, "expects 2 or 3 inputs and 1 output, got %d and %d",
+                    ctx.NumInputs(), ctx.NumOutputs());
+  }
+  if (!ctx.HasInput(0) || !ctx.HasInput(1)) {
+    return ctx.Fail(Status::kInvalidArgument, "input and filter are required");
+  }
+  const TensorView input = ctx.Input(0);
+  const TensorView filter = ctx.Input(1);
+  const TensorView output = ctx.Output(0);
+  if (input.rank != 4 || filter.rank != 4 || output.rank != 4) {
+    return ctx.Fail(
+        Status::kShapeMismatch, "input, filter and output must be 4-D (got ranks %d, %d, %d)",
+        static_cast<int>(input.rank), static_cast<int>(filter.rank), static_cast<int>(output.rank));
+  }
+  const bool is_float = input.type == DataType::kFloat32 && filter.type == DataType::kFloat32;
+  const bool is_int8 = input.type == DataType::kInt8 && filter.type == DataType::kInt8;
+  if (!(is_float || is_int8) || output.type != input.type) {
+    return ctx.Fail(Status::kUnsupportedType,
+                    "unsupported types input=%s filter=%s output=%s (supported: float32, "
+                    "int8 x int8)",
+                    DataTypeName(input.type), DataTypeName(filter.type), DataTypeName(output.type));
+  }
+  DepthwiseShape s;
+  int32_t padding = 0;
+  ReadShape(ctx, input, filter, &s, &padding);
+  if (filter.Dim(0) != 1 || s.in_depth < 1 || s.depth_multiplier < 1 ||
+      s.out_depth != s.in_depth * s.depth_multiplier) {
+    return ctx.Fail(Status::kShapeMismatch,
+                    "filter [%d,..,%d] does not give a whole depth multiplier for input depth %d",
+                    static_cast<int>(filter.Dim(0)), static_cast<int>(s.out_depth),
+                    static_cast<int>(s.in_depth));
+  }
+  const int32_t option_multiplier = ctx.Options().GetInt32(kDepthMultiplier, 0);
+  if (option_multiplier != s.depth_multiplier) {
+    return ctx.Fail(Status::kShapeMismatch,
+                    "depth_multiplier option %d disagrees with filter (%d channels for %d)",
+                    static_cast<int>(option_multiplier), static_cast<int>(s.out_depth),
+                    static_cast<int>(s.in_depth));
+  }
+  if (output.Dim(0) != s.batches || output.Dim(3) != s.out_depth) {
+    return ctx.Fail(Status::kShapeMismatch,
+                    "output batch/depth %d/%d do not match input batch %d / filter depth %d",
+                    static_cast<int>(output.Dim(0)), static_cast<int>(output.Dim(3)),
+                    static_cast<int>(s.batches), static_cast<int>(s.out_depth));
+  }
+  const Status window = CheckWindow(ctx, padding, s.g, output);
+  if (window != Status::kOk) return window;
+
+  if (ctx.NumInputs() == 3 && ctx.HasInput(2)) {
+    const TensorView bias = ctx.Input(2);
+    const DataType want = is_float ? DataType::kFloat32 : DataType::kInt32;
+    if (bias.type != want) {
+      return ctx.Fail(Status::kUnsupportedType, "bias type %s, expected %s",
+                      DataTypeName(bias.type), DataTypeName(want));
+    }
+    if (bias.FlatSize() != s.out_depth) {
+      return ctx.Fail(Status::kShapeMismatch, "bias has %d values for %d output channels",
+                      static_cast<int>(bias.FlatSize()), static_cast<int>(s.out_depth));
+    }
+  }
+  if (!is_float) {
+    const Status q = CheckFilterQuantization(ctx, filter, kQuantizedDimension);
+    if (q != Status::kOk) return q;
+    if (input.scale <= 0.0f || output.scale <= 0.0f) {
+      return ctx.Fail(Status::kUnsupportedType, "quantized input/output need a scale > 0");
+    }
+  }
+  return Status::kOk;
+}
+
+void DepthwiseChunk(const DepthwiseShape& s, const int8_t* input, const int8_t* filter,
+                    const int32_t* bias, int8_t* output, int32_t input_offset,
+                    int32_t output_offset, int32_t act_min, int32_t act_max, int32_t c0, int32_t c1,
+                    const int32_t* multiplier, const int* shift) {
+  const WindowGeometry& g = s.g;
+  for (int32_t b = 0; b < s.batches; ++b) {
+    for (int32_t out_y = 0; out_y < g.out_h; ++out_y) {
+      const int32_t in_y_origin = out_y * g.stride_h - g.pad_h;
+      for (int32_t out_x = 0; out_x < g.out_w; ++out_x) {
+        const int32_t in_x_origin = out_x * g.stride_w - g.pad_w;
+        int8_t* out = output + ((b * g.out_h + out_y) * g.out_w + out_x) * s.out_depth;
+        for (int32_t oc = c0; oc < c1; ++oc) {
+          const int32_t ic = oc / s.depth_multiplier;
+          int32_t acc = 0;
+          for (int32_t fy = 0; fy < g.filter_h; ++fy) {
+            const int32_t in_y = in_y_origin + g.dilation_h * fy;
+            if (in_y < 0 || in_y >= s.in_h) continue;
+            for (int32_t fx = 0; fx < g.filter_w; ++fx) {
+              const int32_t in_x = in_x_origin + g.dilation_w * fx;
+              if (in_x < 0 || in_x >= s.in_w) continue;
+              const int32_t in_val = input[((b * s.in_h + in_y) * s.in_w + in_x) * s.in_depth + ic];
+              const int32_t f_val = filter[(fy * g.filter_w + fx) * s.out_depth + oc];
+              acc += f_val * (in_val + input_offset);
+            }
+          }
+          if (bias != nullptr) acc += bias[oc];
+          int32_t v = MultiplyByQuantizedMultiplier(acc, multiplier[oc - c0], shift[oc - c0]);
+          v += output_offset;
+          v = v < act_min ? act_min : v;
+          v = v > act_max ? act_max : v;
+          out[oc] = static_cast<int8_t>(v);
+        }
+      }
+    }
+  }
+}
+
+void DepthwiseInt8(const DepthwiseShape& s, const TensorView& input, const TensorView& filter,
+                   const int32_t* bias, const TensorView& output, int32_t act_min,
+                   int32_t act_max) {
+  int32_t multiplier[kChannelChunk];
+  int shift[kChannelChunk];
+  for (int32_t c0 = 0; c0 < s.out_depth; c0 += kChannelChunk) {
+    const int32_t c1 = c0 + kChannelChunk < s.out_depth ? c0 + kChannelChunk : s.out_depth;
+    for (int32_t oc = c0; oc < c1; ++oc) {
+      ChannelOutputMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale,
+                              &multiplier[oc - c0], &shift[oc - c0]);
+    }
+    DepthwiseChunk(s, input.Data<const int8_t>(), filter.Data<const int8_t>(), bias,
+                   output.Data<int8_t>(), -input.zero_point, output.zero_point, act_min, act_max,
+                   c0, c1, multiplier, shift);
+  }
+}
+
+void DepthwiseFloat(const DepthwiseShape& s, const float* input, const float* filter,
+                    const float* bias, float* output, float act_min, float act_max) {
+  const WindowGeometry& g = s.g;
+  for (int32_t b = 0; b < s.batches; ++b) {
+    for (int32_t out_y = 0; out_y < g.out_h; ++out_y) {
+      const int32_t in_y_origin = out_y * g.stride_h - g.pad_h;
+      for (int32_t out_x = 0; out_x < g.out_w; ++out_x) {
+        const int32_t in_x_origin = out_x * g.stride_w - g.pad_w;
+        float* out = output + ((b * g.out_h + out_y) * g.out_w + out_x) * s.out_depth;
+        for (int32_t oc = 0; oc < s.out_depth; ++oc) {
+          const int32_t ic = oc / s.depth_multiplier;
+          float total = 0.0f;
+          for (int32_t fy = 0; fy < g.filter_h; ++fy) {
+            const int32_t in_y = in_y_origin + g.dilation_h * fy;
+            for (int32_t fx = 0; fx < g.filter_w; ++fx) {
+              const int32_t in_x = in_x_origin + g.dilation_w * fx;
+              if (in_y < 0 || in_y >= s.in_h || in_x < 0 || in_x >= s.in_w) continue;
+              const float in_val = input[((b * s.in_h + in_y) * s.in_w + in_x) * s.in_depth + ic];
+              const float f_val = filter[(fy * g.filter_w + fx) * s.out_depth + oc];
+              total += in_val * f_val;
+            }
+          }
+          float v = total + (bias != nullptr ? bias[oc] : 0.0f);
+          v = v < act_min ? act_min : v;
+          v = v > act_max ? act_max : v;
+          out[oc] = v;
+        }
+      }
+    }
+  }
+}
+
+Status Invoke(OpContext& ctx) {
+  const TensorView input = ctx.Input(0);
+  const TensorView filter = ctx.Input(1);
+  const TensorView output = ctx.Output(0);
+  const bool has_bias = ctx.NumInputs() == 3 && ctx.HasInput(2);
+  const TensorView bias = has_bias ? ctx.Input(2) : TensorView();
+  DepthwiseShape s;
+  int32_t padding = 0;
+  ReadShape(ctx, input, filter, &s, &padding);
+  const auto act = static_cast<FusedActivation>(ctx.Options().GetInt8(kActivation, 0));
+
+  if (input.type == DataType::kFloat32) {
+    float act_min, act_max;
+    CalculateActivationRangeFloat(act, &act_min, &act_max);
+    DepthwiseFloat(s, input.Data<const float>(), filter.Data<const float>(),
+                   has_bias ? bias.Data<const float>() : nullptr, output.Data<float>(), act_min,
+                   act_max);
+    return Status::kOk;
+  }
+  int32_t act_min, act_max;
+  QuantizedActivationRange(act, output, &act_min, &act_max);
+  DepthwiseInt8(s, input, filter, has_bias ? bias.Data<const int32_t>() : nullptr, output, act_min,
+                act_max);
+  return Status::kOk;
+}
+
+}  // namespace
+
+const KernelRegistration& Register_DEPTHWISE_CONV_2D() {
+  static const KernelRegistration registration = {kOpDepthwiseConv2D, "DEPTHWISE_CONV_2D", Prepare,
+                                                  Invoke};
+  return registration;
+}
+
+}  // namespace md

@@ -1,0 +1,224 @@
+// FULLY_CONNECTED: TFLite's reference kernels, bit-exact with TFLM.
+//   int8 x int8 per-tensor (filter zero point applied) or per-channel
+//     (symmetric filter), optional int32 bias -> int8
+//   int16 x int8, optional int32 bias (int32 accumulator) or int64 bias
+//     (int64 accumulator) -> int16
+//   float32
+// Filter [out_depth, accum_depth]; the input is read as
+// [batches, accum_depth] whatever its rank, the output as
+// [batches, out_depth] (keep_num_dims only changes the output's stored shape).
+#include <cstdint>
+
+#include "md/kernel.h"
+#include "md/kernels/conv_common.h"
+#include "md/kernels/register.h"
+#include "md/quant.h"
+
+namespace md {
+namespace {
+
+// FullyConnectedOptions slots (schema.fbs).
+constexpr int kActivation = 0;
+constexpr int kWeightsFormat = 1;
+
+struct FcShape {
+  int32_t batches, accum_depth, out_depth;
+};
+
+FcShape ReadShape(const TensorView& filter, const TensorView& output) {
+  FcShape s;
+  s.out_depth = output.rank > 0 ? output.Dim(output.rank - 1) : 1;
+  s.accum_depth = filter.Dim(filter.rank - 1);
+  s.batches = s.out_depth > 0 ? output.FlatSize() / s.out_depth : 0;
+  return s;
+}
+
+bool HasBias(const OpContext& ctx) { return ctx.NumInputs() >= 3 && ctx.HasInput(2); }
+
+bool IsPerChannel(const TensorView& filter) { return filter.num_channels > 1; }
+
+Status Prepare(OpContext& ctx) {
+  if (ctx.NumInputs() < 2 || ctx.NumInputs() > 3 || ctx.NumOutputs() != 1) {
+    return ctx.Fail(Status::kInvalidArgument, "expects 2 or 3 inputs and 1 output, got %d and %d",
+                    ctx.NumInputs(), ctx.NumOutputs());
+  }
+  if (!ctx.HasInput(0) || !ctx.HasInput(1)) {
+    return ctx.Fail(Status::kInvalidArgument, "input and weights are required");
+  }
+  const TensorView input = ctx.Input(0);
+  const TensorView filter = ctx.Input(1);
+  const TensorView output = ctx.Output(0);
+  if (ctx.Options().GetInt8(kWeightsFormat, 0) != 0) {
+    return ctx.Fail(Status::kUnsupportedType, "shuffled weights format is not supported");
+  }
+  const bool is_float = input.type == DataType::kFloat32 && filter.type == DataType::kFloat32;
+  const bool is_int8 = input.type == DataType::kInt8 && filter.type == DataType::kInt8;
+  const bool is_int16 = input.type == DataType::kInt16 && filter.type == DataType::kInt8;
+  if (!(is_float || is_int8 || is_int16) || output.type != input.type) {
+    return ctx.Fail(Status::kUnsupportedType,
+                    "unsupported types input=%s weights=%s output=%s (supported: float32, "
+                    "int8 x int8, int16 x int8; hybrid models are not supported)",
+                    DataTypeName(input.type), DataTypeName(filter.type), DataTypeName(output.type));
+  }
+  if (filter.rank != 2 || output.rank < 1) {
+    return ctx.Fail(Status::kShapeMismatch,
+                    "weights must be 2-D and output at least 1-D "
+                    "(got ranks %d and %d)",
+                    static_cast<int>(filter.rank), static_cast<int>(output.rank));
+  }
+  const FcShape s = ReadShape(filter, output);
+  if (s.out_depth != filter.Dim(0) || s.accum_depth < 1) {
+    return ctx.Fail(Status::kShapeMismatch, "output depth %d does not match weights [%d, %d]",
+                    static_cast<int>(s.out_depth), static_cast<int>(filter.Dim(0)),
+                    static_cast<int>(filter.Dim(1)));
+  }
+  if (input.FlatSize() != s.batches * s.accum_depth) {
+    return ctx.Fail(Status::kShapeMismatch, "input has %d values, expected %d batches x %d inputs",
+                    static_cast<int>(input.FlatSize()), static_cast<int>(s.batches),
+                    static_cast<int>(s.accum_depth));
+  }
+  if (HasBias(ctx)) {
+    const TensorView bias = ctx.Input(2);
+    const bool bias_ok = is_float ? bias.type == DataType::kFloat32
+                         : is_int8
+                             ? bias.type == DataType::kInt32
+                             : (bias.type == DataType::kInt32 || bias.type == DataType::kInt64);
+    if (!bias_ok) {
+      return ctx.Fail(Status::kUnsupportedType, "bias type %s does not fit %s input",
+                      DataTypeName(bias.type), DataTypeName(input.type));
+    }
+    if (bias.FlatSize() != s.out_depth) {
+      return ctx.Fail(Status::kShapeMismatch, "bias has %d values for %d outputs",
+                      static_cast<int>(bias.FlatSize()), static_cast<int>(s.out_depth));
+    }
+  }
+  if (!is_float) {
+    const Status q = CheckFilterQuantization(ctx, filter, 0);
+    if (q != Status::kOk) return q;
+    if (input.scale <= 0.0f || output.scale <= 0.0f) {
+      return ctx.Fail(Status::kUnsupportedType, "quantized input/output need a scale > 0");
+    }
+  }
+  return Status::kOk;
+}
+
+// Per-tensor multiplier as TFLM's GetQuantizedConvolutionMultipler: the
+// input x filter scale product is formed in float, then widened.
+void PerTensorMultiplier(const TensorView& input, const TensorView& filter,
+                         const TensorView& output, int32_t* multiplier, int* shift) {
+  const double product = static_cast<double>(input.scale * filter.scale);
+  QuantizeMultiplier(product / static_cast<double>(output.scale), multiplier, shift);
+}
+
+// Output channels [c0, c1) of every batch. `filter_offset` is 0 for
+// per-channel weights (TFLite treats them as symmetric).
+template <typename InT, typename AccT, typename BiasT, typename OutT>
+void FcChunk(const FcShape& s, const InT* input, const int8_t* filter, const BiasT* bias,
+             OutT* output, int32_t input_offset, int32_t filter_offset, int32_t output_offset,
+             int32_t act_min, int32_t act_max, int32_t c0, int32_t c1, const int32_t* multiplier,
+             const int* shift, bool per_channel) {
+  for (int32_t b = 0; b < s.batches; ++b) {
+    const InT* in = input + b * s.accum_depth;
+    for (int32_t oc = c0; oc < c1; ++oc) {
+      const int8_t* w = filter + oc * s.accum_depth;
+      AccT acc = 0;
+      for (int32_t d = 0; d < s.accum_depth; ++d) {
+        acc += (static_cast<int32_t>(w[d]) + filter_offset) *
+               (static_cast<int32_t>(in[d]) + input_offset);
+      }
+      if (bias != nullptr) acc += bias[oc];
+      const int k = per_channel ? oc - c0 : 0;
+      int32_t v = MultiplyByQuantizedMultiplier(acc, multiplier[k], shift[k]);
+      v += output_offset;
+      v = v < act_min ? act_min : v;
+      v = v > act_max ? act_max : v;
+      output[b * s.out_depth + oc] = static_cast<OutT>(v);
+    }
+  }
+}
+
+template <typename InT, typename AccT, typename BiasT, typename OutT>
+void FcQuantized(const FcShape& s, const TensorView& input, const TensorView& filter,
+                 const BiasT* bias, const TensorView& output, int32_t act_min, int32_t act_max) {
+  int32_t multiplier[kChannelChunk];
+  int shift[kChannelChunk];
+  const bool per_channel = IsPerChannel(filter);
+  const InT* in = input.Data<const InT>();
+  const int8_t* w = filter.Data<const int8_t>();
+  OutT* out = output.Data<OutT>();
+  if (!per_channel) {
+    PerTensorMultiplier(input, filter, output, &multiplier[0], &shift[0]);
+    FcChunk<InT, AccT, BiasT, OutT>(s, in, w, bias, out, -input.zero_point, -filter.zero_point,
+                                    output.zero_point, act_min, act_max, 0, s.out_depth, multiplier,
+                                    shift, false);
+    return;
+  }
+  for (int32_t c0 = 0; c0 < s.out_depth; c0 += kChannelChunk) {
+    const int32_t c1 = c0 + kChannelChunk < s.out_depth ? c0 + kChannelChunk : s.out_depth;
+    for (int32_t oc = c0; oc < c1; ++oc) {
+      ChannelOutputMultiplier(input.scale, filter.scales[oc], output.scale, &multiplier[oc - c0],
+                              &shift[oc - c0]);
+    }
+    FcChunk<InT, AccT, BiasT, OutT>(s, in, w, bias, out, -input.zero_point, 0, output.zero_point,
+                                    act_min, act_max, c0, c1, multiplier, shift, true);
+  }
+}
+
+void FcFloat(const FcShape& s, const float* input, const float* filter, const float* bias,
+             float* output, float act_min, float act_max) {
+  for (int32_t b = 0; b < s.batches; ++b) {
+    for (int32_t oc = 0; oc < s.out_depth; ++oc) {
+      float total = 0.0f;
+      for (int32_t d = 0; d < s.accum_depth; ++d) {
+        total += input[b * s.accum_depth + d] * filter[oc * s.accum_depth + d];
+      }
+      float v = total + (bias != nullptr ? bias[oc] : 0.0f);
+      v = v < act_min ? act_min : v;
+      v = v > act_max ? act_max : v;
+      output[b * s.out_depth + oc] = v;
+    }
+  }
+}
+
+Status Invoke(OpContext& ctx) {
+  const TensorView input = ctx.Input(0);
+  const TensorView filter = ctx.Input(1);
+  const TensorView output = ctx.Output(0);
+  const bool has_bias = HasBias(ctx);
+  const TensorView bias = has_bias ? ctx.Input(2) : TensorView();
+  const FcShape s = ReadShape(filter, output);
+  const auto act = static_cast<FusedActivation>(ctx.Options().GetInt8(kActivation, 0));
+
+  if (input.type == DataType::kFloat32) {
+    float act_min, act_max;
+    CalculateActivationRangeFloat(act, &act_min, &act_max);
+    FcFloat(s, input.Data<const float>(), filter.Data<const float>(),
+            has_bias ? bias.Data<const float>() : nullptr, output.Data<float>(), act_min, act_max);
+    return Status::kOk;
+  }
+  int32_t act_min, act_max;
+  QuantizedActivationRange(act, output, &act_min, &act_max);
+  if (input.type == DataType::kInt8) {
+    FcQuantized<int8_t, int32_t, int32_t, int8_t>(s, input, filter,
+                                                  has_bias ? bias.Data<const int32_t>() : nullptr,
+                                                  output, act_min, act_max);
+  } else if (has_bias && bias.type == DataType::kInt64) {
+    FcQuantized<int16_t, int64_t, int64_t, int16_t>(s, input, filter, bias.Data<const int64_t>(),
+                                                    output, act_min, act_max);
+  } else {
+    FcQuantized<int16_t, int32_t, int32_t, int16_t>(s, input, filter,
+                                                    has_bias ? bias.Data<const int32_t>() : nullptr,
+                                                    output, act_min, act_max);
+  }
+  return Status::kOk;
+}
+
+}  // namespace
+
+const KernelRegistration& Register_FULLY_CONNECTED() {
+  static const KernelRegistration registration = {kOpFullyConnected, "FULLY_CONNECTED", Prepare,
+                                                  Invoke};
+  return registration;
+}
+
+}  // namespace md
