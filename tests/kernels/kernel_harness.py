@@ -1,0 +1,136 @@
+"""Shared helpers for the kernel tests: build tiny one-op models with our ModelBuilder, run them
+through TFLM's Python interpreter and through our C++ runtime (host runner), and demand
+bit-identical outputs.
+
+Typical use in a test module:
+
+    from kernel_harness import KernelCase, assert_same_as_tflm, quantized_weights, ...
+
+    def test_something(seed):
+        rng = np.random.default_rng(seed)
+        b = ModelBuilder()
+        ...
+        assert_same_as_tflm(b.build(), [x], label=f"seed={seed}")
+
+Tests skip (never pass silently) when TFLM's interpreter or the host runner is unavailable.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from microdeploy import reference
+
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "int8": (-128, 127),
+    "int16": (-32768, 32767),
+    "int32": (-(2**31), 2**31 - 1),
+    "uint8": (0, 255),
+}
+
+
+def require_reference() -> None:
+    """Skip the calling test when TFLM's Python interpreter is not installed."""
+    if not reference.available():
+        pytest.skip("tflite-micro (TFLM's Python interpreter) is not installed")
+
+
+def _host_runtime() -> ModuleType:
+    try:
+        return importlib.import_module("microdeploy.host_runtime")
+    except ImportError as exc:  # only while the runner is being written
+        pytest.skip(f"microdeploy.host_runtime is not available ({exc})")
+
+
+def run_ours(model: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Outputs of our runtime (host runner, sanitized build) for one inference."""
+    result = _host_runtime().run_model(model, list(inputs))
+    return [np.asarray(o) for o in result.outputs]
+
+
+def run_tflm(model: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Outputs of TFLM's interpreter for one inference."""
+    require_reference()
+    return reference.tflm_run(model, list(inputs))
+
+
+def assert_same_as_tflm(model: bytes, inputs: Sequence[np.ndarray], label: str = "") -> None:
+    """Run the model through TFLM and our runtime; every output must be bit-identical."""
+    expected = run_tflm(model, inputs)
+    got = run_ours(model, inputs)
+    assert len(got) == len(expected), f"{label}: {len(got)} outputs, TFLM gives {len(expected)}"
+    for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+        e = np.asarray(e)
+        assert g.dtype == e.dtype, f"{label}: output {i} dtype {g.dtype}, TFLM {e.dtype}"
+        g = g.reshape(e.shape) if g.size == e.size else g
+        if e.dtype.kind == "f":
+            # Bit-exact for floats too (NaN == NaN by bit pattern).
+            g_bits = g.view(np.uint32 if e.dtype == np.float32 else np.uint64)
+            e_bits = e.view(np.uint32 if e.dtype == np.float32 else np.uint64)
+            np.testing.assert_array_equal(g_bits, e_bits, err_msg=f"{label}: output {i} (bits)")
+        else:
+            np.testing.assert_array_equal(g, e, err_msg=f"{label}: output {i}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Random tensors and quantization parameters
+
+
+def random_ints(rng: np.random.Generator, shape: Sequence[int], dtype: str) -> np.ndarray:
+    """Uniform integers over the whole range of `dtype`."""
+    lo, hi = INT_RANGES[dtype]
+    return rng.integers(lo, hi, size=tuple(shape), endpoint=True).astype(dtype)
+
+
+def random_scale(rng: np.random.Generator, lo: float = 1e-3, hi: float = 0.1) -> float:
+    """A log-uniform scale, rounded to float32 (what the model stores)."""
+    return float(np.float32(np.exp(rng.uniform(np.log(lo), np.log(hi)))))
+
+
+def random_zero_point(rng: np.random.Generator, dtype: str) -> int:
+    """Asymmetric zero point for int8 activations; int16 activations are symmetric (0)."""
+    if dtype == "int8":
+        return int(rng.integers(-128, 128))
+    return 0
+
+
+def symmetric_weights(
+    rng: np.random.Generator, shape: Sequence[int], dtype: str = "int8"
+) -> np.ndarray:
+    """Weights in TFLite's symmetric range [-127, 127]."""
+    hi = 127 if dtype == "int8" else 32767
+    return rng.integers(-hi, hi, size=tuple(shape), endpoint=True).astype(dtype)
+
+
+def channel_scales(rng: np.random.Generator, count: int, lo: float = 1e-3, hi: float = 0.05):
+    """`count` float32-exact per-channel filter scales."""
+    return [random_scale(rng, lo, hi) for _ in range(count)]
+
+
+def bias_values(
+    rng: np.random.Generator,
+    count: int,
+    input_scale: float,
+    filter_scales: Sequence[float],
+    dtype: str = "int32",
+    magnitude: int = 20000,
+) -> tuple[np.ndarray, list[float]]:
+    """Bias data and its (per-channel) scale input_scale x filter_scale, as TFLite's converter
+    writes them (TFLM checks the bias scale against that product for per-tensor FC)."""
+    data = rng.integers(-magnitude, magnitude, size=count, endpoint=True).astype(dtype)
+    scales = [float(np.float32(input_scale * s)) for s in filter_scales]
+    return data, scales
+
+
+def output_scale_for(
+    input_scale: float, filter_scale: float, accum_terms: int, rng: np.random.Generator
+) -> float:
+    """An output scale that keeps a typical accumulator of `accum_terms` products within range,
+    with some randomness so saturation and rounding both get exercised."""
+    typical = input_scale * filter_scale * 64.0 * np.sqrt(max(accum_terms, 1)) * 2.0
+    return float(np.float32(typical * rng.uniform(0.3, 3.0) / 127.0))
