@@ -1,0 +1,50 @@
+// The device application loop: sets the interpreter up, announces itself over the serial line
+// and answers the host's commands (docs/protocol.md) until the line closes.
+//
+//   md::port::Init();
+//   md::Interpreter interpreter(model, size, resolver, arena, sizeof(arena), &profiler);
+//   md::app::AppConfig config;  ... fill in ...
+//   md::port::Exit(md::app::Serve(interpreter, config));
+//
+// Serve() calls Init() and AllocateTensors() itself so that a set-up failure (arena too small,
+// unsupported op) reaches the host as an `err` record instead of a silent board. Everything it
+// uses lives in the Service object on Serve()'s stack (about 1 KB) and in the caller's buffers.
+#ifndef MD_APP_SERVICE_H_
+#define MD_APP_SERVICE_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "md/interpreter.h"
+#include "md/profiler.h"
+
+namespace md {
+namespace app {
+
+struct AppConfig {
+  const char* board = "unknown";
+  const char* runtime_version = "";
+  const char* model_hash = "";  // first 16 hex digits of the model's SHA-256
+  size_t arena_size = 0;        // the arena given to the interpreter
+  // Optional copy of all inputs, back to back (input 0 first). The planner may reuse an input
+  // tensor's bytes once its last reader ran, so without this copy a second inference would see
+  // clobbered inputs; with it, inputs are copied into the tensors before every inference.
+  // Used only when it is at least as large as all inputs together.
+  uint8_t* input_staging = nullptr;
+  size_t input_staging_size = 0;
+  // Bytes of input 0 to start with (e.g. a sample compiled into flash); zeros otherwise.
+  const uint8_t* example_input = nullptr;
+  size_t example_input_size = 0;
+  // Run one inference every `auto_run_ms` while idle and report it (0: only on command).
+  uint32_t auto_run_ms = 0;
+  // The profiler given to the interpreter (nullptr: `prof=1` is answered with an error).
+  Profiler* profiler = nullptr;
+};
+
+// Returns when the serial line closes (port::SerialRead() < 0), with the code to exit with.
+int Serve(Interpreter& interpreter, const AppConfig& config);
+
+}  // namespace app
+}  // namespace md
+
+#endif  // MD_APP_SERVICE_H_
