@@ -1,0 +1,481 @@
+// Interpreter and OpContext. See interpreter.h for the arena layout.
+#include "md/interpreter.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "md/types.h"
+
+namespace md {
+
+namespace {
+
+constexpr size_t kTailAlignment = 8;  // pointers and int64 in persistent blocks
+
+uintptr_t AlignUp(uintptr_t x, uintptr_t a) { return (x + a - 1) & ~(a - 1); }
+uintptr_t AlignDown(uintptr_t x, uintptr_t a) { return x & ~(a - 1); }
+
+}  // namespace
+
+Interpreter::Interpreter(const uint8_t* model, size_t model_size, const OpResolver& resolver,
+                         uint8_t* arena, size_t arena_size, Profiler* profiler)
+    : model_data_(model),
+      model_size_(model_size),
+      resolver_(resolver),
+      arena_(arena),
+      arena_size_(arena_size),
+      profiler_(profiler) {
+  const uintptr_t start = reinterpret_cast<uintptr_t>(arena);
+  head_ = reinterpret_cast<uint8_t*>(AlignUp(start, kPlanAlignment));
+  tail_end_ = reinterpret_cast<uint8_t*>(AlignDown(start + arena_size, kPlanAlignment));
+  if (arena == nullptr || tail_end_ < head_) tail_end_ = head_;
+}
+
+Status Interpreter::SetError(Status status, const char* fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  std::vsnprintf(error_, kErrorSize, fmt, args);
+  va_end(args);
+  return status;
+}
+
+Status Interpreter::ArenaTooSmall(size_t need, bool lower_bound) {
+  required_bytes_ = need;
+  required_is_lower_bound_ = lower_bound;
+  return SetError(Status::kArenaTooSmall, "arena too small: need %s%zu bytes, have %zu",
+                  lower_bound ? "at least " : "", need, arena_size_);
+}
+
+Status Interpreter::Init() {
+  initialized_ = false;
+  allocated_ = false;
+  error_[0] = '\0';
+  Status s = model_.Init(model_data_, model_size_, error_, kErrorSize);
+  if (s != Status::kOk) return s;
+  for (int i = 0; i < model_.NumOperators(); ++i) {
+    const OpInfo op = model_.Operator(i);
+    if (resolver_.Find(op.builtin_code) == nullptr) {
+      const char* name = BuiltinOpName(op.builtin_code);
+      char file[48];
+      size_t k = 0;
+      for (; name[k] != '\0' && k + 1 < sizeof(file); ++k) {
+        file[k] =
+            (name[k] >= 'A' && name[k] <= 'Z') ? static_cast<char>(name[k] - 'A' + 'a') : name[k];
+      }
+      file[k] = '\0';
+      return SetError(Status::kUnsupportedOp,
+                      "op %d (%s) is not supported by this build; link kernels/%s.cc and "
+                      "register it with the op resolver",
+                      i, name, file);
+    }
+  }
+  initialized_ = true;
+  return Status::kOk;
+}
+
+void* Interpreter::AllocTail(size_t bytes) {
+  const size_t rounded = (bytes + kTailAlignment - 1) & ~(kTailAlignment - 1);
+  if (rounded < bytes) return nullptr;
+  tail_used_ += rounded;
+  const size_t available = static_cast<size_t>(tail_end_ - head_);
+  // While preparing, the head holds the scratch request list.
+  const size_t reserved = phase_ == Phase::kPrepare ? num_scratch_ * sizeof(ScratchEntry) : 0;
+  if (tail_used_ + reserved > available) return nullptr;
+  return tail_end_ - tail_used_;
+}
+
+const OpInfo& Interpreter::CurrentOp(int op_index) const {
+  if (cached_op_index_ != op_index) {
+    cached_op_ = model_.Operator(op_index);
+    cached_op_index_ = op_index;
+  }
+  return cached_op_;
+}
+
+TensorView Interpreter::Tensor(int index) const {
+  TensorView v;
+  if (!model_.valid() || index < 0 || index >= model_.NumTensors()) return v;
+  const TensorInfo t = model_.Tensor(index);
+  v.type = t.type;
+  v.rank = t.rank;
+  v.dims = t.dims;
+  if (t.num_scales > 0) {
+    v.scale = t.scales[0];
+    v.zero_point = t.zero_points ? static_cast<int32_t>(t.zero_points[0]) : 0;
+    if (t.num_scales > 1) {
+      v.scales = t.scales;
+      v.zero_points = t.zero_points;
+      v.num_channels = t.num_scales;
+      v.quantized_dimension = t.quantized_dimension;
+    }
+  }
+  v.is_variable = t.is_variable;
+  v.index = index;
+  if (t.data != nullptr && !t.is_variable) {
+    v.is_constant = true;
+    v.data = const_cast<uint8_t*>(t.data);
+  } else if (allocated_ && tensor_offsets_[index] != kNoOffset) {
+    v.data = head_ + tensor_offsets_[index];
+  }
+  return v;
+}
+
+int Interpreter::NumInputs() const { return model_.valid() ? model_.NumInputs() : 0; }
+int Interpreter::NumOutputs() const { return model_.valid() ? model_.NumOutputs() : 0; }
+
+TensorView Interpreter::Input(int i) const {
+  if (i < 0 || i >= NumInputs()) return TensorView();
+  return Tensor(model_.InputTensor(i));
+}
+
+TensorView Interpreter::Output(int i) const {
+  if (i < 0 || i >= NumOutputs()) return TensorView();
+  return Tensor(model_.OutputTensor(i));
+}
+
+Status Interpreter::AllocateTensors() {
+  if (!initialized_) {
+    return SetError(Status::kInvalidArgument,
+                    "AllocateTensors() called before a successful Init()");
+  }
+  allocated_ = false;
+  error_[0] = '\0';
+  tail_used_ = 0;
+  num_scratch_ = 0;
+  scratch_ = reinterpret_cast<ScratchEntry*>(head_);
+  user_first_ = user_last_ = user_cursor_ = nullptr;
+  head_bytes_ = tail_bytes_ = used_bytes_ = required_bytes_ = 0;
+  required_is_lower_bound_ = false;
+  cached_op_index_ = -1;
+  const size_t pad = static_cast<size_t>(head_ - arena_);
+
+  tensor_offsets_ = static_cast<uint32_t*>(
+      AllocTail(sizeof(uint32_t) * static_cast<size_t>(model_.NumTensors())));
+  bool exhausted = tensor_offsets_ == nullptr && model_.NumTensors() > 0;
+
+  phase_ = Phase::kPrepare;
+  for (int i = 0; i < model_.NumOperators() && !exhausted; ++i) {
+    const KernelRegistration* reg = resolver_.Find(CurrentOp(i).builtin_code);
+    op_scratch_count_ = 0;
+    if (reg->prepare == nullptr) continue;
+    OpContext ctx(this, i);
+    const Status s = reg->prepare(ctx);
+    const size_t need = num_scratch_ * sizeof(ScratchEntry) + tail_used_;
+    if (need > static_cast<size_t>(tail_end_ - head_)) {
+      exhausted = true;
+    } else if (s != Status::kOk) {
+      phase_ = Phase::kNone;
+      if (error_[0] == '\0') {
+        SetError(s, "op %d (%s): prepare failed (%s)", i, reg->name, StatusName(s));
+      }
+      return s;
+    }
+  }
+  if (exhausted) {
+    phase_ = Phase::kNone;
+    return ArenaTooSmall(pad + num_scratch_ * sizeof(ScratchEntry) + PlanAlign(tail_used_), true);
+  }
+  phase_ = Phase::kNone;
+  return PlanAndLayout();
+}
+
+Status Interpreter::PlanAndLayout() {
+  const size_t pad = static_cast<size_t>(head_ - arena_);
+  const int num_tensors = model_.NumTensors();
+  const int num_ops = model_.NumOperators();
+  const int last_op = num_ops > 0 ? num_ops - 1 : 0;
+
+  // The final scratch table goes to the tail; the request list stays in the
+  // head until the plan is copied.
+  const ScratchEntry* requests = reinterpret_cast<const ScratchEntry*>(head_);
+  ScratchEntry* table = static_cast<ScratchEntry*>(
+      AllocTail(sizeof(ScratchEntry) * static_cast<size_t>(num_scratch_)));
+  const size_t requests_bytes =
+      PlanAlign(static_cast<uint32_t>(num_scratch_ * sizeof(ScratchEntry)));
+
+  // Work area in the head after the request list: one PlanBuffer per tensor
+  // and scratch buffer, their tensor ids, and the planner's index arrays.
+  const int max_buffers = num_tensors + num_scratch_;
+  const size_t work_bytes =
+      (sizeof(PlanBuffer) + sizeof(int32_t)) * static_cast<size_t>(max_buffers) +
+      PlannerWorkBytes(max_buffers);
+  const size_t free_bytes = static_cast<size_t>(tail_end_ - head_);
+  if ((table == nullptr && num_scratch_ > 0) ||
+      requests_bytes + work_bytes + PlanAlign(static_cast<uint32_t>(tail_used_)) > free_bytes) {
+    return ArenaTooSmall(
+        pad + requests_bytes + work_bytes + PlanAlign(static_cast<uint32_t>(tail_used_)), true);
+  }
+  PlanBuffer* buffers = reinterpret_cast<PlanBuffer*>(head_ + requests_bytes);
+  int32_t* ids = reinterpret_cast<int32_t*>(buffers + max_buffers);
+  void* planner_work = ids + max_buffers;
+
+  // Lifetimes, indexed by tensor.
+  for (int t = 0; t < num_tensors; ++t) buffers[t] = PlanBuffer{0, INT32_MAX, -1, 0};
+  auto touch = [&](int32_t t, int32_t op) {
+    if (t < 0) return;
+    if (op < buffers[t].first) buffers[t].first = op;
+    if (op > buffers[t].last) buffers[t].last = op;
+  };
+  for (int i = 0; i < model_.NumInputs(); ++i) touch(model_.InputTensor(i), 0);
+  for (int op = 0; op < num_ops; ++op) {
+    const OpInfo info = model_.Operator(op);
+    for (int k = 0; k < info.num_inputs; ++k) touch(info.inputs[k], op);
+    for (int k = 0; k < info.num_outputs; ++k) touch(info.outputs[k], op);
+    for (int k = 0; k < info.num_intermediates; ++k) touch(info.intermediates[k], op);
+  }
+  for (int i = 0; i < model_.NumOutputs(); ++i) touch(model_.OutputTensor(i), last_op);
+
+  // Compact to the planned buffers: non-constant tensors that are used.
+  int n = 0;
+  for (int t = 0; t < num_tensors; ++t) {
+    const TensorInfo info = model_.Tensor(t);
+    PlanBuffer b = buffers[t];
+    if (b.first > b.last) continue;
+    if (info.data != nullptr && !info.is_variable) continue;
+    if (info.is_variable) {
+      b.first = 0;
+      b.last = last_op;
+    }
+    b.size = PlanAlign(ModelView::TensorBytes(info));
+    buffers[n] = b;
+    ids[n] = t;
+    ++n;
+  }
+  for (int s = 0; s < num_scratch_; ++s) {
+    buffers[n] = PlanBuffer{requests[s].value, requests[s].op, requests[s].op, 0};
+    ids[n] = -1 - s;
+    ++n;
+  }
+
+  uint32_t head = 0;
+  if (PlanBuffers(buffers, n, planner_work, PlannerWorkBytes(n), &head) != Status::kOk) {
+    return SetError(Status::kInvalidArgument, "arena plan does not fit in 32 bits");
+  }
+  const size_t tail = PlanAlign(static_cast<uint32_t>(tail_used_));
+  const size_t required = pad + head + tail;
+  if (plan_count_ != nullptr) {
+    *plan_count_ = n;
+    for (int k = 0; k < n && k < plan_capacity_; ++k) {
+      const bool is_tensor = ids[k] >= 0;
+      plan_records_[k] = PlanRecord{k,
+                                    is_tensor ? ids[k] : -1,
+                                    is_tensor ? -1 : requests[-1 - ids[k]].op,
+                                    buffers[k].size,
+                                    buffers[k].first,
+                                    buffers[k].last,
+                                    buffers[k].offset};
+    }
+  }
+  if (head + tail > free_bytes) return ArenaTooSmall(required, false);
+
+  // Copy the plan out of the head before the head is used for tensors.
+  for (int t = 0; t < num_tensors; ++t) tensor_offsets_[t] = kNoOffset;
+  for (int k = 0; k < n; ++k) {
+    if (ids[k] >= 0) {
+      tensor_offsets_[ids[k]] = buffers[k].offset;
+    } else {
+      const int s = -1 - ids[k];
+      table[s] = ScratchEntry{requests[s].op, buffers[k].offset};
+    }
+  }
+  scratch_ = table;
+  head_bytes_ = head;
+  tail_bytes_ = tail;
+  used_bytes_ = required;
+  allocated_ = true;
+  ResetVariableTensors();
+  return Status::kOk;
+}
+
+void Interpreter::ResetVariableTensors() {
+  for (int t = 0; t < model_.NumTensors(); ++t) {
+    const TensorInfo info = model_.Tensor(t);
+    if (!info.is_variable || tensor_offsets_[t] == kNoOffset) continue;
+    int value = 0;
+    if (info.type == DataType::kInt8 && info.zero_points != nullptr) {
+      value = static_cast<int>(info.zero_points[0]);
+    }
+    std::memset(head_ + tensor_offsets_[t], value, ModelView::TensorBytes(info));
+  }
+}
+
+Status Interpreter::Invoke() {
+  if (!allocated_) {
+    return SetError(Status::kInvalidArgument,
+                    "Invoke() called before a successful AllocateTensors()");
+  }
+  phase_ = Phase::kInvoke;
+  scratch_cursor_ = 0;
+  user_cursor_ = user_first_;
+  const int num_ops = model_.NumOperators();
+  for (int i = 0; i < num_ops; ++i) {
+    const KernelRegistration* reg = resolver_.Find(CurrentOp(i).builtin_code);
+    while (scratch_cursor_ < num_scratch_ && scratch_[scratch_cursor_].op < i) ++scratch_cursor_;
+    while (user_cursor_ != nullptr && user_cursor_->op < i) user_cursor_ = user_cursor_->next;
+    OpContext ctx(this, i);
+    error_[0] = '\0';
+    if (profiler_ != nullptr) profiler_->BeginOp(i, reg->name);
+    const Status s = reg->invoke(ctx);
+    if (profiler_ != nullptr) profiler_->EndOp();
+    if (s != Status::kOk) {
+      phase_ = Phase::kNone;
+      if (error_[0] == '\0') {
+        SetError(s, "op %d (%s): invoke failed (%s)", i, reg->name, StatusName(s));
+      }
+      return s;
+    }
+  }
+  phase_ = Phase::kNone;
+  return Status::kOk;
+}
+
+// ---- OpContext support ----
+
+void* Interpreter::AllocatePersistent(int op_index, size_t bytes) {
+  if (phase_ != Phase::kPrepare) {
+    SetError(Status::kInvalidArgument, "op %d: AllocatePersistent() outside prepare", op_index);
+    return nullptr;
+  }
+  void* p = AllocTail(bytes);
+  if (p == nullptr) {
+    SetError(Status::kArenaTooSmall, "op %d: arena too small for %zu persistent bytes", op_index,
+             bytes);
+  }
+  return p;
+}
+
+Status Interpreter::RequestScratch(int op_index, size_t bytes, int* scratch_index) {
+  *scratch_index = -1;
+  if (phase_ != Phase::kPrepare) {
+    return SetError(Status::kInvalidArgument, "op %d: RequestScratch() outside prepare", op_index);
+  }
+  if (bytes > 0x7fffffffu) {
+    return SetError(Status::kInvalidArgument, "op %d: scratch request of %zu bytes is too large",
+                    op_index, bytes);
+  }
+  const size_t available = static_cast<size_t>(tail_end_ - head_);
+  const size_t after = (static_cast<size_t>(num_scratch_) + 1) * sizeof(ScratchEntry);
+  ++num_scratch_;  // counted even when it does not fit, so the need is known
+  if (after + tail_used_ > available) {
+    return SetError(Status::kArenaTooSmall, "op %d: arena too small for scratch requests",
+                    op_index);
+  }
+  scratch_[num_scratch_ - 1] = ScratchEntry{op_index, PlanAlign(static_cast<uint32_t>(bytes))};
+  *scratch_index = op_scratch_count_++;
+  return Status::kOk;
+}
+
+void* Interpreter::Scratch(int op_index, int scratch_index) const {
+  if (phase_ != Phase::kInvoke || scratch_index < 0) return nullptr;
+  const int k = scratch_cursor_ + scratch_index;
+  if (k >= num_scratch_ || scratch_[k].op != op_index) return nullptr;
+  return head_ + scratch_[k].value;
+}
+
+void* Interpreter::UserData(int op_index) const {
+  if (phase_ == Phase::kPrepare) {
+    return (user_last_ != nullptr && user_last_->op == op_index) ? user_last_->data : nullptr;
+  }
+  return (user_cursor_ != nullptr && user_cursor_->op == op_index) ? user_cursor_->data : nullptr;
+}
+
+void Interpreter::SetUserData(int op_index, void* data) {
+  if (phase_ != Phase::kPrepare) return;
+  if (user_last_ != nullptr && user_last_->op == op_index) {
+    user_last_->data = data;
+    return;
+  }
+  UserNode* node = static_cast<UserNode*>(AllocTail(sizeof(UserNode)));
+  if (node == nullptr) {
+    SetError(Status::kArenaTooSmall, "op %d: arena too small for user data", op_index);
+    return;
+  }
+  *node = UserNode{data, nullptr, op_index};
+  if (user_last_ != nullptr) {
+    user_last_->next = node;
+  } else {
+    user_first_ = node;
+  }
+  user_last_ = node;
+}
+
+Status Interpreter::PlanArena(const uint8_t* model, size_t model_size, const OpResolver& resolver,
+                              uint8_t* work, size_t work_size, ArenaFigures* figures, char* error,
+                              size_t error_size) {
+  Interpreter interp(model, model_size, resolver, work, work_size);
+  Status s = interp.Init();
+  if (s == Status::kOk) s = interp.AllocateTensors();
+  if (s == Status::kOk) {
+    figures->total = interp.ArenaUsedBytes();
+    figures->head = interp.ArenaHeadBytes();
+    figures->tail = interp.ArenaTailBytes();
+  }
+  if (error != nullptr && error_size > 0)
+    std::snprintf(error, error_size, "%s", interp.error_message());
+  return s;
+}
+
+// ---- OpContext ----
+
+int OpContext::NumInputs() const { return interp_->CurrentOp(op_index_).num_inputs; }
+int OpContext::NumOutputs() const { return interp_->CurrentOp(op_index_).num_outputs; }
+int OpContext::NumIntermediates() const { return interp_->CurrentOp(op_index_).num_intermediates; }
+
+bool OpContext::HasInput(int i) const {
+  const OpInfo& op = interp_->CurrentOp(op_index_);
+  return i >= 0 && i < op.num_inputs && op.inputs[i] >= 0;
+}
+
+TensorView OpContext::Input(int i) const {
+  if (!HasInput(i)) return TensorView();
+  return interp_->Tensor(interp_->CurrentOp(op_index_).inputs[i]);
+}
+
+TensorView OpContext::Output(int i) const {
+  const OpInfo& op = interp_->CurrentOp(op_index_);
+  if (i < 0 || i >= op.num_outputs) return TensorView();
+  return interp_->Tensor(op.outputs[i]);
+}
+
+TensorView OpContext::Intermediate(int i) const {
+  const OpInfo& op = interp_->CurrentOp(op_index_);
+  if (i < 0 || i >= op.num_intermediates) return TensorView();
+  return interp_->Tensor(op.intermediates[i]);
+}
+
+TableView OpContext::Options() const {
+  return interp_->model_.Options(interp_->CurrentOp(op_index_));
+}
+
+void* OpContext::AllocatePersistent(size_t bytes) {
+  return interp_->AllocatePersistent(op_index_, bytes);
+}
+
+Status OpContext::RequestScratch(size_t bytes, int* scratch_index) {
+  return interp_->RequestScratch(op_index_, bytes, scratch_index);
+}
+
+void* OpContext::Scratch(int scratch_index) const {
+  return interp_->Scratch(op_index_, scratch_index);
+}
+
+void* OpContext::user_data() const { return interp_->UserData(op_index_); }
+void OpContext::set_user_data(void* data) { interp_->SetUserData(op_index_, data); }
+
+Status OpContext::Fail(Status status, const char* fmt, ...) const {
+  char* out = interp_->error_;
+  const size_t size = Interpreter::kErrorSize;
+  const int32_t code = interp_->CurrentOp(op_index_).builtin_code;
+  int n = std::snprintf(out, size, "op %d %s: ", op_index_, BuiltinOpName(code));
+  if (n < 0) n = 0;
+  if (static_cast<size_t>(n) < size) {
+    va_list args;
+    va_start(args, fmt);
+    std::vsnprintf(out + n, size - static_cast<size_t>(n), fmt, args);
+    va_end(args);
+  }
+  return status;
+}
+
+}  // namespace md

@@ -1,0 +1,192 @@
+// The interpreter: runs subgraph 0 of a .tflite model read in place, with all
+// mutable memory in one caller-provided arena and no heap.
+//
+// Call order: Init() (validate the model, resolve every op) ->
+// AllocateTensors() (prepare every op, plan, lay out the arena) -> Invoke()
+// any number of times. Each step returns a Status; error_message() then holds
+// one line naming what failed ("op 3 (SVDF) is not supported by this build",
+// "arena too small: need 55360 bytes, have 1000", "malformed model: ...").
+//
+// Arena layout (addresses grow to the right):
+//
+//   arena                                                        arena + size
+//   |pad| head: planned activations + scratch |   free   | tail: persistent |
+//       ^ 16-aligned start                    ^ head end  ^ grows downward  ^ 16-aligned end
+//
+//   head: every non-constant tensor and every scratch request at the offset
+//         chosen by the planner (md/planner.h); buffers whose lifetimes do
+//         not overlap share bytes. During AllocateTensors() the same bytes
+//         hold the scratch request list and the planner's work arrays.
+//   tail: one uint32 head offset per tensor, one {op, offset} pair per
+//         scratch request, kernels' AllocatePersistent() blocks, and one
+//         small node per op that set user data. Nothing else: TensorViews
+//         are built on the stack per op from the flatbuffer, kernels are
+//         looked up in the resolver per op, and kernels recompute
+//         quantization multipliers in invoke instead of storing them.
+//
+// Required bytes = start padding + head + tail (tail rounded to 16).
+//
+// Scratch indices are per op: an op's first RequestScratch() gets 0, the
+// next 1, so a kernel that needs one buffer can call Scratch(0) in invoke.
+//
+// Variable tensors (SVDF/LSTM state) live in the head for the whole run and
+// are reset by AllocateTensors() as TFLM does: int8 ones to their zero
+// point, all others to zero.
+#ifndef MD_INTERPRETER_H_
+#define MD_INTERPRETER_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "md/kernel.h"
+#include "md/model_view.h"
+#include "md/op_resolver.h"
+#include "md/planner.h"
+#include "md/profiler.h"
+#include "md/status.h"
+#include "md/tensor.h"
+
+namespace md {
+
+// Arena figures of a model (see PlanArena and Interpreter::ArenaUsedBytes).
+struct ArenaFigures {
+  size_t total = 0;  // head + tail (+ start padding)
+  size_t head = 0;
+  size_t tail = 0;
+};
+
+// One planned buffer, for tools that show the plan (md_host_run --plan).
+struct PlanRecord {
+  int32_t id;      // planner buffer id
+  int32_t tensor;  // tensor index, -1 for a scratch buffer
+  int32_t op;      // requesting op for scratch, -1 for tensors
+  uint32_t size;
+  int32_t first;
+  int32_t last;
+  uint32_t offset;
+};
+
+class Interpreter {
+ public:
+  Interpreter(const uint8_t* model, size_t model_size, const OpResolver& resolver, uint8_t* arena,
+              size_t arena_size, Profiler* profiler = nullptr);
+  Interpreter(const Interpreter&) = delete;
+  Interpreter& operator=(const Interpreter&) = delete;
+
+  Status Init();
+  Status AllocateTensors();
+  Status Invoke();
+
+  int NumInputs() const;
+  int NumOutputs() const;
+  // Views of subgraph inputs/outputs (data is nullptr before AllocateTensors
+  // or for a bad index).
+  TensorView Input(int i) const;
+  TensorView Output(int i) const;
+  // Any tensor of the subgraph by index.
+  TensorView Tensor(int index) const;
+
+  size_t ArenaUsedBytes() const { return used_bytes_; }
+  size_t ArenaHeadBytes() const { return head_bytes_; }
+  size_t ArenaTailBytes() const { return tail_bytes_; }
+  // After AllocateTensors() failed with kArenaTooSmall: the bytes it needs
+  // (exact unless required_is_lower_bound(), when the arena was too small
+  // even to run the planner).
+  size_t ArenaRequiredBytes() const { return required_bytes_; }
+  bool required_is_lower_bound() const { return required_is_lower_bound_; }
+
+  const char* error_message() const { return error_; }
+  const ModelView& model() const { return model_; }
+
+  // Optional: AllocateTensors() copies the plan into `records` (up to
+  // `capacity`) and sets *count to the number of planned buffers.
+  void RecordPlan(PlanRecord* records, int capacity, int* count) {
+    plan_records_ = records;
+    plan_capacity_ = capacity;
+    plan_count_ = count;
+  }
+
+  // Computes a model's arena figures without invoking it: Init() and
+  // AllocateTensors() (so kernels' prepare runs and their scratch and
+  // persistent requests count) inside the caller's `work` memory, which must
+  // be at least as large as the arena the model needs.
+  static Status PlanArena(const uint8_t* model, size_t model_size, const OpResolver& resolver,
+                          uint8_t* work, size_t work_size, ArenaFigures* figures, char* error,
+                          size_t error_size);
+
+ private:
+  friend class OpContext;
+  enum class Phase : uint8_t { kNone, kPrepare, kInvoke };
+  struct ScratchEntry {
+    int32_t op;
+    uint32_t value;  // size while preparing, head offset after planning
+  };
+  struct UserNode {
+    void* data;
+    UserNode* next;
+    int32_t op;
+  };
+  static constexpr uint32_t kNoOffset = 0xffffffffu;
+  static constexpr size_t kErrorSize = 256;
+
+  Status SetError(Status status, const char* fmt, ...)
+#if defined(__GNUC__)
+      __attribute__((format(printf, 3, 4)))
+#endif
+      ;
+  Status ArenaTooSmall(size_t need, bool lower_bound);
+  void* AllocTail(size_t bytes);
+  const OpInfo& CurrentOp(int op_index) const;
+  Status PlanAndLayout();
+  void ResetVariableTensors();
+
+  // OpContext support.
+  void* AllocatePersistent(int op_index, size_t bytes);
+  Status RequestScratch(int op_index, size_t bytes, int* scratch_index);
+  void* Scratch(int op_index, int scratch_index) const;
+  void* UserData(int op_index) const;
+  void SetUserData(int op_index, void* data);
+
+  ModelView model_;
+  const uint8_t* model_data_;
+  size_t model_size_;
+  const OpResolver& resolver_;
+  uint8_t* arena_;
+  size_t arena_size_;
+  Profiler* profiler_;
+
+  uint8_t* head_ = nullptr;      // 16-aligned arena start
+  uint8_t* tail_end_ = nullptr;  // 16-aligned arena end
+  size_t tail_used_ = 0;         // bytes below tail_end_ (may exceed the arena)
+  bool initialized_ = false;
+  bool allocated_ = false;
+  Phase phase_ = Phase::kNone;
+
+  uint32_t* tensor_offsets_ = nullptr;  // tail, one per tensor
+  ScratchEntry* scratch_ = nullptr;     // tail after planning, head while preparing
+  int num_scratch_ = 0;
+  int op_scratch_count_ = 0;  // requests of the op being prepared
+  int scratch_cursor_ = 0;    // first scratch entry of the op being invoked
+  UserNode* user_first_ = nullptr;
+  UserNode* user_last_ = nullptr;
+  UserNode* user_cursor_ = nullptr;
+
+  mutable int cached_op_index_ = -1;
+  mutable OpInfo cached_op_;
+
+  size_t head_bytes_ = 0;
+  size_t tail_bytes_ = 0;
+  size_t used_bytes_ = 0;
+  size_t required_bytes_ = 0;
+  bool required_is_lower_bound_ = false;
+
+  PlanRecord* plan_records_ = nullptr;
+  int plan_capacity_ = 0;
+  int* plan_count_ = nullptr;
+
+  char error_[kErrorSize] = {};
+};
+
+}  // namespace md
+
+#endif  // MD_INTERPRETER_H_

@@ -1,0 +1,586 @@
+// Validation and in-place accessors for the .tflite flatbuffer. See
+// model_view.h. Field slots follow schema.fbs declaration order (a union
+// takes two slots: its type byte, then its value).
+#include "md/model_view.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+namespace md {
+
+namespace {
+
+// schema.fbs field slots.
+namespace slot {
+constexpr int kModelVersion = 0, kModelOperatorCodes = 1, kModelSubgraphs = 2, kModelBuffers = 4;
+constexpr int kCodeDeprecated = 0, kCodeBuiltin = 3;
+constexpr int kSubgraphTensors = 0, kSubgraphInputs = 1, kSubgraphOutputs = 2,
+              kSubgraphOperators = 3;
+constexpr int kTensorShape = 0, kTensorType = 1, kTensorBuffer = 2, kTensorQuantization = 4,
+              kTensorIsVariable = 5, kTensorSparsity = 6;
+constexpr int kQuantScale = 2, kQuantZeroPoint = 3, kQuantDetailsType = 4,
+              kQuantQuantizedDimension = 6;
+constexpr int kOpOpcodeIndex = 0, kOpInputs = 1, kOpOutputs = 2, kOpBuiltinOptions = 4,
+              kOpIntermediates = 8;
+constexpr int kBufferData = 0, kBufferOffset = 1, kBufferSize = 2;
+}  // namespace slot
+
+template <typename T>
+T Load(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+// Largest tensor we accept (bytes); keeps all later size arithmetic in range.
+constexpr uint64_t kMaxTensorBytes = 0x7fffffffu;
+
+bool IsKnownType(int8_t t) {
+  switch (static_cast<DataType>(t)) {
+    case DataType::kFloat32:
+    case DataType::kFloat16:
+    case DataType::kInt32:
+    case DataType::kUInt8:
+    case DataType::kInt64:
+    case DataType::kBool:
+    case DataType::kInt16:
+    case DataType::kInt8:
+      return true;
+    case DataType::kString:
+      return false;
+  }
+  return false;
+}
+
+struct Table {
+  uint32_t pos = 0;
+  uint32_t vtable = 0;
+  uint16_t vtable_size = 0;
+  uint16_t table_size = 0;
+};
+
+struct VecRef {
+  uint32_t first = 0;  // offset of element 0 (0 when absent)
+  uint32_t count = 0;
+};
+
+// Walks the flatbuffer with full bounds checks, writing the first problem
+// found as "malformed model: <where> at offset N: <problem>".
+class Checker {
+ public:
+  Checker(const uint8_t* buf, size_t size, char* error, size_t error_size)
+      : buf_(buf), size_(size), error_(error), error_size_(error_size) {}
+
+  // `where` names the object ("tensors[3].quantization"); returns false.
+  bool Fail(const char* where, uint64_t offset, const char* fmt, ...)
+#if defined(__GNUC__)
+      __attribute__((format(printf, 4, 5)))
+#endif
+  {
+    if (error_ != nullptr && error_size_ > 0) {
+      int n = std::snprintf(error_, error_size_, "malformed model: %s at offset %llu: ", where,
+                            static_cast<unsigned long long>(offset));
+      if (n < 0) n = 0;
+      if (static_cast<size_t>(n) < error_size_) {
+        va_list args;
+        va_start(args, fmt);
+        std::vsnprintf(error_ + n, error_size_ - static_cast<size_t>(n), fmt, args);
+        va_end(args);
+      }
+    }
+    return false;
+  }
+
+  bool ReadTable(uint64_t pos, const char* where, Table* t) {
+    if (pos + 4 > size_)
+      return Fail(where, pos, "table starts past the end of the buffer (%zu bytes)", size_);
+    const int64_t vtable = static_cast<int64_t>(pos) - Load<int32_t>(buf_ + pos);
+    if (vtable < 0 || static_cast<uint64_t>(vtable) + 4 > size_) {
+      return Fail(where, pos, "vtable offset %lld is outside the buffer",
+                  static_cast<long long>(vtable));
+    }
+    const uint16_t vtable_size = Load<uint16_t>(buf_ + vtable);
+    const uint16_t table_size = Load<uint16_t>(buf_ + vtable + 2);
+    if (vtable_size < 4 || (vtable_size & 1) != 0 ||
+        static_cast<uint64_t>(vtable) + vtable_size > size_) {
+      return Fail(where, pos, "vtable at %lld has bad size %u", static_cast<long long>(vtable),
+                  vtable_size);
+    }
+    if (table_size < 4 || pos + table_size > size_) {
+      return Fail(where, pos, "table size %u runs past the end of the buffer", table_size);
+    }
+    t->pos = static_cast<uint32_t>(pos);
+    t->vtable = static_cast<uint32_t>(vtable);
+    t->vtable_size = vtable_size;
+    t->table_size = table_size;
+    return true;
+  }
+
+  // Position of a field's inline value, 0 when absent.
+  bool Field(const Table& t, int field_slot, uint32_t field_size, const char* where,
+             uint32_t* pos) {
+    *pos = 0;
+    const uint32_t entry = 4u + 2u * static_cast<uint32_t>(field_slot);
+    if (entry + 2 > t.vtable_size) return true;
+    const uint16_t off = Load<uint16_t>(buf_ + t.vtable + entry);
+    if (off == 0) return true;
+    if (static_cast<uint32_t>(off) + field_size > t.table_size) {
+      return Fail(where, t.pos, "field (slot %d) at +%u overflows the table's %u bytes", field_slot,
+                  off, t.table_size);
+    }
+    *pos = t.pos + off;
+    return true;
+  }
+
+  // Follows an offset field (to a table, vector or string); 0 when absent.
+  bool Offset(const Table& t, int field_slot, const char* where, uint64_t* target) {
+    uint32_t pos = 0;
+    *target = 0;
+    if (!Field(t, field_slot, 4, where, &pos)) return false;
+    if (pos == 0) return true;
+    const uint64_t to = static_cast<uint64_t>(pos) + Load<uint32_t>(buf_ + pos);
+    if (to + 4 > size_) return Fail(where, pos, "offset points past the end of the buffer");
+    *target = to;
+    return true;
+  }
+
+  // A vector field of fixed-size elements, checked for length and alignment.
+  bool Vector(const Table& t, int field_slot, uint32_t elem_size, const char* where, VecRef* v) {
+    uint64_t vec = 0;
+    *v = VecRef();
+    if (!Offset(t, field_slot, where, &vec)) return false;
+    if (vec == 0) return true;
+    const uint32_t n = Load<uint32_t>(buf_ + vec);
+    if ((size_ - vec - 4) / elem_size < n) {
+      return Fail(where, vec, "vector of %u x %u bytes runs past the end of the buffer (%zu)", n,
+                  elem_size, size_);
+    }
+    const uint64_t first = vec + 4;
+    const uint32_t align = elem_size > 8 ? 8 : elem_size;
+    if (((reinterpret_cast<uintptr_t>(buf_) + first) % align) != 0) {
+      return Fail(where, vec, "vector data is not %u-byte aligned", align);
+    }
+    v->first = static_cast<uint32_t>(first);
+    v->count = n;
+    return true;
+  }
+
+  // Element i of a vector of tables, validated.
+  bool TableElement(const VecRef& v, uint32_t i, const char* where, Table* t) {
+    const uint32_t pos = v.first + 4 * i;
+    const uint64_t to = static_cast<uint64_t>(pos) + Load<uint32_t>(buf_ + pos);
+    return ReadTable(to, where, t);
+  }
+
+  const uint8_t* buf() const { return buf_; }
+  size_t size() const { return size_; }
+
+ private:
+  const uint8_t* buf_;
+  size_t size_;
+  char* error_;
+  size_t error_size_;
+};
+
+// "tensors[12].shape" into a caller buffer, for messages.
+const char* Name(char* out, size_t n, const char* list, uint32_t index, const char* field) {
+  std::snprintf(out, n, "%s[%u]%s%s", list, index, field[0] ? "." : "", field);
+  return out;
+}
+
+bool IndexVector(Checker& c, const VecRef& v, int32_t min, uint32_t limit, const char* where) {
+  for (uint32_t i = 0; i < v.count; ++i) {
+    const int32_t x = Load<int32_t>(c.buf() + v.first + 4 * i);
+    if (x < min || (x >= 0 && static_cast<uint32_t>(x) >= limit)) {
+      return c.Fail(where, v.first + 4 * i, "entry %u is tensor index %d, model has %u tensors", i,
+                    x, limit);
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t error_size) {
+  *this = ModelView();
+  Checker c(buf, size, error, error_size);
+  char where[64];
+  if (buf == nullptr) {
+    c.Fail("model", 0, "no model buffer");
+    return Status::kMalformedModel;
+  }
+  if (reinterpret_cast<uintptr_t>(buf) % kRequiredAlignment != 0) {
+    c.Fail("model", 0, "model buffer address is not %zu-byte aligned (place it with alignas(%zu))",
+           kRequiredAlignment, kRequiredAlignment);
+    return Status::kMalformedModel;
+  }
+  if (size < 8 || size > 0x7fffffffu) {
+    c.Fail("model", 0, "buffer size %zu is not a flatbuffer model", size);
+    return Status::kMalformedModel;
+  }
+  Table model;
+  if (!c.ReadTable(Load<uint32_t>(buf), "Model", &model)) return Status::kMalformedModel;
+  uint32_t pos = 0;
+  if (!c.Field(model, slot::kModelVersion, 4, "Model.version", &pos)) {
+    return Status::kMalformedModel;
+  }
+  const uint32_t version = pos ? Load<uint32_t>(buf + pos) : 0;
+  if (version != kSchemaVersion) {
+    c.Fail("Model.version", pos, "schema version %u, expected %u", version, kSchemaVersion);
+    return Status::kMalformedModel;
+  }
+
+  // Operator codes.
+  VecRef opcodes;
+  if (!c.Vector(model, slot::kModelOperatorCodes, 4, "Model.operator_codes", &opcodes)) {
+    return Status::kMalformedModel;
+  }
+  for (uint32_t i = 0; i < opcodes.count; ++i) {
+    Table code;
+    Name(where, sizeof(where), "operator_codes", i, "");
+    if (!c.TableElement(opcodes, i, where, &code)) return Status::kMalformedModel;
+    uint32_t dep = 0, builtin = 0;
+    if (!c.Field(code, slot::kCodeDeprecated, 1, where, &dep) ||
+        !c.Field(code, slot::kCodeBuiltin, 4, where, &builtin)) {
+      return Status::kMalformedModel;
+    }
+    if ((dep && Load<int8_t>(buf + dep) < 0) || (builtin && Load<int32_t>(buf + builtin) < 0)) {
+      c.Fail(where, code.pos, "negative builtin code");
+      return Status::kMalformedModel;
+    }
+  }
+
+  // Buffers.
+  VecRef buffers;
+  if (!c.Vector(model, slot::kModelBuffers, 4, "Model.buffers", &buffers)) {
+    return Status::kMalformedModel;
+  }
+  for (uint32_t i = 0; i < buffers.count; ++i) {
+    Table b;
+    Name(where, sizeof(where), "buffers", i, "");
+    if (!c.TableElement(buffers, i, where, &b)) return Status::kMalformedModel;
+    VecRef data;
+    uint32_t off = 0, sz = 0;
+    if (!c.Vector(b, slot::kBufferData, 1, where, &data) ||
+        !c.Field(b, slot::kBufferOffset, 8, where, &off) ||
+        !c.Field(b, slot::kBufferSize, 8, where, &sz)) {
+      return Status::kMalformedModel;
+    }
+    if (off && Load<uint64_t>(buf + off) > 1) {
+      c.Fail(where, b.pos,
+             "data stored outside the flatbuffer (offset/size fields of >2 GB models) is not "
+             "supported; re-export the model without external buffers");
+      return Status::kMalformedModel;
+    }
+  }
+
+  // Subgraph 0.
+  VecRef subgraphs;
+  if (!c.Vector(model, slot::kModelSubgraphs, 4, "Model.subgraphs", &subgraphs)) {
+    return Status::kMalformedModel;
+  }
+  if (subgraphs.count == 0) {
+    c.Fail("Model.subgraphs", model.pos, "model has no subgraph");
+    return Status::kMalformedModel;
+  }
+  Table sg;
+  if (!c.TableElement(subgraphs, 0, "subgraphs[0]", &sg)) return Status::kMalformedModel;
+  VecRef tensors, operators, inputs, outputs;
+  if (!c.Vector(sg, slot::kSubgraphTensors, 4, "subgraphs[0].tensors", &tensors) ||
+      !c.Vector(sg, slot::kSubgraphOperators, 4, "subgraphs[0].operators", &operators) ||
+      !c.Vector(sg, slot::kSubgraphInputs, 4, "subgraphs[0].inputs", &inputs) ||
+      !c.Vector(sg, slot::kSubgraphOutputs, 4, "subgraphs[0].outputs", &outputs)) {
+    return Status::kMalformedModel;
+  }
+  if (!IndexVector(c, inputs, 0, tensors.count, "subgraphs[0].inputs") ||
+      !IndexVector(c, outputs, 0, tensors.count, "subgraphs[0].outputs")) {
+    return Status::kMalformedModel;
+  }
+
+  // Tensors.
+  for (uint32_t i = 0; i < tensors.count; ++i) {
+    Table t;
+    Name(where, sizeof(where), "tensors", i, "");
+    if (!c.TableElement(tensors, i, where, &t)) return Status::kMalformedModel;
+    VecRef shape;
+    uint32_t type_pos = 0, buffer_pos = 0, sparsity_pos = 0;
+    if (!c.Vector(t, slot::kTensorShape, 4, Name(where, sizeof(where), "tensors", i, "shape"),
+                  &shape) ||
+        !c.Field(t, slot::kTensorType, 1, where, &type_pos) ||
+        !c.Field(t, slot::kTensorBuffer, 4, where, &buffer_pos) ||
+        !c.Field(t, slot::kTensorSparsity, 4, where, &sparsity_pos)) {
+      return Status::kMalformedModel;
+    }
+    const int8_t type = type_pos ? Load<int8_t>(buf + type_pos) : 0;
+    Name(where, sizeof(where), "tensors", i, "type");
+    if (!IsKnownType(type)) {
+      c.Fail(where, type_pos, "tensor type %d is not supported by this runtime", type);
+      return Status::kUnsupportedType;
+    }
+    if (sparsity_pos != 0) {
+      c.Fail(Name(where, sizeof(where), "tensors", i, "sparsity"), sparsity_pos,
+             "sparse tensors are not supported");
+      return Status::kUnsupportedType;
+    }
+    uint64_t elements = 1;
+    for (uint32_t d = 0; d < shape.count; ++d) {
+      const int32_t dim = Load<int32_t>(buf + shape.first + 4 * d);
+      if (dim < 0) {
+        c.Fail(Name(where, sizeof(where), "tensors", i, "shape"), shape.first + 4 * d,
+               "dimension %u is negative (%d)", d, dim);
+        return Status::kMalformedModel;
+      }
+      elements *= static_cast<uint64_t>(dim);
+      if (elements > kMaxTensorBytes) {
+        c.Fail(Name(where, sizeof(where), "tensors", i, "shape"), shape.first,
+               "tensor has more than %llu elements",
+               static_cast<unsigned long long>(kMaxTensorBytes));
+        return Status::kMalformedModel;
+      }
+    }
+    const uint64_t bytes =
+        elements * static_cast<uint64_t>(DataTypeSize(static_cast<DataType>(type)));
+    if (bytes > kMaxTensorBytes) {
+      c.Fail(Name(where, sizeof(where), "tensors", i, "shape"), shape.first,
+             "tensor is larger than 2 GB");
+      return Status::kMalformedModel;
+    }
+    const uint32_t buffer = buffer_pos ? Load<uint32_t>(buf + buffer_pos) : 0;
+    if (buffer >= buffers.count && !(buffer == 0 && buffers.count == 0)) {
+      c.Fail(Name(where, sizeof(where), "tensors", i, "buffer"), buffer_pos,
+             "buffer index %u out of range (model has %u buffers)", buffer, buffers.count);
+      return Status::kMalformedModel;
+    }
+    if (buffers.count > 0) {
+      Table b;
+      VecRef data;
+      Name(where, sizeof(where), "buffers", buffer, "");
+      if (!c.TableElement(buffers, buffer, where, &b) ||
+          !c.Vector(b, slot::kBufferData, 1, where, &data)) {
+        return Status::kMalformedModel;
+      }
+      if (data.count != 0) {
+        if (data.count != bytes) {
+          c.Fail(Name(where, sizeof(where), "tensors", i, "buffer"), data.first,
+                 "constant data is %u bytes, shape x type size needs %llu", data.count,
+                 static_cast<unsigned long long>(bytes));
+          return Status::kMalformedModel;
+        }
+        const uint32_t align =
+            DataTypeSize(static_cast<DataType>(type)) > 8
+                ? 8
+                : static_cast<uint32_t>(DataTypeSize(static_cast<DataType>(type)));
+        if (align > 1 && data.first % align != 0) {
+          c.Fail(Name(where, sizeof(where), "tensors", i, "buffer"), data.first,
+                 "constant data is not %u-byte aligned", align);
+          return Status::kMalformedModel;
+        }
+      }
+    }
+    uint64_t quant = 0;
+    Name(where, sizeof(where), "tensors", i, "quantization");
+    if (!c.Offset(t, slot::kTensorQuantization, where, &quant)) return Status::kMalformedModel;
+    if (quant != 0) {
+      Table q;
+      VecRef scales, zero_points;
+      uint32_t details = 0, qdim_pos = 0;
+      if (!c.ReadTable(quant, where, &q) || !c.Vector(q, slot::kQuantScale, 4, where, &scales) ||
+          !c.Vector(q, slot::kQuantZeroPoint, 8, where, &zero_points) ||
+          !c.Field(q, slot::kQuantDetailsType, 1, where, &details) ||
+          !c.Field(q, slot::kQuantQuantizedDimension, 4, where, &qdim_pos)) {
+        return Status::kMalformedModel;
+      }
+      if (details != 0 && Load<uint8_t>(buf + details) != 0) {
+        c.Fail(where, details, "custom quantization details are not supported");
+        return Status::kUnsupportedType;
+      }
+      if (zero_points.count != 0 && zero_points.count != scales.count) {
+        c.Fail(where, q.pos, "%u scales but %u zero points", scales.count, zero_points.count);
+        return Status::kMalformedModel;
+      }
+      const int32_t qdim = qdim_pos ? Load<int32_t>(buf + qdim_pos) : 0;
+      // Converters leave a filter's quantized_dimension (3) on rank-1 bias
+      // tensors; TFLM accepts that, so a rank-1 tensor is read as dimension 0.
+      const bool rank1_channels =
+          shape.count == 1 && Load<uint32_t>(buf + shape.first) == scales.count;
+      if (scales.count > 1 && !rank1_channels) {
+        if (qdim < 0 || static_cast<uint32_t>(qdim) >= shape.count) {
+          c.Fail(where, qdim_pos, "quantized_dimension %d outside rank %u", qdim, shape.count);
+          return Status::kMalformedModel;
+        }
+        const int32_t channels = Load<int32_t>(buf + shape.first + 4 * qdim);
+        if (static_cast<uint32_t>(channels) != scales.count) {
+          c.Fail(where, scales.first, "%u per-channel scales for %d channels (dimension %d)",
+                 scales.count, channels, qdim);
+          return Status::kMalformedModel;
+        }
+      }
+    }
+  }
+
+  // Operators.
+  for (uint32_t i = 0; i < operators.count; ++i) {
+    Table op;
+    Name(where, sizeof(where), "operators", i, "");
+    if (!c.TableElement(operators, i, where, &op)) return Status::kMalformedModel;
+    uint32_t opcode_pos = 0;
+    VecRef ins, outs, inter;
+    uint64_t options = 0;
+    if (!c.Field(op, slot::kOpOpcodeIndex, 4, where, &opcode_pos) ||
+        !c.Vector(op, slot::kOpInputs, 4, Name(where, sizeof(where), "operators", i, "inputs"),
+                  &ins) ||
+        !IndexVector(c, ins, -1, tensors.count, where) ||
+        !c.Vector(op, slot::kOpOutputs, 4, Name(where, sizeof(where), "operators", i, "outputs"),
+                  &outs) ||
+        !IndexVector(c, outs, 0, tensors.count, where) ||
+        !c.Vector(op, slot::kOpIntermediates, 4,
+                  Name(where, sizeof(where), "operators", i, "intermediates"), &inter) ||
+        !IndexVector(c, inter, 0, tensors.count, where) ||
+        !c.Offset(op, slot::kOpBuiltinOptions, where, &options)) {
+      return Status::kMalformedModel;
+    }
+    const uint32_t opcode = opcode_pos ? Load<uint32_t>(buf + opcode_pos) : 0;
+    if (opcode >= opcodes.count) {
+      c.Fail(Name(where, sizeof(where), "operators", i, "opcode_index"), opcode_pos,
+             "opcode index %u out of range (model has %u operator codes)", opcode, opcodes.count);
+      return Status::kMalformedModel;
+    }
+    if (options != 0) {
+      Table t;
+      if (!c.ReadTable(options, Name(where, sizeof(where), "operators", i, "builtin_options"),
+                       &t)) {
+        return Status::kMalformedModel;
+      }
+    }
+  }
+
+  buf_ = buf;
+  size_ = size;
+  version_ = version;
+  opcodes_ = {opcodes.first, opcodes.count};
+  buffers_ = {buffers.first, buffers.count};
+  tensors_ = {tensors.first, tensors.count};
+  operators_ = {operators.first, operators.count};
+  inputs_ = reinterpret_cast<const int32_t*>(buf + inputs.first);
+  num_inputs_ = inputs.count;
+  outputs_ = reinterpret_cast<const int32_t*>(buf + outputs.first);
+  num_outputs_ = outputs.count;
+  if (error != nullptr && error_size > 0) error[0] = '\0';
+  return Status::kOk;
+}
+
+// ---- Accessors: the structure was validated by Init(), so no checks here. ----
+
+namespace {
+
+// Position of a field's value in an already validated table, 0 if absent.
+inline uint32_t FieldPos(const uint8_t* buf, uint32_t table, int field_slot) {
+  const uint32_t vtable =
+      static_cast<uint32_t>(static_cast<int64_t>(table) - Load<int32_t>(buf + table));
+  const uint32_t entry = 4u + 2u * static_cast<uint32_t>(field_slot);
+  if (entry + 2 > Load<uint16_t>(buf + vtable)) return 0;
+  const uint16_t off = Load<uint16_t>(buf + vtable + entry);
+  return off ? table + off : 0;
+}
+
+inline uint32_t Follow(const uint8_t* buf, uint32_t pos) { return pos + Load<uint32_t>(buf + pos); }
+
+// Vector field -> (first element, count); count 0 if absent.
+inline const uint8_t* VectorField(const uint8_t* buf, uint32_t table, int field_slot,
+                                  uint32_t* count) {
+  const uint32_t pos = FieldPos(buf, table, field_slot);
+  if (pos == 0) {
+    *count = 0;
+    return nullptr;
+  }
+  const uint32_t vec = Follow(buf, pos);
+  *count = Load<uint32_t>(buf + vec);
+  return buf + vec + 4;
+}
+
+}  // namespace
+
+uint32_t ModelView::TableAt(const Vec& v, uint32_t i) const {
+  return Follow(buf_, v.first + 4 * i);
+}
+
+int32_t ModelView::OperatorCode(int i) const {
+  const uint32_t t = TableAt(opcodes_, static_cast<uint32_t>(i));
+  const uint32_t dep = FieldPos(buf_, t, slot::kCodeDeprecated);
+  const uint32_t builtin = FieldPos(buf_, t, slot::kCodeBuiltin);
+  const int32_t a = dep ? Load<int8_t>(buf_ + dep) : 0;
+  const int32_t b = builtin ? Load<int32_t>(buf_ + builtin) : 0;
+  return a > b ? a : b;
+}
+
+TensorInfo ModelView::Tensor(int i) const {
+  TensorInfo info;
+  const uint32_t t = TableAt(tensors_, static_cast<uint32_t>(i));
+  uint32_t rank = 0;
+  const uint8_t* dims = VectorField(buf_, t, slot::kTensorShape, &rank);
+  info.rank = static_cast<int32_t>(rank);
+  info.dims = rank ? reinterpret_cast<const int32_t*>(dims) : nullptr;
+  const uint32_t type = FieldPos(buf_, t, slot::kTensorType);
+  info.type = static_cast<DataType>(type ? Load<int8_t>(buf_ + type) : 0);
+  const uint32_t buffer = FieldPos(buf_, t, slot::kTensorBuffer);
+  info.buffer = buffer ? Load<uint32_t>(buf_ + buffer) : 0;
+  if (buffers_.count > 0) {
+    uint32_t n = 0;
+    const uint8_t* data = VectorField(buf_, TableAt(buffers_, info.buffer), slot::kBufferData, &n);
+    if (n > 0) {
+      info.data = data;
+      info.data_size = n;
+    }
+  }
+  const uint32_t variable = FieldPos(buf_, t, slot::kTensorIsVariable);
+  info.is_variable = variable ? Load<uint8_t>(buf_ + variable) != 0 : false;
+  const uint32_t quant = FieldPos(buf_, t, slot::kTensorQuantization);
+  if (quant != 0) {
+    const uint32_t q = Follow(buf_, quant);
+    uint32_t ns = 0, nz = 0;
+    const uint8_t* scales = VectorField(buf_, q, slot::kQuantScale, &ns);
+    const uint8_t* zps = VectorField(buf_, q, slot::kQuantZeroPoint, &nz);
+    if (ns > 0) {
+      info.scales = reinterpret_cast<const float*>(scales);
+      info.num_scales = static_cast<int32_t>(ns);
+    }
+    if (nz > 0) info.zero_points = reinterpret_cast<const int64_t*>(zps);
+    const uint32_t qdim = FieldPos(buf_, q, slot::kQuantQuantizedDimension);
+    info.quantized_dimension = qdim ? Load<int32_t>(buf_ + qdim) : 0;
+    if (info.quantized_dimension >= info.rank) info.quantized_dimension = 0;  // see Init()
+  }
+  return info;
+}
+
+OpInfo ModelView::Operator(int i) const {
+  OpInfo op;
+  const uint32_t t = TableAt(operators_, static_cast<uint32_t>(i));
+  const uint32_t opcode = FieldPos(buf_, t, slot::kOpOpcodeIndex);
+  op.opcode_index = opcode ? Load<uint32_t>(buf_ + opcode) : 0;
+  op.builtin_code = OperatorCode(static_cast<int>(op.opcode_index));
+  uint32_t n = 0;
+  op.inputs = reinterpret_cast<const int32_t*>(VectorField(buf_, t, slot::kOpInputs, &n));
+  op.num_inputs = static_cast<int32_t>(n);
+  op.outputs = reinterpret_cast<const int32_t*>(VectorField(buf_, t, slot::kOpOutputs, &n));
+  op.num_outputs = static_cast<int32_t>(n);
+  op.intermediates =
+      reinterpret_cast<const int32_t*>(VectorField(buf_, t, slot::kOpIntermediates, &n));
+  op.num_intermediates = static_cast<int32_t>(n);
+  const uint32_t options = FieldPos(buf_, t, slot::kOpBuiltinOptions);
+  op.options_table = options ? Follow(buf_, options) : 0;
+  return op;
+}
+
+TableView ModelView::Options(const OpInfo& op) const {
+  if (op.options_table == 0) return TableView();
+  return TableView(buf_, size_, op.options_table);
+}
+
+uint32_t ModelView::TensorBytes(const TensorInfo& t) {
+  uint32_t n = static_cast<uint32_t>(DataTypeSize(t.type));
+  for (int32_t d = 0; d < t.rank; ++d) n *= static_cast<uint32_t>(t.dims[d]);
+  return n;
+}
+
+}  // namespace md

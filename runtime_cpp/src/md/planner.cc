@@ -1,0 +1,69 @@
+// Greedy-by-size placement, see planner.h and docs/architecture.md.
+#include "md/planner.h"
+
+namespace md {
+
+namespace {
+
+// Placement order: size descending, then first use ascending, then id.
+bool PlacedBefore(const PlanBuffer* b, int32_t x, int32_t y) {
+  if (b[x].size != b[y].size) return b[x].size > b[y].size;
+  if (b[x].first != b[y].first) return b[x].first < b[y].first;
+  return x < y;
+}
+
+bool LifetimesIntersect(const PlanBuffer& a, const PlanBuffer& b) {
+  return a.first <= b.last && b.first <= a.last;
+}
+
+}  // namespace
+
+Status PlanBuffers(PlanBuffer* buffers, int n, void* work, size_t work_bytes,
+                   uint32_t* head_bytes) {
+  *head_bytes = 0;
+  if (n < 0 || (n > 0 && (work == nullptr || work_bytes < PlannerWorkBytes(n)))) {
+    return Status::kInvalidArgument;
+  }
+  int32_t* order = static_cast<int32_t*>(work);
+  int32_t* by_offset = order + n;  // placed buffers sorted by offset
+
+  // Insertion sort: stable, no recursion, n is a few hundred at most.
+  for (int32_t i = 0; i < n; ++i) {
+    int32_t j = i;
+    while (j > 0 && PlacedBefore(buffers, i, order[j - 1])) {
+      order[j] = order[j - 1];
+      --j;
+    }
+    order[j] = i;
+  }
+
+  uint64_t head = 0;
+  int32_t placed = 0;
+  for (int32_t k = 0; k < n; ++k) {
+    PlanBuffer& b = buffers[order[k]];
+    // First gap among conflicting buffers (scanned by offset) that fits.
+    uint64_t candidate = 0;
+    for (int32_t p = 0; p < placed; ++p) {
+      const PlanBuffer& other = buffers[by_offset[p]];
+      if (!LifetimesIntersect(b, other)) continue;
+      if (candidate + b.size <= other.offset) break;
+      const uint64_t end = static_cast<uint64_t>(other.offset) + other.size;
+      if (end > candidate) candidate = end;
+    }
+    if (candidate + b.size > 0xffffffffu) return Status::kInvalidArgument;
+    b.offset = static_cast<uint32_t>(candidate);
+    if (candidate + b.size > head) head = candidate + b.size;
+    // Keep by_offset sorted (ties: later placements after earlier ones).
+    int32_t j = placed;
+    while (j > 0 && buffers[by_offset[j - 1]].offset > b.offset) {
+      by_offset[j] = by_offset[j - 1];
+      --j;
+    }
+    by_offset[j] = order[k];
+    ++placed;
+  }
+  *head_bytes = static_cast<uint32_t>(head);
+  return Status::kOk;
+}
+
+}  // namespace md
