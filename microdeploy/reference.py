@@ -19,6 +19,7 @@ from types import ModuleType
 import numpy as np
 
 from microdeploy.errors import ModelError, ToolchainError
+from microdeploy.model.reader import read_model
 
 _INSTALL_HINT = "install it with: pip install tflite-micro"
 # TFLM's own default is 10x the model size, too small for e.g. simple_add_model (needs 200000).
@@ -51,10 +52,6 @@ def _runtime() -> ModuleType:
         ) from None
 
 
-def _schema() -> ModuleType:
-    return importlib.import_module("tflite_micro.tensorflow.lite.micro.python.schema_py_generated")
-
-
 def default_arena_size(model: bytes) -> int:
     return max(10 * len(model), _MIN_ARENA)
 
@@ -71,12 +68,10 @@ def _interpreter(model: bytes, arena_size: int | None) -> object:
 
 
 def _io_counts(model: bytes) -> tuple[int, int]:
-    """Subgraph 0's (inputs, outputs) counts; rejects what is not a readable .tflite."""
-    try:
-        subgraph = _schema().Model.GetRootAsModel(bytes(model), 0).Subgraphs(0)
-        return int(subgraph.InputsLength()), int(subgraph.OutputsLength())
-    except Exception as exc:  # the generated reader has no bounds checks of its own
-        raise ModelError(f"not a readable .tflite model ({type(exc).__name__})") from None
+    """Subgraph 0's (inputs, outputs) counts. Reading the model with our bounds-checked reader
+    first also keeps corrupt files away from TFLM, which does not check them all."""
+    main = read_model(model).main
+    return len(main.inputs), len(main.outputs)
 
 
 def tflm_run(
