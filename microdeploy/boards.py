@@ -1,0 +1,255 @@
+"""Board definitions: one declarative TOML file per board in board_defs/, validated into typed,
+frozen objects. Every validation error names the file and the field at fault.
+
+Extra board folders can be added with MICRODEPLOY_BOARD_PATH (os.pathsep-separated), e.g. for
+a custom board or a test fixture; a board there with the same name replaces the built-in one.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from microdeploy import paths
+from microdeploy.errors import BoardError
+
+# Development platforms shipped inside microdeploy (microdeploy/pio/platforms/<name>).
+OWN_PLATFORMS = ("md-native", "md-cortexm")
+
+
+@dataclass(frozen=True)
+class PlatformIOSettings:
+    platform: str  # "md-native", "md-cortexm", or an official platform ("nordicnrf52")
+    board: str
+    framework: str  # "" when none
+    extra: tuple[tuple[str, str], ...] = ()  # further `key = value` lines of the [env]
+
+    @property
+    def is_own_platform(self) -> bool:
+        return self.platform in OWN_PLATFORMS
+
+
+@dataclass(frozen=True)
+class MemoryMap:
+    flash_origin: int
+    ram_origin: int
+
+
+@dataclass(frozen=True)
+class QemuSettings:
+    machine: str
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    protocol: str  # "none" (native), "qemu", or a PlatformIO upload_protocol
+    speed: int | None = None
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    description: str
+    mcu: str
+    core: str
+    fpu: str
+    clock_hz: int
+    ram_bytes: int | None  # None: no budget (host)
+    flash_bytes: int | None
+    port: str  # runtime_cpp/src/md/ports/<port>
+    clock_source: str
+    serial_baud: int
+    platformio: PlatformIOSettings
+    memory: MemoryMap | None
+    qemu: QemuSettings | None
+    upload: UploadSettings
+    source: Path  # the .toml it came from
+
+    @property
+    def is_native(self) -> bool:
+        return self.platformio.platform == "md-native"
+
+
+class _Fields:
+    """Typed access to one TOML table that reports `<file>: field '<path>' ...` on error."""
+
+    def __init__(self, data: dict[str, Any], file: Path, prefix: str = "") -> None:
+        self._data = data
+        self._file = file
+        self._prefix = prefix
+        self._used: set[str] = set()
+
+    def _fail(self, key: str, problem: str) -> BoardError:
+        return BoardError(
+            f"{self._file}: field '{self._prefix}{key}' {problem}",
+            hint="fix the board definition (see board_defs/mps2-an386.toml for a complete one)",
+        )
+
+    def _get(self, key: str, kind: type | tuple[type, ...], required: bool, default: Any) -> Any:
+        self._used.add(key)
+        if key not in self._data:
+            if required:
+                raise self._fail(key, "is missing")
+            return default
+        value = self._data[key]
+        # bool is an int in Python; a board figure of `true` is a mistake, not 1.
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise self._fail(key, f"must be {_kind_name(kind)}, got {value!r}")
+        if not isinstance(value, kind):
+            raise self._fail(key, f"must be {_kind_name(kind)}, got {value!r}")
+        return value
+
+    def text(self, key: str, required: bool = True, default: str = "") -> str:
+        value = self._get(key, str, required, default)
+        if required and not value.strip():
+            raise self._fail(key, "must not be empty")
+        return value
+
+    def number(
+        self, key: str, required: bool = True, default: int | None = None, minimum: int = 0
+    ) -> int | None:
+        value = self._get(key, int, required, default)
+        if value is not None and value < minimum:
+            raise self._fail(key, f"must be >= {minimum}, got {value}")
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self._get(key, list, False, [])
+        for item in value:
+            if not isinstance(item, str):
+                raise self._fail(key, f"must be a list of strings, got {item!r}")
+        return tuple(value)
+
+    def table(self, key: str, required: bool) -> _Fields | None:
+        value = self._get(key, dict, required, None)
+        if value is None:
+            return None
+        return _Fields(value, self._file, f"{self._prefix}{key}.")
+
+    def reject_unknown(self) -> None:
+        unknown = sorted(set(self._data) - self._used)
+        if unknown:
+            raise self._fail(unknown[0], "is not a known board field")
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", list: "a list", dict: "a table"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def parse_board_file(path: Path) -> Board:
+    """Reads and validates one board definition."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BoardError(f"{path}: cannot read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BoardError(
+            f"{path}: not valid TOML ({exc})", hint="check the file's syntax"
+        ) from None
+    top = _Fields(data, path)
+    name = top.text("name")
+    if name != path.stem:
+        raise top._fail("name", f"must match the file name '{path.stem}', got {name!r}")
+
+    pio = top.table("platformio", required=True)
+    assert pio is not None
+    extra_table = pio.table("extra", required=False)
+    extra: tuple[tuple[str, str], ...] = ()
+    if extra_table is not None:
+        extra = tuple(
+            (key, str(extra_table.text(key, required=False))) for key in sorted(extra_table._data)
+        )
+    platformio = PlatformIOSettings(
+        platform=pio.text("platform"),
+        board=pio.text("board"),
+        framework=pio.text("framework", required=False),
+        extra=extra,
+    )
+    pio.reject_unknown()
+
+    memory_fields = top.table("memory", required=platformio.platform == "md-cortexm")
+    memory = None
+    if memory_fields is not None:
+        memory = MemoryMap(
+            flash_origin=memory_fields.number("flash_origin") or 0,
+            ram_origin=memory_fields.number("ram_origin") or 0,
+        )
+        memory_fields.reject_unknown()
+
+    qemu_fields = top.table("qemu", required=False)
+    qemu = None
+    if qemu_fields is not None:
+        qemu = QemuSettings(
+            machine=qemu_fields.text("machine"), extra_args=qemu_fields.strings("extra_args")
+        )
+        qemu_fields.reject_unknown()
+
+    upload_fields = top.table("upload", required=True)
+    assert upload_fields is not None
+    upload = UploadSettings(
+        protocol=upload_fields.text("protocol"),
+        speed=upload_fields.number("speed", required=False, minimum=1),
+    )
+    upload_fields.reject_unknown()
+
+    budget_required = platformio.platform != "md-native"
+    board = Board(
+        name=name,
+        description=top.text("description"),
+        mcu=top.text("mcu"),
+        core=top.text("core"),
+        fpu=top.text("fpu"),
+        clock_hz=top.number("clock_hz") or 0,
+        ram_bytes=top.number("ram_bytes", required=budget_required, minimum=1),
+        flash_bytes=top.number("flash_bytes", required=budget_required, minimum=1),
+        port=top.text("port"),
+        clock_source=top.text("clock_source"),
+        serial_baud=top.number("serial_baud", required=False, default=115200, minimum=1) or 0,
+        platformio=platformio,
+        memory=memory,
+        qemu=qemu,
+        upload=upload,
+        source=path,
+    )
+    top.reject_unknown()
+    port_dir = paths.runtime_dir() / "src" / "md" / "ports" / board.port
+    if not (port_dir / "port.cc").is_file():
+        raise top._fail("port", f"names no runtime port ({port_dir}/port.cc is missing)")
+    return board
+
+
+def board_dirs() -> list[Path]:
+    """Built-in board_defs/ first, then MICRODEPLOY_BOARD_PATH entries (which override)."""
+    dirs = [paths.board_defs_dir()]
+    extra = os.environ.get("MICRODEPLOY_BOARD_PATH", "")
+    dirs += [Path(p) for p in extra.split(os.pathsep) if p]
+    return dirs
+
+
+def load_boards() -> dict[str, Board]:
+    """All board definitions by name, in name order."""
+    boards: dict[str, Board] = {}
+    for folder in board_dirs():
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.toml")):
+            board = parse_board_file(path)
+            boards[board.name] = board
+    return dict(sorted(boards.items()))
+
+
+def get_board(name: str) -> Board:
+    boards = load_boards()
+    if name not in boards:
+        known = ", ".join(boards) or "(none)"
+        raise BoardError(
+            f"unknown board '{name}'",
+            hint=f"known boards: {known} (list them with `microdeploy boards`)",
+        )
+    return boards[name]

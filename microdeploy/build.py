@@ -1,0 +1,220 @@
+"""`microdeploy build`: runs PlatformIO on a generated project, then reads the linker's figures.
+
+Flash used = text + data and RAM used = data + bss, as `size` (arm-none-eabi-size on Cortex-M)
+reports them for the ELF; on md-cortexm bss includes the reserved stack. Both are checked against
+the board's budget: the linker script already enforces it on md-cortexm (a "region overflowed"
+link error is turned into a message naming the budget), the post-link check covers other
+platforms.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from microdeploy.boards import Board, get_board
+from microdeploy.errors import BuildError, ToolchainError
+from microdeploy.pio import core as pio_core
+from microdeploy.project.generate import load_manifest
+
+_OVERFLOW = re.compile(r"region [`'](FLASH|RAM)' overflowed by (\d+) bytes")
+_COMPILER_LINE = re.compile(r"(^|\s)(fatal error|error|warning|note):|^In file included|: In ")
+_APT_HINT = {
+    "g++": "sudo apt-get install -y g++",
+    "arm-none-eabi-gcc": (
+        "sudo apt-get install -y gcc-arm-none-eabi libnewlib-arm-none-eabi "
+        "libstdc++-arm-none-eabi-newlib"
+    ),
+}
+
+
+class BuildFailed(BuildError):
+    """The build failed; `compiler_lines` are the compiler's own messages to show the user."""
+
+    def __init__(self, message: str, hint: str, compiler_lines: list[str]) -> None:
+        super().__init__(message, hint)
+        self.compiler_lines = compiler_lines
+
+
+@dataclass(frozen=True)
+class SizeReport:
+    text: int
+    data: int
+    bss: int
+    flash_budget: int | None
+    ram_budget: int | None
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.text + self.data
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.data + self.bss
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    project: Path
+    board: Board
+    firmware: Path
+    size: SizeReport
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "project": str(self.project),
+            "board": self.board.name,
+            "firmware": str(self.firmware),
+            "flash_bytes": self.size.flash_bytes,
+            "ram_bytes": self.size.ram_bytes,
+            "flash_budget": self.size.flash_budget,
+            "ram_budget": self.size.ram_budget,
+            "text": self.size.text,
+            "data": self.size.data,
+            "bss": self.size.bss,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def size_tool(board: Board) -> str:
+    return "size" if board.is_native else "arm-none-eabi-size"
+
+
+def compiler_for(board: Board) -> str | None:
+    """The compiler our own platforms need from PATH (None for official platforms)."""
+    if board.platformio.platform == "md-native":
+        return "g++"
+    if board.platformio.platform == "md-cortexm":
+        return "arm-none-eabi-gcc"
+    return None
+
+
+def _require_tool(tool: str) -> None:
+    if shutil.which(tool) is None:
+        raise ToolchainError(
+            f"{tool} is not installed (needed to build for this board)",
+            hint=_APT_HINT.get(tool, "run `microdeploy doctor`"),
+        )
+
+
+def read_size(elf: Path, tool: str) -> tuple[int, int, int]:
+    """(text, data, bss) from `size` in Berkeley format."""
+    _require_tool(tool)
+    proc = subprocess.run([tool, "-B", "-d", str(elf)], capture_output=True, text=True)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or len(lines) < 2:
+        raise BuildError(f"{tool} could not read {elf}: {proc.stderr.strip()}", hint="rebuild")
+    text, data, bss = (int(v) for v in lines[1].split()[:3])
+    return text, data, bss
+
+
+def firmware_path(project: Path, board: Board) -> Path:
+    build_dir = project / ".pio" / "build" / board.name
+    for name in ("firmware.elf", "program"):
+        if (build_dir / name).is_file():
+            return build_dir / name
+    raise BuildError(
+        f"the build produced no firmware in {build_dir}", hint="run `pio run -v` in the project"
+    )
+
+
+def _budget_field(board: Board, region: str) -> str:
+    return f"{'flash_bytes' if region == 'FLASH' else 'ram_bytes'} in {board.source}"
+
+
+def _failure(board: Board, lines: list[str], returncode: int) -> BuildFailed:
+    compiler_lines = [line for line in lines if _COMPILER_LINE.search(line)]
+    for line in lines:
+        match = _OVERFLOW.search(line)
+        if match:
+            region, excess = match.group(1), int(match.group(2))
+            budget = board.flash_bytes if region == "FLASH" else board.ram_bytes
+            what = "flash" if region == "FLASH" else "RAM"
+            return BuildFailed(
+                f"firmware does not fit the {what} budget of board {board.name}: "
+                f"{budget} bytes ({_budget_field(board, region)}), over by {excess} bytes",
+                hint=(
+                    "use a smaller model or a board with more flash"
+                    if region == "FLASH"
+                    else "use a smaller arena (init --arena) / model, or a board with more RAM"
+                ),
+                compiler_lines=[line for line in lines if "overflowed" in line],
+            )
+    if compiler_lines:
+        errors = sum(1 for line in compiler_lines if "error" in line)
+        return BuildFailed(
+            f"build failed with {errors} compiler error(s) (PlatformIO exit status {returncode})",
+            hint="fix the lines shown above; `pio run -v -d PROJECT` shows the full commands",
+            compiler_lines=compiler_lines,
+        )
+    tail = [line for line in lines if line.strip()][-15:]
+    return BuildFailed(
+        f"PlatformIO exited with status {returncode}",
+        hint="see its output above; run `microdeploy doctor` to check the set-up",
+        compiler_lines=tail,
+    )
+
+
+def check_budget(board: Board, size: SizeReport) -> None:
+    for region, used, budget in (
+        ("FLASH", size.flash_bytes, size.flash_budget),
+        ("RAM", size.ram_bytes, size.ram_budget),
+    ):
+        if budget is not None and used > budget:
+            what = "flash" if region == "FLASH" else "RAM"
+            raise BuildError(
+                f"firmware uses {used} bytes of {what}, over the budget of board {board.name}: "
+                f"{budget} bytes ({_budget_field(board, region)})",
+                hint=f"use a smaller model or arena, or a board with more {what}",
+            )
+
+
+def build_project(
+    project: Path, on_line: Callable[[str], None] | None = None, jobs: int = 2
+) -> BuildResult:
+    """Builds the project's firmware; `on_line` receives every line PlatformIO prints."""
+    project = project.resolve()
+    manifest = load_manifest(project)
+    board = get_board(str(manifest.get("board", "")))
+    compiler = compiler_for(board)
+    if compiler:
+        _require_tool(compiler)
+    if board.platformio.is_own_platform:
+        pio_core.ensure_core()
+    command = pio_core.pio_command("run", "-d", str(project), "-e", board.name, "-j", str(jobs))
+    started = time.monotonic()
+    lines: list[str] = []
+    try:
+        proc = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+            env=pio_core.pio_environment(),
+        )
+    except OSError as exc:
+        raise ToolchainError(
+            f"cannot start PlatformIO: {exc.strerror}", hint="pip install platformio==6.2.0"
+        ) from None
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        line = raw.rstrip("\n")
+        lines.append(line)
+        if on_line:
+            on_line(line)
+    returncode = proc.wait()
+    if returncode != 0:
+        raise _failure(board, lines, returncode)
+    firmware = firmware_path(project, board)
+    text, data, bss = read_size(firmware, size_tool(board))
+    size = SizeReport(text, data, bss, board.flash_bytes, board.ram_bytes)
+    check_budget(board, size)
+    return BuildResult(project, board, firmware, size, time.monotonic() - started)

@@ -1,0 +1,53 @@
+"""`microdeploy init`: generate (or refresh) a PlatformIO project for a board and a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from microdeploy.cli.console import out
+from microdeploy.project.generate import init_project
+
+
+def init(
+    project: Annotated[Path, typer.Argument(help="Project folder to create or refresh.")],
+    board: Annotated[str, typer.Option("--board", "-b", help="Board name (see `boards`).")],
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Quantized .tflite model.")
+    ] = None,
+    example: Annotated[
+        str | None, typer.Option("--example", help="An example from example_projects/.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite everything, including src/main.cpp.")
+    ] = False,
+    arena: Annotated[
+        int | None, typer.Option("--arena", min=16, help="Tensor arena bytes (default: measured).")
+    ] = None,
+) -> None:
+    """Generate a PlatformIO project that runs MODEL on BOARD."""
+    result = init_project(
+        project, board, model=model, example=example, force=force, arena_bytes=arena
+    )
+    verb = "Refreshed" if result.refreshed else "Created"
+    out.print(f"{verb} project [bold]{result.project}[/] for board [bold]{result.board.name}[/]")
+    out.print(
+        f"  model {result.model.sha256[:16]} ({result.model.size} bytes), "
+        f"ops: {', '.join(result.model.op_names)}"
+    )
+    out.print(f"  arena {result.arena_bytes} bytes ({result.arena_origin})")
+    vendored = sum(1 for f in result.written if f.startswith("lib/md_runtime/src/"))
+    out.print(f"  wrote {len(result.written)} generated files ({vendored} runtime sources)")
+    if result.user_created:
+        out.print(f"  created your files: {', '.join(result.user_created)}")
+    if result.user_kept:
+        out.print(f"  kept your files: {', '.join(result.user_kept)}")
+    if result.removed:
+        out.print(f"  removed stale files: {', '.join(result.removed)}")
+    out.print(f"Next: microdeploy build {project}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)

@@ -1,0 +1,1 @@
+"""Project generation (`microdeploy init`): templates, vendored runtime, manifest."""

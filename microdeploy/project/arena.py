@@ -1,0 +1,62 @@
+"""The tensor arena size that `init` compiles into a project (MD_ARENA_BYTES).
+
+In order of preference: the user's --arena; what the C++ runtime itself needs, measured with the
+host runner (microdeploy.host_runtime, when available) plus a small margin; otherwise an upper
+bound from the model (every activation tensor without reuse, plus a tail allowance).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from microdeploy.errors import MicrodeployError
+from microdeploy.project.model_facts import ModelFacts
+
+# Room for the persistent tail beyond what the host measured (pointer sizes differ between the
+# 64-bit host and a 32-bit MCU only downwards, so this is slack, not a correction).
+_MEASURED_MARGIN = 256
+_TAIL_ALLOWANCE_BASE = 2048
+_TAIL_ALLOWANCE_PER_TENSOR = 64
+
+
+def _round16(n: int) -> int:
+    return (n + 15) // 16 * 16
+
+
+_NUMPY_TYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
+
+
+def _measured(model_path: Path, facts: ModelFacts) -> int | None:
+    """Arena bytes the runtime needs, from one host run on zero inputs (None if unavailable)."""
+    try:
+        import numpy as np
+
+        host_runtime = importlib.import_module("microdeploy.host_runtime")
+        inputs = []
+        for index in facts.inputs:
+            tensor = facts.tensors[index]
+            dtype = _NUMPY_TYPES.get(tensor.type_code)
+            if dtype is None:
+                return None
+            inputs.append(np.zeros(tensor.shape, dtype=dtype))
+        result = host_runtime.run_model(model_path, inputs)
+        return int(result.arena_bytes)
+    except (ImportError, AttributeError, MicrodeployError, OSError, ValueError, TypeError):
+        return None
+
+
+def arena_size(model_path: Path, facts: ModelFacts, override: int | None) -> tuple[int, str]:
+    """(bytes, how they were chosen)."""
+    if override is not None:
+        return _round16(override), "set with --arena"
+    measured = _measured(model_path, facts)
+    if measured is not None:
+        return _round16(measured + _MEASURED_MARGIN), (
+            f"measured by the host runner ({measured} bytes) plus {_MEASURED_MARGIN}"
+        )
+    bound = facts.activation_bytes_upper_bound()
+    tail = _TAIL_ALLOWANCE_BASE + _TAIL_ALLOWANCE_PER_TENSOR * len(facts.tensors)
+    return _round16(bound + tail), (
+        "upper bound: all activation tensors without reuse plus a tail allowance"
+    )

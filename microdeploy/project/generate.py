@@ -1,0 +1,314 @@
+"""`microdeploy init`: generates a PlatformIO project for one board and one model.
+
+Three kinds of files (the manifest microdeploy.json records which is which):
+- generated: platformio.ini, src/model_data.*, src/md_model_ops.*, src/md_config.h, the board
+  JSON and the model copy; rewritten by every init;
+- vendored: lib/md_runtime/ (runtime sources the model and board need); refreshed by every init,
+  files no longer needed are removed;
+- user-owned: src/main.cpp, platformio_user.ini, .gitignore; written only when missing (or with
+  --force). Anything else in the folder is never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from microdeploy import __version__, paths
+from microdeploy.boards import Board, get_board
+from microdeploy.errors import ProjectError
+from microdeploy.pio import core as pio_core
+from microdeploy.project import arena, vendor
+from microdeploy.project.model_facts import ModelFacts, read_model_facts
+from microdeploy.project.sources import c_array_source
+
+MANIFEST_NAME = "microdeploy.json"
+MANIFEST_FORMAT = 1
+RUNTIME_LIB = "lib/md_runtime"
+MODEL_COPY = "model/model.tflite"
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@dataclass(frozen=True)
+class InitResult:
+    project: Path
+    board: Board
+    model: ModelFacts
+    arena_bytes: int
+    arena_origin: str
+    written: tuple[str, ...]  # generated + vendored files written
+    user_created: tuple[str, ...]  # user-owned files created
+    user_kept: tuple[str, ...]  # user-owned files left alone
+    removed: tuple[str, ...]  # stale generated/vendored files deleted
+    refreshed: bool  # the folder already was a microdeploy project
+
+
+def _template(name: str) -> str:
+    return (_TEMPLATES / name).read_text(encoding="utf-8")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def resolve_model(model: Path | None, example: str | None) -> tuple[Path, Path | None]:
+    """The model file and an optional example input (raw bytes of input 0)."""
+    if (model is None) == (example is None):
+        raise ProjectError(
+            "give exactly one of --model and --example",
+            hint="e.g. `microdeploy init hello --board native --example hello_world`",
+        )
+    if model is not None:
+        if not model.is_file():
+            raise ProjectError(f"model file {model} does not exist", hint="check the --model path")
+        return model.resolve(), None
+    folder = paths.examples_dir() / str(example)
+    if not (folder / "model.tflite").is_file():
+        known = sorted(p.parent.name for p in paths.examples_dir().glob("*/model.tflite"))
+        raise ProjectError(
+            f"unknown example '{example}'",
+            hint=f"known examples: {', '.join(known) or '(none)'}",
+        )
+    example_input = folder / "input.bin"
+    return (folder / "model.tflite").resolve(), example_input if example_input.is_file() else None
+
+
+def _read_manifest(project: Path) -> dict | None:
+    path = project / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ProjectError(
+            f"{path} is not a readable microdeploy manifest ({exc})",
+            hint="re-create the project with `microdeploy init ... --force`",
+        ) from None
+    if not isinstance(data, dict):
+        raise ProjectError(f"{path} is not a microdeploy manifest", hint="use --force")
+    return data
+
+
+def load_manifest(project: Path) -> dict:
+    """The manifest of an existing project (for build, run, ...)."""
+    if not project.is_dir():
+        raise ProjectError(
+            f"project folder {project} does not exist",
+            hint="create it with `microdeploy init PROJECT --board BOARD --model MODEL`",
+        )
+    data = _read_manifest(project)
+    if data is None:
+        raise ProjectError(
+            f"{project} is not a microdeploy project (no {MANIFEST_NAME})",
+            hint="create it with `microdeploy init PROJECT --board BOARD --model MODEL`",
+        )
+    return data
+
+
+def _platformio_ini(board: Board) -> str:
+    pio = board.platformio
+    platform_lines: list[str] = []
+    env_lines: list[str] = []
+    if pio.is_own_platform:
+        # Our platform by symlink:// (a plain path or file:// would be copied once and go
+        # stale); our core dir with the offline tool-scons package.
+        platform_lines.append(f"core_dir = {pio_core.core_dir()}")
+        env_lines.append(f"platform = symlink://{pio_core.platform_dir(pio.platform)}")
+        if not board.is_native:
+            platform_lines.append("boards_dir = boards")
+            env_lines.append(f"board = {pio.board}")
+    else:
+        env_lines.append(f"platform = {pio.platform}")
+        env_lines.append(f"board = {pio.board}")
+    if pio.framework:
+        env_lines.append(f"framework = {pio.framework}")
+    env_lines.append("build_src_flags = -Wall -Wextra")
+    if board.upload.protocol not in ("none", "qemu"):
+        env_lines.append(f"upload_protocol = {board.upload.protocol}")
+    if board.upload.speed:
+        env_lines.append(f"upload_speed = {board.upload.speed}")
+    env_lines.append(f"monitor_speed = {board.serial_baud}")
+    env_lines.extend(f"{key} = {value}" for key, value in pio.extra)
+    return _template("platformio.ini.in").format(
+        board=board.name,
+        env=board.name,
+        platformio_section="\n".join(platform_lines) + ("\n" if platform_lines else ""),
+        env_section="\n".join(env_lines),
+    )
+
+
+def _board_json(board: Board) -> str:
+    """PlatformIO board manifest for our md-cortexm platform, from the board definition."""
+    assert board.memory is not None and board.flash_bytes and board.ram_bytes
+    build: dict[str, object] = {
+        "cpu": board.core,
+        "mcu": board.mcu,
+        "f_cpu": f"{board.clock_hz}L",
+        "md_flash_origin": board.memory.flash_origin,
+        "md_ram_origin": board.memory.ram_origin,
+    }
+    if board.fpu not in ("", "none"):
+        build.update({"fpu": board.fpu, "float_abi": "hard"})
+    if board.qemu:
+        build["md_qemu_machine"] = board.qemu.machine
+    manifest = {
+        "build": build,
+        "frameworks": [],
+        "name": board.description,
+        "upload": {
+            "maximum_size": board.flash_bytes,
+            "maximum_ram_size": board.ram_bytes,
+            "protocol": board.upload.protocol,
+        },
+        "url": "https://github.com/microdeploy",
+        "vendor": "microdeploy board definition " + board.source.name,
+    }
+    return json.dumps(manifest, indent=2) + "\n"
+
+
+def _op_sources(facts: ModelFacts) -> tuple[str, str]:
+    names = facts.op_names
+    header = _template("src/md_model_ops.h.in").format(
+        op_list=", ".join(names), op_count=max(len(names), 1)
+    )
+    registrations = "\n".join(f"      &md::Register_{name}()," for name in names)
+    source = _template("src/md_model_ops.cpp.in").format(registrations=registrations)
+    return header, source
+
+
+def _generated_files(
+    board: Board,
+    facts: ModelFacts,
+    model_bytes: bytes,
+    example_input: bytes,
+    arena_bytes: int,
+    arena_origin: str,
+) -> dict[str, bytes]:
+    version = vendor.runtime_version()
+    ops_h, ops_cc = _op_sources(facts)
+    files = {
+        "platformio.ini": _platformio_ini(board),
+        "src/md_config.h": _template("src/md_config.h.in").format(
+            board=board.name,
+            runtime_version=version,
+            model_sha16=facts.sha256[:16],
+            arena_bytes=arena_bytes,
+            arena_origin=arena_origin,
+        ),
+        "src/model_data.h": _template("src/model_data.h.in"),
+        "src/model_data.cpp": c_array_source(model_bytes, example_input, facts.sha256),
+        "src/md_model_ops.h": ops_h,
+        "src/md_model_ops.cpp": ops_cc,
+        f"{RUNTIME_LIB}/library.json": _template("library.json.in").format(runtime_version=version),
+    }
+    if board.platformio.is_own_platform and not board.is_native:
+        files[f"boards/{board.platformio.board}.json"] = _board_json(board)
+    encoded = {path: text.encode("utf-8") for path, text in files.items()}
+    encoded[MODEL_COPY] = model_bytes
+    return encoded
+
+
+def _user_files(board: Board) -> dict[str, bytes]:
+    return {
+        "src/main.cpp": _template("src/main.cpp").encode("utf-8"),
+        "platformio_user.ini": _template("platformio_user.ini.in")
+        .format(env=board.name)
+        .encode("utf-8"),
+        ".gitignore": _template("gitignore.in").encode("utf-8"),
+    }
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file() or path.read_bytes() != data:
+        path.write_bytes(data)
+
+
+def init_project(
+    project: Path,
+    board_name: str,
+    model: Path | None = None,
+    example: str | None = None,
+    force: bool = False,
+    arena_bytes: int | None = None,
+) -> InitResult:
+    board = get_board(board_name)
+    model_path, example_input_path = resolve_model(model, example)
+    facts = read_model_facts(model_path)
+    model_bytes = model_path.read_bytes()
+    example_input = example_input_path.read_bytes() if example_input_path else b""
+
+    if project.exists() and not project.is_dir():
+        raise ProjectError(f"{project} exists and is not a folder", hint="choose another path")
+    old_manifest = _read_manifest(project) if project.is_dir() else None
+    if project.is_dir() and old_manifest is None and any(project.iterdir()) and not force:
+        raise ProjectError(
+            f"{project} is not empty and is not a microdeploy project",
+            hint="choose an empty or new folder, or pass --force to generate into it anyway",
+        )
+
+    runtime_files = vendor.select_runtime_files(facts.op_names, board.port)
+    size, origin = arena.arena_size(model_path, facts, arena_bytes)
+    files = _generated_files(board, facts, model_bytes, example_input, size, origin)
+    for rel in runtime_files:
+        files[f"{RUNTIME_LIB}/src/{rel.as_posix()}"] = (vendor.runtime_src() / rel).read_bytes()
+
+    project.mkdir(parents=True, exist_ok=True)
+    removed = []
+    if old_manifest:
+        old_files = set(old_manifest.get("generated", {})) | set(old_manifest.get("vendored", {}))
+        for rel in sorted(old_files - set(files)):
+            stale = project / rel
+            if stale.is_file() and stale.resolve().is_relative_to(project.resolve()):
+                stale.unlink()
+                removed.append(rel)
+    for rel, data in files.items():
+        _write(project / rel, data)
+
+    created, kept = [], []
+    for rel, data in _user_files(board).items():
+        target = project / rel
+        if target.exists() and not force:
+            kept.append(rel)
+        else:
+            _write(target, data)
+            created.append(rel)
+
+    vendored_names = {f"{RUNTIME_LIB}/src/{r.as_posix()}" for r in runtime_files}
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "microdeploy_version": __version__,
+        "runtime_version": vendor.runtime_version(),
+        "board": board.name,
+        "env": board.name,
+        "model": {
+            "source": str(model_path),
+            "file": MODEL_COPY,
+            "sha256": facts.sha256,
+            "bytes": facts.size,
+            "ops": list(facts.op_names),
+        },
+        "example": example,
+        "arena_bytes": size,
+        "arena_origin": origin,
+        "generated": {
+            rel: _sha256(data) for rel, data in sorted(files.items()) if rel not in vendored_names
+        },
+        "vendored": {rel: _sha256(files[rel]) for rel in sorted(vendored_names)},
+        "user_files": sorted(_user_files(board)),
+    }
+    _write(project / MANIFEST_NAME, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
+    return InitResult(
+        project=project,
+        board=board,
+        model=facts,
+        arena_bytes=size,
+        arena_origin=origin,
+        written=tuple(sorted(files)),
+        user_created=tuple(created),
+        user_kept=tuple(kept),
+        removed=tuple(removed),
+        refreshed=old_manifest is not None,
+    )
