@@ -120,8 +120,8 @@ inline Status CheckFilterQuantization(const OpContext& ctx, const TensorView& fi
 }
 
 // Quantized clamp range of a fused activation for an int8/int16 output.
-inline void QuantizedActivationRange(FusedActivation act, const TensorView& output,
-                                     int32_t* act_min, int32_t* act_max) {
+inline void OutputActivationRange(FusedActivation act, const TensorView& output, int32_t* act_min,
+                                  int32_t* act_max) {
   const bool is_int16 = output.type == DataType::kInt16;
   CalculateActivationRangeQuantized(act, output.scale, output.zero_point, is_int16 ? -32768 : -128,
                                     is_int16 ? 32767 : 127, act_min, act_max);

@@ -232,7 +232,7 @@ Status Invoke(OpContext& ctx) {
     return Status::kOk;
   }
   int32_t act_min, act_max;
-  QuantizedActivationRange(act, output, &act_min, &act_max);
+  OutputActivationRange(act, output, &act_min, &act_max);
   DepthwiseInt8(s, input, filter, has_bias ? bias.Data<const int32_t>() : nullptr, output, act_min,
                 act_max);
   return Status::kOk;

@@ -197,7 +197,7 @@ Status Invoke(OpContext& ctx) {
     return Status::kOk;
   }
   int32_t act_min, act_max;
-  QuantizedActivationRange(act, output, &act_min, &act_max);
+  OutputActivationRange(act, output, &act_min, &act_max);
   if (input.type == DataType::kInt8) {
     FcQuantized<int8_t, int32_t, int32_t, int8_t>(s, input, filter,
                                                   has_bias ? bias.Data<const int32_t>() : nullptr,

@@ -194,7 +194,7 @@ Status PoolInvoke(OpContext& ctx) {
     return Status::kOk;
   }
   int32_t act_min, act_max;
-  QuantizedActivationRange(act, output, &act_min, &act_max);
+  OutputActivationRange(act, output, &act_min, &act_max);
   if (input.type == DataType::kInt8) {
     if (kKind == PoolKind::kAverage) {
       AveragePoolInt<int8_t>(s, input.Data<const int8_t>(), output.Data<int8_t>(), act_min,
