@@ -134,3 +134,29 @@ def output_scale_for(
     with some randomness so saturation and rounding both get exercised."""
     typical = input_scale * filter_scale * 64.0 * np.sqrt(max(accum_terms, 1)) * 2.0
     return float(np.float32(typical * rng.uniform(0.3, 3.0) / 127.0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Shapes
+
+
+def random_shape(rng: np.random.Generator, rank: int, max_dim: int = 5) -> list[int]:
+    """A shape of `rank` dims, each in [1, max_dim]."""
+    return [int(d) for d in rng.integers(1, max_dim + 1, size=rank)]
+
+
+def broadcast_shapes(
+    rng: np.random.Generator, max_rank: int = 5, max_dim: int = 5
+) -> tuple[list[int], list[int], list[int]]:
+    """Two input shapes that broadcast numpy-style (some dims 1 in either input, possibly a
+    shorter rank for one of them) and the resulting output shape."""
+    out = random_shape(rng, int(rng.integers(1, max_rank + 1)), max_dim)
+    a = [1 if rng.random() < 0.3 else d for d in out]
+    b = [1 if (a[i] != 1 and rng.random() < 0.3) else d for i, d in enumerate(out)]
+    # Drop leading dims of one input now and then (implicit broadcasting by rank).
+    if rng.random() < 0.3:
+        a = a[int(rng.integers(0, len(a))) :]
+    elif rng.random() < 0.3:
+        b = b[int(rng.integers(0, len(b))) :]
+    out = list(np.broadcast_shapes(tuple(a), tuple(b)))
+    return a, b, out

@@ -1,0 +1,142 @@
+// LOGISTIC (sigmoid), bit-exact with TFLM (micro/kernels/logistic_common.cc,
+// reference/integer_ops/logistic.h):
+//  - int8: input rescaled to Q4.27 (multiplier from frexp of scale * 2^27),
+//    saturated outside +-radius, gemmlowp fixed-point logistic, output with
+//    zero point -128 (required, as in TFLM) and scale 1/256;
+//  - int16: zero points 0, output scale 2^-15, table lookup with
+//    interpolation (power-of-two input scales take the exact shift path);
+//  - float32: TFLM's cut-off formulation around std::exp.
+// The rescaling parameters are recomputed on every invoke (no persistent data).
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "md/kernel.h"
+#include "md/kernels/elementwise_common.h"
+#include "md/kernels/register.h"
+#include "md/kernels/sigmoid_tanh_common.h"
+#include "md/quant.h"
+
+namespace md {
+namespace {
+
+Status Prepare(OpContext& ctx) {
+  if (ctx.NumInputs() != 1 || ctx.NumOutputs() != 1) {
+    return ctx.Fail(Status::kShapeMismatch, "expects 1 input and 1 output, got %d and %d",
+                    ctx.NumInputs(), ctx.NumOutputs());
+  }
+  const TensorView in = ctx.Input(0);
+  const TensorView out = ctx.Output(0);
+  if (in.type != out.type) {
+    return ctx.Fail(Status::kUnsupportedType, "input type %s differs from output type %s",
+                    DataTypeName(in.type), DataTypeName(out.type));
+  }
+  if (in.FlatSize() != out.FlatSize()) {
+    return ctx.Fail(Status::kShapeMismatch, "input has %d elements, output %d",
+                    static_cast<int>(in.FlatSize()), static_cast<int>(out.FlatSize()));
+  }
+  if (in.type == DataType::kInt8) {
+    if (out.zero_point != -128) {
+      return ctx.Fail(Status::kUnsupportedType, "int8 output zero point must be -128, got %d",
+                      static_cast<int>(out.zero_point));
+    }
+    if (in.scale <= 0.0f) {
+      return ctx.Fail(Status::kUnsupportedType, "int8 input has no quantization scale");
+    }
+    const lut::Int8InputRescale p = lut::ComputeInt8InputRescale(in.scale);
+    if (p.left_shift < 0 || p.left_shift > 31) {
+      return ctx.Fail(Status::kUnsupportedType, "input scale %g out of range",
+                      static_cast<double>(in.scale));
+    }
+  } else if (in.type == DataType::kInt16) {
+    if (in.zero_point != 0 || out.zero_point != 0) {
+      return ctx.Fail(Status::kUnsupportedType, "int16 zero points must be 0, got %d/%d",
+                      static_cast<int>(in.zero_point), static_cast<int>(out.zero_point));
+    }
+    int out_log2;
+    if (!elementwise::CheckedLog2(out.scale, &out_log2) || out_log2 != -15) {
+      return ctx.Fail(Status::kUnsupportedType, "int16 output scale must be 2^-15, got %g",
+                      static_cast<double>(out.scale));
+    }
+    if (in.scale <= 0.0f) {
+      return ctx.Fail(Status::kUnsupportedType, "int16 input has no quantization scale");
+    }
+  } else if (in.type != DataType::kFloat32) {
+    return ctx.Fail(Status::kUnsupportedType, "type %s not supported (int8, int16, float32)",
+                    DataTypeName(in.type));
+  }
+  return Status::kOk;
+}
+
+void LogisticInt8(const TensorView& in, const TensorView& out) {
+  constexpr int32_t kOutputIntegerBits = 8;
+  constexpr int32_t kOutputZeroPoint = -128;
+  const lut::Int8InputRescale p = lut::ComputeInt8InputRescale(in.scale);
+  const int8_t* x = in.Data<int8_t>();
+  int8_t* y = out.Data<int8_t>();
+  const int32_t n = in.FlatSize();
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t input = static_cast<int32_t>(x[i]) - in.zero_point;
+    if (input <= -p.range_radius) {
+      y[i] = std::numeric_limits<int8_t>::min();
+    } else if (input >= p.range_radius) {
+      y[i] = std::numeric_limits<int8_t>::max();
+    } else {
+      const int32_t input_in_q4 = MultiplyByQuantizedMultiplier(input, p.multiplier, p.left_shift);
+      const int32_t output_in_q0 = fixedpoint::Logistic<4>(input_in_q4);
+      int32_t output_in_q23 = RoundingDivideByPOT(output_in_q0, 31 - kOutputIntegerBits);
+      output_in_q23 =
+          std::min(std::max(output_in_q23 + kOutputZeroPoint, int32_t{-128}), int32_t{127});
+      y[i] = static_cast<int8_t>(output_in_q23);
+    }
+  }
+}
+
+void LogisticFloat(const TensorView& in, const TensorView& out) {
+  const float cutoff_upper = 16.619047164916992188f;
+  const float cutoff_lower = -9.f;
+  const float* x = in.Data<float>();
+  float* y = out.Data<float>();
+  const int32_t n = in.FlatSize();
+  for (int32_t i = 0; i < n; ++i) {
+    const float val = x[i];
+    float result;
+    if (val > cutoff_upper) {
+      result = 1.0f;
+    } else if (val < cutoff_lower) {
+      result = std::exp(val);
+    } else {
+      result = 1.f / (1.f + std::exp(-val));
+    }
+    y[i] = result;
+  }
+}
+
+Status Invoke(OpContext& ctx) {
+  const TensorView in = ctx.Input(0);
+  const TensorView out = ctx.Output(0);
+  switch (in.type) {
+    case DataType::kInt8:
+      LogisticInt8(in, out);
+      break;
+    case DataType::kInt16: {
+      const lut::Int16InputRescale p = lut::ComputeInt16InputRescale(in.scale, 0);
+      lut::LogisticInt16(p.multiplier, p.left_shift, in.FlatSize(), in.Data<int16_t>(),
+                         out.Data<int16_t>());
+      break;
+    }
+    default:
+      LogisticFloat(in, out);
+      break;
+  }
+  return Status::kOk;
+}
+
+}  // namespace
+
+const KernelRegistration& Register_LOGISTIC() {
+  static const KernelRegistration reg = {kOpLogistic, "LOGISTIC", Prepare, Invoke};
+  return reg;
+}
+
+}  // namespace md

@@ -1,0 +1,70 @@
+"""ADD against TFLM: random broadcast shapes, quantization parameters and fused activations,
+int8 / int16 / float32 / int32, outputs bit-identical."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kernel_harness import (
+    assert_same_as_tflm,
+    broadcast_shapes,
+    random_ints,
+    random_scale,
+    random_zero_point,
+)
+
+from microdeploy.model.writer import ModelBuilder
+
+ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
+
+
+def _add_model(
+    shapes: tuple[list[int], list[int], list[int]],
+    dtype: str,
+    quant: list[tuple[float, int]] | None,
+    activation: str,
+) -> bytes:
+    b = ModelBuilder()
+    q = quant or [(None, None)] * 3
+    ids = [
+        b.add_tensor(shape, dtype, scale=scale, zero_point=zp)
+        for shape, (scale, zp) in zip(shapes, q, strict=True)
+    ]
+    b.add_operator("ADD", ids[:2], [ids[2]], {"fused_activation_function": activation})
+    b.set_io(ids[:2], [ids[2]])
+    return b.build()
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16"])
+@pytest.mark.parametrize("seed", range(12))
+def test_add_quantized_matches_tflm(dtype: str, seed: int) -> None:
+    rng = np.random.default_rng(1000 + seed)
+    shapes = broadcast_shapes(rng, max_rank=5 if seed % 3 else 6)
+    s1 = random_scale(rng, 1e-3, 0.1)
+    s2 = s1 if seed % 4 == 0 else random_scale(rng, 1e-3, 0.1)
+    # Output scale around the sum's range, sometimes much smaller so results saturate.
+    so = float(np.float32((s1 + s2) * rng.uniform(0.2, 2.0)))
+    quant = [(s, random_zero_point(rng, dtype)) for s in (s1, s2, so)]
+    activation = ACTIVATIONS[seed % len(ACTIVATIONS)]
+    model = _add_model(shapes, dtype, quant, activation)
+    inputs = [random_ints(rng, shapes[0], dtype), random_ints(rng, shapes[1], dtype)]
+    assert_same_as_tflm(model, inputs, label=f"{dtype} seed={seed} {shapes} {quant} {activation}")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_add_float_matches_tflm(seed: int) -> None:
+    rng = np.random.default_rng(2000 + seed)
+    shapes = broadcast_shapes(rng)
+    activation = ACTIVATIONS[seed % len(ACTIVATIONS)]
+    model = _add_model(shapes, "float32", None, activation)
+    inputs = [rng.normal(0, 4, size=s).astype(np.float32) for s in shapes[:2]]
+    assert_same_as_tflm(model, inputs, label=f"float seed={seed} {shapes} {activation}")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_add_int32_matches_tflm(seed: int) -> None:
+    rng = np.random.default_rng(3000 + seed)
+    shapes = broadcast_shapes(rng)
+    model = _add_model(shapes, "int32", None, "NONE")
+    inputs = [random_ints(rng, s, "int32") // 2 for s in shapes[:2]]
+    assert_same_as_tflm(model, inputs, label=f"int32 seed={seed} {shapes}")
