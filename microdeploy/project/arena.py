@@ -24,24 +24,11 @@ def _round16(n: int) -> int:
     return (n + 15) // 16 * 16
 
 
-_NUMPY_TYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
-
-
-def _measured(model_path: Path, facts: ModelFacts) -> int | None:
-    """Arena bytes the runtime needs, from one host run on zero inputs (None if unavailable)."""
+def _measured(model_path: Path) -> int | None:
+    """Arena bytes the runtime itself plans for the model (None if the runner is unavailable)."""
     try:
-        import numpy as np
-
         host_runtime = importlib.import_module("microdeploy.host_runtime")
-        inputs = []
-        for index in facts.inputs:
-            tensor = facts.tensors[index]
-            dtype = _NUMPY_TYPES.get(tensor.type_code)
-            if dtype is None:
-                return None
-            inputs.append(np.zeros(tensor.shape, dtype=dtype))
-        result = host_runtime.run_model(model_path, inputs)
-        return int(result.arena_bytes)
+        return int(host_runtime.plan_model(model_path, sanitize=False).arena_bytes)
     except (ImportError, AttributeError, MicrodeployError, OSError, ValueError, TypeError):
         return None
 
@@ -50,13 +37,13 @@ def arena_size(model_path: Path, facts: ModelFacts, override: int | None) -> tup
     """(bytes, how they were chosen)."""
     if override is not None:
         return _round16(override), "set with --arena"
-    measured = _measured(model_path, facts)
+    measured = _measured(model_path)
     if measured is not None:
         return _round16(measured + _MEASURED_MARGIN), (
             f"measured by the host runner ({measured} bytes) plus {_MEASURED_MARGIN}"
         )
     bound = facts.activation_bytes_upper_bound()
-    tail = _TAIL_ALLOWANCE_BASE + _TAIL_ALLOWANCE_PER_TENSOR * len(facts.tensors)
+    tail = _TAIL_ALLOWANCE_BASE + _TAIL_ALLOWANCE_PER_TENSOR * facts.num_tensors
     return _round16(bound + tail), (
         "upper bound: all activation tensors without reuse plus a tail allowance"
     )
