@@ -200,11 +200,13 @@ Status Interpreter::PlanAndLayout() {
   const size_t work_bytes =
       (sizeof(PlanBuffer) + sizeof(int32_t)) * static_cast<size_t>(max_buffers) +
       PlannerWorkBytes(max_buffers);
+  // The planning arrays live in the head region while AllocateTensors()
+  // runs, so an arena must hold them too (this only matters for tiny models).
+  const size_t planning = PlanAlign(static_cast<uint32_t>(requests_bytes + work_bytes));
   const size_t free_bytes = static_cast<size_t>(tail_end_ - head_);
   if ((table == nullptr && num_scratch_ > 0) ||
-      requests_bytes + work_bytes + PlanAlign(static_cast<uint32_t>(tail_used_)) > free_bytes) {
-    return ArenaTooSmall(
-        pad + requests_bytes + work_bytes + PlanAlign(static_cast<uint32_t>(tail_used_)), true);
+      planning + PlanAlign(static_cast<uint32_t>(tail_used_)) > free_bytes) {
+    return ArenaTooSmall(pad + planning + PlanAlign(static_cast<uint32_t>(tail_used_)), true);
   }
   PlanBuffer* buffers = reinterpret_cast<PlanBuffer*>(head_ + requests_bytes);
   int32_t* ids = reinterpret_cast<int32_t*>(buffers + max_buffers);
@@ -253,7 +255,7 @@ Status Interpreter::PlanAndLayout() {
     return SetError(Status::kInvalidArgument, "arena plan does not fit in 32 bits");
   }
   const size_t tail = PlanAlign(static_cast<uint32_t>(tail_used_));
-  const size_t required = pad + head + tail;
+  const size_t required = pad + (head > planning ? head : planning) + tail;
   if (plan_count_ != nullptr) {
     *plan_count_ = n;
     for (int k = 0; k < n && k < plan_capacity_; ++k) {

@@ -24,7 +24,10 @@
 //         looked up in the resolver per op, and kernels recompute
 //         quantization multipliers in invoke instead of storing them.
 //
-// Required bytes = start padding + head + tail (tail rounded to 16).
+// Required bytes = start padding + head + tail (tail rounded to 16). While
+// AllocateTensors() runs, the head region also holds the scratch request list
+// and the planner's arrays (about 30 bytes per tensor); when those are larger
+// than the planned head (tiny models only) they count instead of the head.
 //
 // Scratch indices are per op: an op's first RequestScratch() gets 0, the
 // next 1, so a kernel that needs one buffer can call Scratch(0) in invoke.

@@ -520,7 +520,7 @@ TensorInfo ModelView::Tensor(int i) const {
   uint32_t rank = 0;
   const uint8_t* dims = VectorField(buf_, t, slot::kTensorShape, &rank);
   info.rank = static_cast<int32_t>(rank);
-  info.dims = rank ? reinterpret_cast<const int32_t*>(dims) : nullptr;
+  info.dims = reinterpret_cast<const int32_t*>(dims);  // nullptr only if shape is absent
   const uint32_t type = FieldPos(buf_, t, slot::kTensorType);
   info.type = static_cast<DataType>(type ? Load<int8_t>(buf_ + type) : 0);
   const uint32_t buffer = FieldPos(buf_, t, slot::kTensorBuffer);

@@ -28,7 +28,7 @@ namespace md {
 
 // One tensor of subgraph 0, as stored in the model.
 struct TensorInfo {
-  const int32_t* dims = nullptr;  // `rank` entries (nullptr when rank == 0)
+  const int32_t* dims = nullptr;  // `rank` entries (nullptr when the shape is absent)
   int32_t rank = 0;
   DataType type = DataType::kFloat32;
   uint32_t buffer = 0;

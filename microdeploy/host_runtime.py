@@ -1,0 +1,353 @@
+"""Build runtime_cpp's host runner (tools/md_host_run.cc) with g++ and run models on it.
+
+The runner is compiled from runtime_cpp/src/md/*.cc, every kernels/*.cc present, the native port
+(ports/native/port.cc, which provides the clock) and tools/md_host_run.cc. md/app/ is not part
+of it. Objects and the linked binary are cached under paths.cache_dir()/host_runner, keyed by a
+hash of the source, every header under src/md, the flags and the compiler version, so a changed
+source rebuilds only its object. A file lock keeps parallel pytest workers from racing.
+
+Two flavours: `sanitize=True` (default; -O1 with AddressSanitizer + UndefinedBehaviorSanitizer,
+for tests) and `sanitize=False` (-O2, for timing).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from microdeploy import paths
+from microdeploy.errors import BuildError, MicrodeployError, ModelError, ToolchainError
+
+_COMMON_FLAGS = (
+    "-std=c++17",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-fno-exceptions",
+    "-fno-rtti",
+)
+_SANITIZE_FLAGS = ("-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all")
+_RELEASE_FLAGS = ("-O2", "-g")
+_RUN_TIMEOUT_S = 600
+_BUILD_JOBS = 2  # the machines we run on have two cores
+
+_DTYPES: dict[str, np.dtype] = {
+    "int8": np.dtype(np.int8),
+    "uint8": np.dtype(np.uint8),
+    "int16": np.dtype(np.int16),
+    "int32": np.dtype(np.int32),
+    "int64": np.dtype(np.int64),
+    "float32": np.dtype(np.float32),
+    "bool": np.dtype(np.bool_),
+}
+
+
+class HostRunnerError(ModelError):
+    """The runtime refused or failed to run the model; `kind` is its Status name."""
+
+    def __init__(self, kind: str, message: str, hint: str = "", needed: int | None = None):
+        super().__init__(message, hint)
+        self.kind = kind
+        self.needed = needed
+
+
+class HostRunnerCrash(MicrodeployError):
+    """The runner died without its JSON answer (a runtime bug, e.g. a sanitizer report)."""
+
+
+@dataclass(frozen=True)
+class ProfileEntry:
+    op: int
+    name: str
+    ticks: int
+
+
+@dataclass(frozen=True)
+class HostRunResult:
+    outputs: list[np.ndarray]  # shaped, in the model's output dtypes
+    arena_bytes: int
+    arena_head: int
+    arena_tail: int
+    invoke_us: list[float]
+    clock: str
+    ticks_per_second: int
+    profile: list[ProfileEntry]
+
+
+@dataclass(frozen=True)
+class PlannedBuffer:
+    id: int
+    tensor: int  # -1 for a kernel's scratch buffer
+    op: int  # requesting op for scratch, -1 for tensors
+    size: int
+    first: int
+    last: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class ArenaPlan:
+    head: int
+    tail: int
+    arena_bytes: int
+    buffers: list[PlannedBuffer]
+
+
+def runner_sources() -> list[Path]:
+    """Every .cc compiled into the host runner, in a stable order."""
+    src = paths.runtime_dir() / "src" / "md"
+    sources = sorted(src.glob("*.cc")) + sorted((src / "kernels").rglob("*.cc"))
+    sources.append(src / "ports" / "native" / "port.cc")
+    sources.append(paths.runtime_dir() / "tools" / "md_host_run.cc")
+    return sources
+
+
+def _compiler() -> str:
+    compiler = shutil.which(os.environ.get("CXX", "g++"))
+    if compiler is None:
+        raise ToolchainError("g++ was not found", hint="install it: apt-get install g++")
+    return compiler
+
+
+def _compiler_id(compiler: str) -> str:
+    proc = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=False)
+    return proc.stdout.splitlines()[0] if proc.stdout else compiler
+
+
+@contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return h.hexdigest()[:24]
+
+
+def _compile_error(output: str, source: Path) -> BuildError:
+    lines = [line for line in output.splitlines() if "error" in line] or output.splitlines()
+    first = lines[0].strip() if lines else "no compiler output"
+    return BuildError(
+        f"the host runner did not compile ({source.name}): {first}",
+        hint="fix the C++ error above; the full compiler output is in the exception's notes",
+    )
+
+
+def build_runner(sanitize: bool = True) -> Path:
+    """Path of the host runner binary for the current sources, building it when needed."""
+    compiler = _compiler()
+    flags = list(_COMMON_FLAGS) + list(_SANITIZE_FLAGS if sanitize else _RELEASE_FLAGS)
+    include = paths.runtime_dir() / "src"
+    headers = sorted((include / "md").rglob("*.h"))
+    header_key = _digest(
+        *(p.relative_to(include).as_posix().encode() + p.read_bytes() for p in headers)
+    )
+    config_key = _digest(
+        " ".join(flags).encode(), _compiler_id(compiler).encode(), header_key.encode()
+    )
+    sources = runner_sources()
+    missing = [s for s in sources if not s.is_file()]
+    if missing:
+        raise BuildError(
+            f"host runner source missing: {missing[0]}",
+            hint="is runtime_cpp/ complete in this checkout?",
+        )
+    keys = [_digest(config_key.encode(), s.read_bytes()) for s in sources]
+    root = paths.cache_dir() / "host_runner"
+    flavour = "asan" if sanitize else "release"
+    binary = root / "bin" / f"md_host_run-{flavour}-{_digest(*(k.encode() for k in keys))}"
+    if binary.is_file():
+        return binary
+    with _locked(root / "build.lock"):
+        if binary.is_file():
+            return binary
+        objects = [root / "obj" / f"{s.stem}-{k}.o" for s, k in zip(sources, keys, strict=True)]
+        todo = [(s, o) for s, o in zip(sources, objects, strict=True) if not o.is_file()]
+
+        def compile_one(item: tuple[Path, Path]) -> tuple[Path, subprocess.CompletedProcess[str]]:
+            source, obj = item
+            obj.parent.mkdir(parents=True, exist_ok=True)
+            tmp = obj.with_suffix(f".tmp{os.getpid()}")
+            cmd = [compiler, *flags, f"-I{include}", "-c", str(source), "-o", str(tmp)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode == 0:
+                os.replace(tmp, obj)
+            return source, proc
+
+        with ThreadPoolExecutor(max_workers=_BUILD_JOBS) as pool:
+            results = list(pool.map(compile_one, todo))
+        for source, proc in results:
+            if proc.returncode != 0:
+                error = _compile_error(proc.stdout + proc.stderr, source)
+                error.add_note(proc.stdout + proc.stderr)
+                raise error
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        tmp_bin = binary.with_suffix(f".tmp{os.getpid()}")
+        cmd = [compiler, *flags, *map(str, objects), "-o", str(tmp_bin)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            error = _compile_error(proc.stdout + proc.stderr, Path("link"))
+            error.add_note(proc.stdout + proc.stderr)
+            raise error
+        os.replace(tmp_bin, binary)
+    return binary
+
+
+def _sanitizer_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # The runner's own malloc'ed buffers are not the runtime's concern; leak checking also
+    # fails under ptrace-restricted containers.
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+    return env
+
+
+def _run(binary: Path, args: Sequence[str]) -> dict:
+    try:
+        proc = subprocess.run(
+            [str(binary), *args],
+            capture_output=True,
+            text=True,
+            timeout=_RUN_TIMEOUT_S,
+            env=_sanitizer_env(),
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise HostRunnerCrash(
+            f"the host runner did not finish within {_RUN_TIMEOUT_S} s",
+            hint="a kernel may loop forever; try a smaller model",
+        ) from None
+    lines = proc.stdout.strip().splitlines()
+    answer: dict | None = None
+    if lines:
+        try:
+            answer = json.loads(lines[-1])
+        except json.JSONDecodeError:
+            answer = None
+    if answer is None or (proc.returncode not in (0, 2)):
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-12:]
+        raise HostRunnerCrash(
+            f"the host runner crashed (exit status {proc.returncode}): " + " | ".join(tail),
+            hint="this is a runtime bug; rerun with the sanitized runner to see the report",
+        )
+    if "error" in answer:
+        raise HostRunnerError(
+            str(answer["error"]),
+            str(answer.get("message", "")),
+            hint=_hint(str(answer["error"]), answer),
+            needed=answer.get("needed"),
+        )
+    return answer
+
+
+def _hint(kind: str, answer: dict) -> str:
+    if kind == "ArenaTooSmall" and answer.get("needed"):
+        return f"give the model an arena of at least {answer['needed']} bytes"
+    if kind == "UnsupportedOp":
+        return "the runtime has no kernel for this op yet; see runtime_cpp/src/md/kernels/"
+    if kind == "MalformedModel":
+        return "the .tflite file is damaged or not a TFLite flatbuffer; re-export it"
+    return ""
+
+
+@contextmanager
+def _model_file(model: bytes | Path, tmp: Path) -> Iterator[Path]:
+    if isinstance(model, Path | str):
+        path = Path(model)
+        if not path.is_file():
+            raise ModelError(f"model file not found: {path}", hint="check the path")
+        yield path
+    else:
+        path = tmp / "model.tflite"
+        path.write_bytes(bytes(model))
+        yield path
+
+
+def run_model(
+    model: bytes | Path,
+    inputs: Sequence[np.ndarray],
+    arena_size: int | None = None,
+    repeat: int = 1,
+    profile: bool = False,
+    sanitize: bool = True,
+) -> HostRunResult:
+    """Run `model` once per `repeat` on `inputs` (raw bytes of each array) with the md runtime.
+
+    Outputs are those of the last invoke. Raises HostRunnerError with the runtime's message.
+    """
+    if repeat < 1:
+        raise ValueError("repeat must be at least 1")
+    binary = build_runner(sanitize=sanitize)
+    with tempfile.TemporaryDirectory(prefix="md_host_run_") as tmp_name:
+        tmp = Path(tmp_name)
+        with _model_file(model, tmp) as model_path:
+            args = [str(model_path), "--repeat", str(repeat)]
+            if arena_size is not None:
+                args += ["--arena", str(int(arena_size))]
+            if profile:
+                args.append("--profile")
+            for index, array in enumerate(inputs):
+                path = tmp / f"input{index}.bin"
+                path.write_bytes(np.ascontiguousarray(array).tobytes())
+                args.append(str(path))
+            answer = _run(binary, args)
+    outputs = []
+    for out in answer["outputs"]:
+        dtype = _DTYPES.get(out["type"])
+        if dtype is None:
+            raise HostRunnerError("UnsupportedType", f"output type {out['type']} is not readable")
+        values = [np.nan if v is None else v for v in out["data"]]
+        outputs.append(np.array(values, dtype=dtype).reshape(tuple(out["shape"])))
+    return HostRunResult(
+        outputs=outputs,
+        arena_bytes=int(answer["arena_bytes"]),
+        arena_head=int(answer["arena_head"]),
+        arena_tail=int(answer["arena_tail"]),
+        invoke_us=[float(x) for x in answer["invoke_us"]],
+        clock=str(answer.get("clock", "")),
+        ticks_per_second=int(answer.get("ticks_per_second", 0)),
+        profile=[
+            ProfileEntry(int(p["op"]), str(p["name"]), int(p["ticks"]))
+            for p in answer.get("profile", [])
+        ],
+    )
+
+
+def plan_model(model: bytes | Path, sanitize: bool = True) -> ArenaPlan:
+    """The arena plan the runtime makes for `model` (kernels' prepare runs, invoke does not)."""
+    binary = build_runner(sanitize=sanitize)
+    with tempfile.TemporaryDirectory(prefix="md_host_plan_") as tmp_name:
+        with _model_file(model, Path(tmp_name)) as model_path:
+            answer = _run(binary, [str(model_path), "--plan"])
+    return ArenaPlan(
+        head=int(answer["head"]),
+        tail=int(answer["tail"]),
+        arena_bytes=int(answer["arena_bytes"]),
+        buffers=[
+            PlannedBuffer(
+                **{k: int(b[k]) for k in ("id", "tensor", "op", "size", "first", "last", "offset")}
+            )
+            for b in answer["buffers"]
+        ],
+    )
