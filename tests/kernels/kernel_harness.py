@@ -160,3 +160,45 @@ def broadcast_shapes(
         b = b[int(rng.integers(0, len(b))) :]
     out = list(np.broadcast_shapes(tuple(a), tuple(b)))
     return a, b, out
+
+
+# ---------------------------------------------------------------------------------------------
+# Windowed ops (conv, depthwise conv, pooling)
+
+ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+
+
+def window_out_size(padding: str, size: int, filter_size: int, stride: int, dilation: int) -> int:
+    """Output extent TFLite's converter gives a windowed op (the model stores it statically)."""
+    effective = (filter_size - 1) * dilation + 1
+    if padding == "SAME":
+        return (size + stride - 1) // stride
+    return (size + stride - effective) // stride
+
+
+def random_window(
+    rng: np.random.Generator, max_size: int = 9, max_filter: int = 4, allow_dilation: bool = True
+) -> dict[str, int | str]:
+    """Random input extent, filter, stride, dilation and padding with a non-empty output."""
+    while True:
+        in_h, in_w = (int(v) for v in rng.integers(1, max_size + 1, 2))
+        f_h, f_w = (int(v) for v in rng.integers(1, max_filter + 1, 2))
+        s_h, s_w = (int(v) for v in rng.integers(1, 4, 2))
+        d_h, d_w = (int(v) for v in rng.integers(1, 3, 2)) if allow_dilation else (1, 1)
+        padding = str(rng.choice(["SAME", "VALID"]))
+        out_h = window_out_size(padding, in_h, f_h, s_h, d_h)
+        out_w = window_out_size(padding, in_w, f_w, s_w, d_w)
+        if out_h >= 1 and out_w >= 1:
+            return dict(
+                in_h=in_h,
+                in_w=in_w,
+                f_h=f_h,
+                f_w=f_w,
+                s_h=s_h,
+                s_w=s_w,
+                d_h=d_h,
+                d_w=d_w,
+                padding=padding,
+                out_h=out_h,
+                out_w=out_w,
+            )

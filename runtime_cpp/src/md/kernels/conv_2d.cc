@@ -1,6 +1,6 @@
 // CONV_2D: TFLite's reference convolution, bit-exact with TFLM.
 //   int8  x int8 (per-channel or per-tensor) + int32 bias -> int8
-//   int16 x int8 + int64 bias (or int32 / no bias)        -> int16  ("16x8")
+//   int16 x int8 + int64 / int32 / no bias                -> int16  ("16x8")
 //   float32                                                -> float32
 // Grouped convolution (input depth a multiple of the filter depth) is
 // supported like TFLite. Layouts: input/output NHWC, filter OHWI.
@@ -252,13 +252,15 @@ Status Invoke(OpContext& ctx) {
     ConvQuantized<int8_t, int32_t, int32_t, int8_t>(
         s, input, filter, has_bias ? bias.Data<const int32_t>() : nullptr, output,
         -input.zero_point, output.zero_point, act_min, act_max);
-  } else if (has_bias && bias.type == DataType::kInt64) {
-    // TFLite's 16x8 kernel ignores the (symmetric, zero) int16 zero points.
-    ConvQuantized<int16_t, int64_t, int64_t, int16_t>(s, input, filter, bias.Data<const int64_t>(),
+  } else if (has_bias && bias.type == DataType::kInt32) {
+    // TFLM's 16x8 kernel with an int32 bias accumulates in int32. It ignores
+    // the (symmetric, zero) int16 zero points.
+    ConvQuantized<int16_t, int32_t, int32_t, int16_t>(s, input, filter, bias.Data<const int32_t>(),
                                                       output, 0, 0, act_min, act_max);
   } else {
-    ConvQuantized<int16_t, int32_t, int32_t, int16_t>(
-        s, input, filter, has_bias ? bias.Data<const int32_t>() : nullptr, output, 0, 0, act_min,
+    // int64 bias or no bias: int64 accumulator (as TFLM).
+    ConvQuantized<int16_t, int64_t, int64_t, int16_t>(
+        s, input, filter, has_bias ? bias.Data<const int64_t>() : nullptr, output, 0, 0, act_min,
         act_max);
   }
   return Status::kOk;

@@ -1,0 +1,140 @@
+"""CONV_2D: our kernel against TFLM's on one-op models with random shapes, strides, dilations,
+paddings, fused activations, per-channel/per-tensor filter scales and zero points. Outputs must
+be bit-identical."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kernel_harness import (
+    ACTIVATIONS,
+    assert_same_as_tflm,
+    bias_values,
+    channel_scales,
+    output_scale_for,
+    random_ints,
+    random_scale,
+    random_window,
+    random_zero_point,
+    symmetric_weights,
+)
+
+from microdeploy.model.writer import ModelBuilder
+
+
+def _conv_model(
+    rng: np.random.Generator, act_dtype: str, bias_dtype: str | None, groups: int = 1
+) -> tuple[bytes, np.ndarray, str]:
+    w = random_window(rng)
+    batches = int(rng.integers(1, 3))
+    filter_depth = int(rng.integers(1, 6))
+    in_depth = filter_depth * groups
+    out_depth = groups * int(rng.integers(1, 5))
+    per_channel = bool(rng.integers(0, 2)) or act_dtype == "int16"
+    act = str(rng.choice(ACTIVATIONS))
+
+    input_scale = random_scale(rng, 0.005, 0.1)
+    input_zp = random_zero_point(rng, act_dtype)
+    f_scales = channel_scales(rng, out_depth if per_channel else 1)
+    accum_terms = w["f_h"] * w["f_w"] * filter_depth
+    output_scale = output_scale_for(input_scale, float(np.mean(f_scales)), accum_terms, rng)
+    if act_dtype == "int16":
+        output_scale /= 256.0  # int16 outputs have 256x the resolution
+    output_zp = random_zero_point(rng, act_dtype)
+
+    b = ModelBuilder()
+    x = b.add_tensor(
+        [batches, w["in_h"], w["in_w"], in_depth], act_dtype, scale=input_scale, zero_point=input_zp
+    )
+    weights = symmetric_weights(rng, [out_depth, w["f_h"], w["f_w"], filter_depth])
+    f = b.add_tensor(
+        weights.shape,
+        "int8",
+        data=weights,
+        scale=f_scales,
+        zero_point=[0] * len(f_scales),
+        quantized_dimension=0,
+    )
+    inputs = [x, f]
+    if bias_dtype is not None:
+        scales = f_scales if per_channel else f_scales * out_depth
+        data, b_scales = bias_values(rng, out_depth, input_scale, scales, bias_dtype)
+        inputs.append(
+            b.add_tensor(
+                [out_depth], bias_dtype, data=data, scale=b_scales, zero_point=[0] * out_depth
+            )
+        )
+    y = b.add_tensor(
+        [batches, w["out_h"], w["out_w"], out_depth],
+        act_dtype,
+        scale=output_scale,
+        zero_point=output_zp,
+    )
+    options = {
+        "padding": w["padding"],
+        "stride_h": w["s_h"],
+        "stride_w": w["s_w"],
+        "dilation_h_factor": w["d_h"],
+        "dilation_w_factor": w["d_w"],
+        "fused_activation_function": act,
+    }
+    b.add_operator("CONV_2D", inputs, [y], options)
+    b.set_io([x], [y])
+    x_data = random_ints(rng, [batches, w["in_h"], w["in_w"], in_depth], act_dtype)
+    label = f"{act_dtype} bias={bias_dtype} groups={groups} pc={per_channel} {w} act={act}"
+    return b.build(), x_data, label
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_int8_matches_tflm(seed: int) -> None:
+    rng = np.random.default_rng(1000 + seed)
+    bias = None if seed % 7 == 3 else "int32"
+    model, x, label = _conv_model(rng, "int8", bias)
+    assert_same_as_tflm(model, [x], label)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_int8_grouped_matches_tflm(seed: int) -> None:
+    rng = np.random.default_rng(1100 + seed)
+    model, x, label = _conv_model(rng, "int8", "int32", groups=int(rng.integers(2, 4)))
+    assert_same_as_tflm(model, [x], label)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_int16x8_int64_bias_matches_tflm(seed: int) -> None:
+    rng = np.random.default_rng(1200 + seed)
+    model, x, label = _conv_model(rng, "int16", "int64")
+    assert_same_as_tflm(model, [x], label)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_int16x8_int32_or_no_bias_matches_tflm(seed: int) -> None:
+    rng = np.random.default_rng(1300 + seed)
+    model, x, label = _conv_model(rng, "int16", "int32" if seed % 2 == 0 else None)
+    assert_same_as_tflm(model, [x], label)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_float_matches_tflm(seed: int) -> None:
+    rng = np.random.default_rng(1400 + seed)
+    w = random_window(rng)
+    batches, in_depth, out_depth = 1, int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    act = str(rng.choice(ACTIVATIONS))
+    b = ModelBuilder()
+    x = b.add_tensor([batches, w["in_h"], w["in_w"], in_depth], "float32")
+    weights = rng.normal(0, 0.5, [out_depth, w["f_h"], w["f_w"], in_depth]).astype(np.float32)
+    f = b.add_tensor(weights.shape, "float32", data=weights)
+    bias = b.add_tensor([out_depth], "float32", data=rng.normal(0, 1, out_depth).astype(np.float32))
+    y = b.add_tensor([batches, w["out_h"], w["out_w"], out_depth], "float32")
+    options = {
+        "padding": w["padding"],
+        "stride_h": w["s_h"],
+        "stride_w": w["s_w"],
+        "dilation_h_factor": w["d_h"],
+        "dilation_w_factor": w["d_w"],
+        "fused_activation_function": act,
+    }
+    b.add_operator("CONV_2D", [x, f, bias], [y], options)
+    b.set_io([x], [y])
+    x_data = rng.normal(0, 2, [batches, w["in_h"], w["in_w"], in_depth]).astype(np.float32)
+    assert_same_as_tflm(b.build(), [x_data], f"float {w} act={act}")
