@@ -1,0 +1,106 @@
+"""DEPTHWISE_CONV_2D: our kernel against TFLM's on one-op models with random shapes, depth
+multipliers, strides, dilations, paddings, fused activations and per-channel/per-tensor filter
+quantization. Outputs must be bit-identical."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kernel_harness import (
+    ACTIVATIONS,
+    assert_same_as_tflm,
+    bias_values,
+    channel_scales,
+    output_scale_for,
+    random_ints,
+    random_scale,
+    random_window,
+    random_zero_point,
+    symmetric_weights,
+)
+
+from microdeploy.model.writer import ModelBuilder
+
+
+def _options(w: dict, depth_multiplier: int, act: str) -> dict:
+    return {
+        "padding": w["padding"],
+        "stride_h": w["s_h"],
+        "stride_w": w["s_w"],
+        "depth_multiplier": depth_multiplier,
+        "dilation_h_factor": w["d_h"],
+        "dilation_w_factor": w["d_w"],
+        "fused_activation_function": act,
+    }
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_int8_matches_tflm(seed: int) -> None:
+    rng = np.random.default_rng(2000 + seed)
+    w = random_window(rng)
+    batches = int(rng.integers(1, 3))
+    in_depth = int(rng.integers(1, 7))
+    multiplier = int(rng.choice([1, 1, 2, 3, 8]))
+    out_depth = in_depth * multiplier
+    per_channel = bool(rng.integers(0, 4))  # mostly per-channel, as converters write them
+    act = str(rng.choice(ACTIVATIONS))
+    input_scale = random_scale(rng, 0.005, 0.1)
+    f_scales = channel_scales(rng, out_depth if per_channel else 1)
+    output_scale = output_scale_for(input_scale, float(np.mean(f_scales)), w["f_h"] * w["f_w"], rng)
+
+    b = ModelBuilder()
+    x = b.add_tensor(
+        [batches, w["in_h"], w["in_w"], in_depth],
+        "int8",
+        scale=input_scale,
+        zero_point=random_zero_point(rng, "int8"),
+    )
+    weights = symmetric_weights(rng, [1, w["f_h"], w["f_w"], out_depth])
+    f = b.add_tensor(
+        weights.shape,
+        "int8",
+        data=weights,
+        scale=f_scales,
+        zero_point=[0] * len(f_scales),
+        quantized_dimension=3,
+    )
+    inputs = [x, f]
+    if seed % 6 != 5:
+        scales = f_scales if per_channel else f_scales * out_depth
+        data, b_scales = bias_values(rng, out_depth, input_scale, scales)
+        inputs.append(
+            b.add_tensor(
+                [out_depth], "int32", data=data, scale=b_scales, zero_point=[0] * out_depth
+            )
+        )
+    y = b.add_tensor(
+        [batches, w["out_h"], w["out_w"], out_depth],
+        "int8",
+        scale=output_scale,
+        zero_point=random_zero_point(rng, "int8"),
+    )
+    b.add_operator("DEPTHWISE_CONV_2D", inputs, [y], _options(w, multiplier, act))
+    b.set_io([x], [y])
+    x_data = random_ints(rng, [batches, w["in_h"], w["in_w"], in_depth], "int8")
+    label = f"int8 dm={multiplier} pc={per_channel} bias={len(inputs) == 3} {w} act={act}"
+    assert_same_as_tflm(b.build(), [x_data], label)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_float_matches_tflm(seed: int) -> None:
+    rng = np.random.default_rng(2100 + seed)
+    w = random_window(rng)
+    in_depth = int(rng.integers(1, 6))
+    multiplier = int(rng.choice([1, 2, 4]))
+    out_depth = in_depth * multiplier
+    act = str(rng.choice(ACTIVATIONS))
+    b = ModelBuilder()
+    x = b.add_tensor([1, w["in_h"], w["in_w"], in_depth], "float32")
+    weights = rng.normal(0, 0.5, [1, w["f_h"], w["f_w"], out_depth]).astype(np.float32)
+    f = b.add_tensor(weights.shape, "float32", data=weights)
+    bias = b.add_tensor([out_depth], "float32", data=rng.normal(0, 1, out_depth).astype(np.float32))
+    y = b.add_tensor([1, w["out_h"], w["out_w"], out_depth], "float32")
+    b.add_operator("DEPTHWISE_CONV_2D", [x, f, bias], [y], _options(w, multiplier, act))
+    b.set_io([x], [y])
+    x_data = rng.normal(0, 2, [1, w["in_h"], w["in_w"], in_depth]).astype(np.float32)
+    assert_same_as_tflm(b.build(), [x_data], f"float dm={multiplier} {w} act={act}")
