@@ -4,6 +4,7 @@
 // agrees with the output's shape. Invoke copies only when the planner did
 // not place input and output at the same address.
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 
 #include "md/kernel.h"
@@ -29,6 +30,16 @@ bool RequestedShape(const OpContext& ctx, const int32_t** shape, uint32_t* count
   return ctx.Options().GetInt32Vector(kNewShape, shape, count);
 }
 
+// "[1,2,-1]" into buf (truncated to fit).
+void FormatDims(const int32_t* dims, int count, char* buf, size_t size) {
+  size_t used = static_cast<size_t>(std::snprintf(buf, size, "["));
+  for (int i = 0; i < count && used < size; ++i) {
+    used += static_cast<size_t>(
+        std::snprintf(buf + used, size - used, i ? ",%d" : "%d", static_cast<int>(dims[i])));
+  }
+  if (used < size) std::snprintf(buf + used, size - used, "]");
+}
+
 Status CheckRequestedShape(const OpContext& ctx, const int32_t* shape, uint32_t count,
                            int32_t elements, const TensorView& output) {
   // Legacy converters wrote [0] for a scalar.
@@ -52,11 +63,12 @@ Status CheckRequestedShape(const OpContext& ctx, const int32_t* shape, uint32_t 
     same = want == output.Dim(static_cast<int>(i));
   }
   if (!same) {
-    return ctx.Fail(Status::kShapeMismatch,
-                    "requested shape (%u dims, %lld known elements) disagrees with the output "
-                    "shape (rank %d)",
-                    static_cast<unsigned>(count), static_cast<long long>(known),
-                    static_cast<int>(output.rank));
+    char requested[64];
+    char actual[64];
+    FormatDims(shape, static_cast<int>(count), requested, sizeof(requested));
+    FormatDims(output.dims, output.rank, actual, sizeof(actual));
+    return ctx.Fail(Status::kShapeMismatch, "requested shape %s disagrees with the output shape %s",
+                    requested, actual);
   }
   return Status::kOk;
 }
