@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "microdeploy.cli.build_cmd",
     "microdeploy.cli.boards_cmd",
     "microdeploy.cli.doctor_cmd",
+    "microdeploy.cli.inspect_cmd",
+    "microdeploy.cli.device_cmd",
 ]
 
 app = typer.Typer(

@@ -93,6 +93,7 @@ class Service {
 
   // Inference.
   void SetUpInputs();
+  void RestoreExampleInputs();
   uint8_t* InputDestination(int index);
   bool InferOnce(bool profile);
   void SendTop(const TensorView& out);
@@ -105,6 +106,9 @@ class Service {
   bool ready_ = false;
   Status setup_status_ = Status::kOk;
   bool use_staging_ = false;
+  // Direct mode (no staging): an inference may overwrite its inputs, so they count as consumed
+  // afterwards and the next inference restores the example input (zeros without one).
+  bool inputs_fresh_ = false;
   int64_t inferences_ = 0;
   uint32_t auto_ms_ = 0;
   bool auto_profile_ = false;
@@ -228,6 +232,11 @@ void Service::SetUpInputs() {
   size_t total = 0;
   for (int i = 0; i < interp_.NumInputs(); ++i) total += TensorBytes(interp_.Input(i));
   use_staging_ = config_.input_staging != nullptr && config_.input_staging_size >= total;
+  RestoreExampleInputs();
+}
+
+void Service::RestoreExampleInputs() {
+  inputs_fresh_ = true;
   for (int i = 0; i < interp_.NumInputs(); ++i) {
     std::memset(InputDestination(i), 0, TensorBytes(interp_.Input(i)));
   }
@@ -288,6 +297,8 @@ void Service::SendTop(const TensorView& out) {
 }
 
 bool Service::InferOnce(bool profile) {
+  if (!use_staging_ && !inputs_fresh_) RestoreExampleInputs();
+  inputs_fresh_ = false;
   if (use_staging_) {
     size_t offset = 0;
     for (int i = 0; i < interp_.NumInputs(); ++i) {
@@ -398,6 +409,7 @@ void Service::HandleInputData(const ParsedRecord& rec) {
       SendError("BadInput", "input CRC mismatch; send it again");
       return;
     }
+    inputs_fresh_ = true;
   }
   writer_.Begin(seq_, "ack");
   writer_.Int("idx", transfer_index_);

@@ -29,7 +29,9 @@ struct AppConfig {
   // Optional copy of all inputs, back to back (input 0 first). The planner may reuse an input
   // tensor's bytes once its last reader ran, so without this copy a second inference would see
   // clobbered inputs; with it, inputs are copied into the tensors before every inference.
-  // Used only when it is at least as large as all inputs together.
+  // Used only when it is at least as large as all inputs together. Without it, the inputs
+  // count as consumed after each inference and the next one runs on the example input again
+  // (so `run n=1` after sending inputs is exact, and idle runs stay on the example).
   uint8_t* input_staging = nullptr;
   size_t input_staging_size = 0;
   // Bytes of input 0 to start with (e.g. a sample compiled into flash); zeros otherwise.
