@@ -1,6 +1,6 @@
 """DEPTHWISE_CONV_2D: our kernel against TFLM's on one-op models with random shapes, depth
 multipliers, strides, dilations, paddings, fused activations and per-channel/per-tensor filter
-quantization. Outputs must be bit-identical."""
+quantization, for int8, int16 x int8 ("16x8") and float32. Outputs must be bit-identical."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from kernel_harness import (
     symmetric_weights,
 )
 
+from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 
@@ -34,9 +35,9 @@ def _options(w: dict, depth_multiplier: int, act: str) -> dict:
     }
 
 
-@pytest.mark.parametrize("seed", range(30))
-def test_int8_matches_tflm(seed: int) -> None:
-    rng = np.random.default_rng(2000 + seed)
+def _quantized_model(
+    rng: np.random.Generator, act_dtype: str, bias_dtype: str | None
+) -> tuple[bytes, np.ndarray, str]:
     w = random_window(rng)
     batches = int(rng.integers(1, 3))
     in_depth = int(rng.integers(1, 7))
@@ -47,13 +48,15 @@ def test_int8_matches_tflm(seed: int) -> None:
     input_scale = random_scale(rng, 0.005, 0.1)
     f_scales = channel_scales(rng, out_depth if per_channel else 1)
     output_scale = output_scale_for(input_scale, float(np.mean(f_scales)), w["f_h"] * w["f_w"], rng)
+    if act_dtype == "int16":
+        output_scale /= 256.0  # int16 outputs have 256x the resolution
 
     b = ModelBuilder()
     x = b.add_tensor(
         [batches, w["in_h"], w["in_w"], in_depth],
-        "int8",
+        act_dtype,
         scale=input_scale,
-        zero_point=random_zero_point(rng, "int8"),
+        zero_point=random_zero_point(rng, act_dtype),
     )
     weights = symmetric_weights(rng, [1, w["f_h"], w["f_w"], out_depth])
     f = b.add_tensor(
@@ -65,25 +68,46 @@ def test_int8_matches_tflm(seed: int) -> None:
         quantized_dimension=3,
     )
     inputs = [x, f]
-    if seed % 6 != 5:
+    if bias_dtype is not None:
         scales = f_scales if per_channel else f_scales * out_depth
-        data, b_scales = bias_values(rng, out_depth, input_scale, scales)
+        data, b_scales = bias_values(rng, out_depth, input_scale, scales, bias_dtype)
         inputs.append(
             b.add_tensor(
-                [out_depth], "int32", data=data, scale=b_scales, zero_point=[0] * out_depth
+                [out_depth], bias_dtype, data=data, scale=b_scales, zero_point=[0] * out_depth
             )
         )
     y = b.add_tensor(
         [batches, w["out_h"], w["out_w"], out_depth],
-        "int8",
+        act_dtype,
         scale=output_scale,
-        zero_point=random_zero_point(rng, "int8"),
+        zero_point=random_zero_point(rng, act_dtype),
     )
     b.add_operator("DEPTHWISE_CONV_2D", inputs, [y], _options(w, multiplier, act))
     b.set_io([x], [y])
-    x_data = random_ints(rng, [batches, w["in_h"], w["in_w"], in_depth], "int8")
-    label = f"int8 dm={multiplier} pc={per_channel} bias={len(inputs) == 3} {w} act={act}"
-    assert_same_as_tflm(b.build(), [x_data], label)
+    x_data = random_ints(rng, [batches, w["in_h"], w["in_w"], in_depth], act_dtype)
+    label = f"{act_dtype} dm={multiplier} pc={per_channel} bias={bias_dtype} {w} act={act}"
+    return b.build(), x_data, label
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_int8_matches_tflm(seed: int) -> None:
+    rng = np.random.default_rng(2000 + seed)
+    model, x, label = _quantized_model(rng, "int8", None if seed % 6 == 5 else "int32")
+    assert_same_as_tflm(model, [x], label)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_int16x8_matches_tflm(seed: int) -> None:
+    rng = np.random.default_rng(2200 + seed)
+    model, x, label = _quantized_model(rng, "int16", None if seed % 3 == 2 else "int64")
+    assert_same_as_tflm(model, [x], label)
+
+
+def test_int16_with_int32_bias_is_a_prepare_error() -> None:
+    # TFLM reads an int32 bias of a 16x8 depthwise conv as int64 (garbage); we refuse it.
+    model, x, _ = _quantized_model(np.random.default_rng(2300), "int16", "int32")
+    with pytest.raises(host_runtime.HostRunnerError, match="DEPTHWISE_CONV_2D.*bias type int32"):
+        host_runtime.run_model(model, [x])
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -1,6 +1,8 @@
 // DEPTHWISE_CONV_2D: TFLite's reference depthwise convolution, bit-exact
 // with TFLM.
 //   int8 x int8 (per-channel along dimension 3, or per-tensor) + int32 bias
+//   int16 x int8 + int64 bias or no bias ("16x8"; TFLM misreads an int32
+//     bias here, so that combination is rejected)
 //   float32
 // Output channel oc = in_channel * depth_multiplier + m. Layouts: input and
 // output NHWC, filter [1, H, W, out_depth].
@@ -72,10 +74,11 @@ Status Prepare(OpContext& ctx) {
   }
   const bool is_float = input.type == DataType::kFloat32 && filter.type == DataType::kFloat32;
   const bool is_int8 = input.type == DataType::kInt8 && filter.type == DataType::kInt8;
-  if (!(is_float || is_int8) || output.type != input.type) {
+  const bool is_int16 = input.type == DataType::kInt16 && filter.type == DataType::kInt8;
+  if (!(is_float || is_int8 || is_int16) || output.type != input.type) {
     return ctx.Fail(Status::kUnsupportedType,
                     "unsupported types input=%s filter=%s output=%s (supported: float32, "
-                    "int8 x int8)",
+                    "int8 x int8, int16 x int8)",
                     DataTypeName(input.type), DataTypeName(filter.type), DataTypeName(output.type));
   }
   DepthwiseShape s;
@@ -106,7 +109,9 @@ Status Prepare(OpContext& ctx) {
 
   if (ctx.NumInputs() == 3 && ctx.HasInput(2)) {
     const TensorView bias = ctx.Input(2);
-    const DataType want = is_float ? DataType::kFloat32 : DataType::kInt32;
+    const DataType want = is_float  ? DataType::kFloat32
+                          : is_int8 ? DataType::kInt32
+                                    : DataType::kInt64;
     if (bias.type != want) {
       return ctx.Fail(Status::kUnsupportedType, "bias type %s, expected %s",
                       DataTypeName(bias.type), DataTypeName(want));
@@ -126,9 +131,12 @@ Status Prepare(OpContext& ctx) {
   return Status::kOk;
 }
 
-void DepthwiseChunk(const DepthwiseShape& s, const int8_t* input, const int8_t* filter,
-                    const int32_t* bias, int8_t* output, int32_t input_offset,
-                    int32_t output_offset, int32_t act_min, int32_t act_max, int32_t c0, int32_t c1,
+// Output channels [c0, c1). AccT is int32 for int8 and int64 for 16x8, as in
+// TFLite's DepthwiseConvPerChannel overloads.
+template <typename InT, typename AccT, typename BiasT, typename OutT>
+void DepthwiseChunk(const DepthwiseShape& s, const InT* input, const int8_t* filter,
+                    const BiasT* bias, OutT* output, int32_t input_offset, int32_t output_offset,
+                    int32_t act_min, int32_t act_max, int32_t c0, int32_t c1,
                     const int32_t* multiplier, const int* shift) {
   const WindowGeometry& g = s.g;
   for (int32_t b = 0; b < s.batches; ++b) {
@@ -136,10 +144,10 @@ void DepthwiseChunk(const DepthwiseShape& s, const int8_t* input, const int8_t* 
       const int32_t in_y_origin = out_y * g.stride_h - g.pad_h;
       for (int32_t out_x = 0; out_x < g.out_w; ++out_x) {
         const int32_t in_x_origin = out_x * g.stride_w - g.pad_w;
-        int8_t* out = output + ((b * g.out_h + out_y) * g.out_w + out_x) * s.out_depth;
+        OutT* out = output + ((b * g.out_h + out_y) * g.out_w + out_x) * s.out_depth;
         for (int32_t oc = c0; oc < c1; ++oc) {
           const int32_t ic = oc / s.depth_multiplier;
-          int32_t acc = 0;
+          AccT acc = 0;
           for (int32_t fy = 0; fy < g.filter_h; ++fy) {
             const int32_t in_y = in_y_origin + g.dilation_h * fy;
             if (in_y < 0 || in_y >= s.in_h) continue;
@@ -156,16 +164,17 @@ void DepthwiseChunk(const DepthwiseShape& s, const int8_t* input, const int8_t* 
           v += output_offset;
           v = v < act_min ? act_min : v;
           v = v > act_max ? act_max : v;
-          out[oc] = static_cast<int8_t>(v);
+          out[oc] = static_cast<OutT>(v);
         }
       }
     }
   }
 }
 
-void DepthwiseInt8(const DepthwiseShape& s, const TensorView& input, const TensorView& filter,
-                   const int32_t* bias, const TensorView& output, int32_t act_min,
-                   int32_t act_max) {
+template <typename InT, typename AccT, typename BiasT, typename OutT>
+void DepthwiseQuantized(const DepthwiseShape& s, const TensorView& input, const TensorView& filter,
+                        const BiasT* bias, const TensorView& output, int32_t input_offset,
+                        int32_t output_offset, int32_t act_min, int32_t act_max) {
   int32_t multiplier[kChannelChunk];
   int shift[kChannelChunk];
   for (int32_t c0 = 0; c0 < s.out_depth; c0 += kChannelChunk) {
@@ -174,9 +183,9 @@ void DepthwiseInt8(const DepthwiseShape& s, const TensorView& input, const Tenso
       ChannelOutputMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale,
                               &multiplier[oc - c0], &shift[oc - c0]);
     }
-    DepthwiseChunk(s, input.Data<const int8_t>(), filter.Data<const int8_t>(), bias,
-                   output.Data<int8_t>(), -input.zero_point, output.zero_point, act_min, act_max,
-                   c0, c1, multiplier, shift);
+    DepthwiseChunk<InT, AccT, BiasT, OutT>(s, input.Data<const InT>(), filter.Data<const int8_t>(),
+                                           bias, output.Data<OutT>(), input_offset, output_offset,
+                                           act_min, act_max, c0, c1, multiplier, shift);
   }
 }
 
@@ -233,8 +242,16 @@ Status Invoke(OpContext& ctx) {
   }
   int32_t act_min, act_max;
   OutputActivationRange(act, output, &act_min, &act_max);
-  DepthwiseInt8(s, input, filter, has_bias ? bias.Data<const int32_t>() : nullptr, output, act_min,
-                act_max);
+  if (input.type == DataType::kInt8) {
+    DepthwiseQuantized<int8_t, int32_t, int32_t, int8_t>(
+        s, input, filter, has_bias ? bias.Data<const int32_t>() : nullptr, output,
+        -input.zero_point, output.zero_point, act_min, act_max);
+  } else {
+    // TFLite's 16x8 kernel ignores the (symmetric, zero) int16 zero points.
+    DepthwiseQuantized<int16_t, int64_t, int64_t, int16_t>(
+        s, input, filter, has_bias ? bias.Data<const int64_t>() : nullptr, output, 0, 0, act_min,
+        act_max);
+  }
   return Status::kOk;
 }
 
