@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from microdeploy import reference
+from microdeploy.model.reader import read_model
 
 INT_RANGES: dict[str, tuple[int, int]] = {
     "int8": (-128, 127),
@@ -75,6 +76,39 @@ def assert_same_as_tflm(model: bytes, inputs: Sequence[np.ndarray], label: str =
             np.testing.assert_array_equal(g_bits, e_bits, err_msg=f"{label}: output {i} (bits)")
         else:
             np.testing.assert_array_equal(g, e, err_msg=f"{label}: output {i}")
+
+
+def run_tflm_repeated(model: bytes, inputs: Sequence[np.ndarray], invokes: int) -> list[np.ndarray]:
+    """Outputs of TFLM after `invokes` invocations of one interpreter on the same inputs (ops
+    with variable tensors, such as SVDF and LSTM state, carry state from one to the next)."""
+    require_reference()
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(
+        model, arena_size=reference.default_arena_size(model)
+    )
+    for _ in range(invokes):
+        for index, value in enumerate(inputs):
+            interpreter.set_input(np.ascontiguousarray(value), index)
+        interpreter.invoke()
+    num_outputs = len(read_model(model).outputs)
+    return [np.array(interpreter.get_output(i)) for i in range(num_outputs)]
+
+
+def assert_same_as_tflm_repeated(
+    model: bytes, inputs: Sequence[np.ndarray], invokes: int, label: str = ""
+) -> None:
+    """Like assert_same_as_tflm, comparing the outputs of the last of `invokes` invocations."""
+    expected = run_tflm_repeated(model, inputs, invokes)
+    got = _host_runtime().run_model(model, list(inputs), repeat=invokes).outputs
+    assert len(got) == len(expected), f"{label}: {len(got)} outputs, TFLM gives {len(expected)}"
+    for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+        g = np.asarray(g)
+        assert g.dtype == e.dtype, f"{label}: output {i} dtype {g.dtype}, TFLM {e.dtype}"
+        g = g.reshape(e.shape) if g.size == e.size else g
+        if e.dtype.kind == "f":
+            g, e = g.view(np.uint32), e.view(np.uint32)
+        np.testing.assert_array_equal(g, e, err_msg=f"{label}: output {i} after {invokes} invokes")
 
 
 # ---------------------------------------------------------------------------------------------
