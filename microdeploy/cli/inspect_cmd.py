@@ -1,0 +1,184 @@
+"""`microdeploy inspect MODEL`: what a model needs before anything is built."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from microdeploy.boards import get_board
+from microdeploy.cli.console import out
+from microdeploy.errors import MicrodeployError
+from microdeploy.model.analysis import (
+    ModelReport,
+    TensorSummary,
+    analyze_file,
+    non_default_options,
+    report_as_dict,
+    timeline_svg,
+)
+
+# Beyond this many ops the timeline's columns are grouped so a row still fits a terminal.
+_TIMELINE_COLUMNS = 60
+
+
+def _kb(n: int | None) -> str:
+    return "-" if n is None else f"{n:,} B ({n / 1024:.1f} KB)"
+
+
+def _quant(t: TensorSummary) -> str:
+    if not t.scale:
+        return "-"
+    if len(t.scale) > 1:
+        return f"per-channel ({len(t.scale)})"
+    return f"scale {t.scale[0]:.6g}, zero point {t.zero_point[0]}"
+
+
+def _io_table(title: str, tensors: tuple[TensorSummary, ...]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("tensor", "name", "shape", "type", "quantization"):
+        table.add_column(column)
+    for t in tensors:
+        table.add_row(str(t.index), t.name, str(list(t.shape)), t.dtype, _quant(t))
+    return table
+
+
+# Pairs shown as one "WxH" item, and short names for the common options, so a row stays short.
+_PAIRS = (
+    ("stride", "stride_w", "stride_h"),
+    ("dilation", "dilation_w_factor", "dilation_h_factor"),
+    ("filter", "filter_width", "filter_height"),
+)
+_SHORT = {"fused_activation_function": "act", "depth_multiplier": "dm"}
+
+
+def _options_text(options: dict[str, object]) -> str:
+    options = dict(options)
+    items = []
+    for label, w_key, h_key in _PAIRS:
+        if w_key in options or h_key in options:
+            items.append(f"{label}={options.pop(w_key, 1)}x{options.pop(h_key, 1)}")
+    for key, value in options.items():
+        shown = list(value) if isinstance(value, tuple) else value
+        items.append(str(shown) if key == "padding" else f"{_SHORT.get(key, key)}={shown}")
+    return " ".join(items)
+
+
+def _ops_table(report: ModelReport) -> Table:
+    table = Table(title="Operators (execution order)", title_justify="left")
+    for column in ("#", "op", "options", "output", "MACs", "runtime"):
+        table.add_column(column, justify="right" if column in ("#", "MACs") else "left")
+    for op in report.ops:
+        table.add_row(
+            str(op.index),
+            op.name,
+            _options_text(non_default_options(op)),
+            ", ".join(str(list(s)) for s in op.output_shapes),
+            f"{op.macs:,}",
+            "[green]yes[/]" if op.supported else "[bold red]NO[/]",
+        )
+    return table
+
+
+def _timeline_table(report: ModelReport) -> Table:
+    plan = report.plan
+    num_ops = max(plan.num_ops, 1)
+    group = max(1, -(-num_ops // _TIMELINE_COLUMNS))
+    title = f"Arena timeline ({plan.head:,} B planned; one column per "
+    title += "op)" if group == 1 else f"{group} ops)"
+    table = Table(title=title, title_justify="left")
+    for column in ("tensor", "bytes", "offset", "ops", "lifetime"):
+        table.add_column(column, justify="right" if column != "lifetime" else "left")
+    for b in sorted(plan.buffers, key=lambda b: (b.offset, b.first)):
+        cells = []
+        for start in range(0, num_ops, group):
+            live = any(b.first <= op <= b.last for op in range(start, start + group))
+            cells.append("█" if live else "·")
+        table.add_row(
+            str(b.tensor) if b.tensor >= 0 else "scratch",
+            f"{b.size:,}",
+            f"{b.offset:,}",
+            f"{b.first}-{b.last}",
+            "".join(cells),
+        )
+    return table
+
+
+def _print_report(report: ModelReport) -> None:
+    out.print(f"[bold]{report.name}[/]  {_kb(report.size_bytes)}  {report.description}")
+    out.print(_io_table("Inputs", report.inputs))
+    out.print(_io_table("Outputs", report.outputs))
+    out.print(_ops_table(report))
+    out.print(
+        f"ops: {len(report.ops)} ({', '.join(report.op_kinds)})   tensors: {report.num_tensors}"
+        f"   MACs: {report.macs:,}   weights: {_kb(report.weights_bytes)}"
+    )
+    if report.unsupported:
+        named = ", ".join(f"{op.name} (op {op.index})" for op in report.unsupported)
+        out.print(f"[bold red]unsupported by the runtime:[/] {named}")
+    else:
+        out.print("[green]every op is supported by the runtime[/]")
+    out.print(
+        f"arena: {_kb(report.arena_bytes)} = planned head {report.plan.head:,} B"
+        f" + tail {report.arena_tail:,} B"
+        + ("" if report.arena_source == "runtime" else " (estimate: kernels' scratch unknown)")
+    )
+    largest = ", ".join(f"{t.index} {list(t.shape)} {t.bytes:,} B" for t in report.largest_tensors)
+    out.print(f"largest tensors: {largest or '-'}")
+    out.print(_timeline_table(report))
+    fit = report.fit
+    if fit is not None:
+        verdict = "[green]fits[/]" if fit.fits else "[bold red]does NOT fit[/]"
+        out.print(f"board {fit.board}: {verdict} (estimates until `build` gives linker figures)")
+        for what, needed, budget, margin in (
+            ("flash (model + runtime)", fit.flash_needed, fit.flash_budget, fit.flash_margin),
+            ("RAM (arena + runtime)", fit.ram_needed, fit.ram_budget, fit.ram_margin),
+        ):
+            if budget is None:
+                out.print(f"  {what}: {_kb(needed)}, no budget on this board")
+            else:
+                out.print(f"  {what}: {_kb(needed)} of {_kb(budget)}, margin {margin:,} B")
+
+
+def inspect(
+    model: Annotated[Path, typer.Argument(help="The .tflite model to inspect.")],
+    board: Annotated[
+        str | None, typer.Option("--board", "-b", help="Check flash and RAM against a board.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write the arena timeline as an SVG file.")
+    ] = None,
+    no_runtime: Annotated[
+        bool,
+        typer.Option(
+            "--no-runtime",
+            help="Do not build/run the host runtime for kernels' scratch and tail; estimate them.",
+        ),
+    ] = False,
+) -> None:
+    """Show a model's inputs, ops, MACs, runtime support, arena plan and board fit."""
+    if plot is not None and plot.suffix.lower() != ".svg":
+        raise MicrodeployError(
+            f"--plot {plot}: only SVG output is supported", hint="use a file name ending in .svg"
+        )
+    target = get_board(board) if board else None
+    report = analyze_file(model, board=target, use_runtime=not no_runtime)
+    if plot is not None:
+        try:
+            plot.write_text(timeline_svg(report), encoding="utf-8")
+        except OSError as exc:
+            raise MicrodeployError(f"--plot {plot}: cannot write ({exc.strerror})") from None
+    if as_json:
+        print(json.dumps(report_as_dict(report), indent=2))
+        return
+    _print_report(report)
+    if plot is not None:
+        out.print(f"wrote arena timeline to {plot}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("inspect")(inspect)

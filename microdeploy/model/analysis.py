@@ -1,0 +1,423 @@
+"""What `microdeploy inspect` reports about a model: I/O, ops with options and MACs, weights,
+runtime support, the arena plan (same algorithm as the runtime) and whether it fits a board.
+
+Pure library code: the CLI (microdeploy/cli/inspect_cmd.py) only formats `ModelReport`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from microdeploy import paths
+from microdeploy.boards import Board
+from microdeploy.errors import MicrodeployError
+from microdeploy.model import schema
+from microdeploy.model.reader import Model, Operator, Tensor, read_model
+from microdeploy.planner import ArenaPlan, ScratchRequest, align, plan_arena
+
+# Flash estimate before a build (replaced by the linker's figures after `build`): the
+# interpreter core plus a typical size per vendored kernel on Cortex-M (-Os), and RAM for the
+# stack and the runtime's statics beside the arena. Deliberately on the generous side.
+RUNTIME_CORE_FLASH = 24 * 1024
+KERNEL_FLASH = 6 * 1024
+RUNTIME_RAM = 8 * 1024 + 2 * 1024
+LARGEST_TENSORS = 5
+
+
+@dataclass(frozen=True)
+class TensorSummary:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scale: tuple[float, ...]
+    zero_point: tuple[int, ...]
+    bytes: int
+
+
+@dataclass(frozen=True)
+class OpSummary:
+    index: int
+    name: str
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    output_shapes: tuple[tuple[int, ...], ...]
+    options_type: str
+    options: Mapping[str, object]
+    macs: int
+    supported: bool
+
+
+@dataclass(frozen=True)
+class BoardFit:
+    board: str
+    flash_needed: int  # model + runtime estimate
+    flash_budget: int | None  # None: the board has no budget (host)
+    ram_needed: int  # arena + runtime RAM estimate
+    ram_budget: int | None
+
+    @property
+    def flash_margin(self) -> int | None:
+        return None if self.flash_budget is None else self.flash_budget - self.flash_needed
+
+    @property
+    def ram_margin(self) -> int | None:
+        return None if self.ram_budget is None else self.ram_budget - self.ram_needed
+
+    @property
+    def fits(self) -> bool:
+        return all(m is None or m >= 0 for m in (self.flash_margin, self.ram_margin))
+
+
+@dataclass(frozen=True)
+class RuntimeFacts:
+    """What only the runtime's kernels know: their scratch requests and persistent tail."""
+
+    scratch: tuple[ScratchRequest, ...]
+    tail: int
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    name: str
+    size_bytes: int
+    description: str
+    inputs: tuple[TensorSummary, ...]
+    outputs: tuple[TensorSummary, ...]
+    ops: tuple[OpSummary, ...]
+    weights_bytes: int
+    num_tensors: int
+    plan: ArenaPlan
+    arena_tail: int  # the runtime's persistent tail
+    arena_bytes: int  # what the runtime needs: planned head (or planning arrays) + tail
+    arena_source: str  # "runtime" (kernels' scratch and tail from the host runtime) or "estimate"
+    largest_tensors: tuple[TensorSummary, ...]
+    fit: BoardFit | None
+
+    @property
+    def macs(self) -> int:
+        return sum(op.macs for op in self.ops)
+
+    @property
+    def unsupported(self) -> tuple[OpSummary, ...]:
+        return tuple(op for op in self.ops if not op.supported)
+
+    @property
+    def op_kinds(self) -> tuple[str, ...]:
+        """Distinct op names in first-use order."""
+        return tuple(dict.fromkeys(op.name for op in self.ops))
+
+
+def supported_ops() -> frozenset[str]:
+    """Builtin ops with a kernel file (kernels/<op name lowercase>.cc) in the runtime."""
+    kernels = paths.runtime_dir() / "src" / "md" / "kernels"
+    return frozenset(p.stem.upper() for p in kernels.glob("*.cc"))
+
+
+def op_macs(model: Model, op: Operator) -> int:
+    """Multiply-accumulates of one op (0 for ops without a weight product)."""
+    tensors = model.tensors
+
+    def shape(position: int, source: tuple[int, ...]) -> tuple[int, ...]:
+        if position >= len(source) or source[position] < 0:
+            return ()
+        return tensors[source[position]].shape
+
+    out = shape(0, op.outputs)
+    out_elements = _count(out)
+    if op.name == "CONV_2D":
+        filt = shape(1, op.inputs)  # [out_ch, kh, kw, in_ch]
+        return out_elements * _count(filt[1:]) if len(filt) == 4 else 0
+    if op.name == "DEPTHWISE_CONV_2D":
+        filt = shape(1, op.inputs)  # [1, kh, kw, out_ch]
+        return out_elements * filt[1] * filt[2] if len(filt) == 4 else 0
+    if op.name == "TRANSPOSE_CONV":
+        filt = shape(1, op.inputs)  # [out_ch, kh, kw, in_ch]; every input tap fans out
+        return _count(shape(2, op.inputs)) * _count(filt[:3]) if len(filt) == 4 else 0
+    if op.name == "FULLY_CONNECTED":
+        weights = shape(1, op.inputs)  # [units, depth]
+        return out_elements * weights[-1] if weights else 0
+    if op.name == "BATCH_MATMUL":
+        lhs = shape(0, op.inputs)
+        adj_x = bool(op.options.get("adj_x", False))
+        depth = (lhs[-2] if adj_x else lhs[-1]) if len(lhs) >= 2 else 0
+        return out_elements * depth
+    if op.name == "SVDF":
+        inp = shape(0, op.inputs)  # [batch, input_size]
+        feature, time = shape(1, op.inputs), shape(2, op.inputs)
+        batch = inp[0] if inp else 0
+        return batch * (_count(feature) + _count(time))
+    if op.name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        inp = shape(0, op.inputs)  # [batch, time, input] (or [time, batch, input])
+        steps = _count(inp[:-1]) if len(inp) == 3 else 0
+        weights = [shape(i, op.inputs) for i in (*range(1, 9), 16)]
+        return steps * sum(_count(w) for w in weights if w)
+    return 0
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    total = 1
+    for d in shape:
+        total *= d
+    return total
+
+
+def _summary(t: Tensor) -> TensorSummary:
+    q = t.quantization
+    return TensorSummary(
+        index=t.index,
+        name=t.name,
+        shape=t.shape,
+        dtype=t.dtype or t.type.name.lower(),
+        scale=q.scale if q else (),
+        zero_point=q.zero_point if q else (),
+        bytes=t.nbytes,
+    )
+
+
+def runtime_facts(model_bytes: bytes) -> tuple[RuntimeFacts | None, str]:
+    """Scratch requests and tail from the host build of the runtime (kernels' prepare runs, the
+    plan itself is ours). Returns (None, reason) when the runtime cannot be built or cannot load
+    the model (for instance an unsupported op)."""
+    try:
+        from microdeploy import host_runtime
+    except ImportError:  # an install without the runtime tooling
+        return None, "the host runtime wrapper is not installed"
+    try:
+        plan = host_runtime.plan_model(model_bytes, sanitize=False)
+    except MicrodeployError as exc:
+        return None, exc.message
+    scratch = tuple(ScratchRequest(b.op, b.size) for b in plan.buffers if b.tensor == -1)
+    return RuntimeFacts(scratch, plan.tail), ""
+
+
+def runtime_arena_bytes(
+    model: Model, plan: ArenaPlan, runtime: RuntimeFacts | None
+) -> tuple[int, int]:
+    """(tail, total) as the runtime lays out its arena (md/interpreter.cc). Without the runtime's
+    facts the tail is its uint32 offset per tensor (kernels' persistent data unknown). While
+    planning, the head holds the scratch requests (8 bytes each) and 28 bytes per buffer
+    candidate, which is more than the plan itself only for tiny models."""
+    num_scratch = len(runtime.scratch) if runtime else 0
+    tail = runtime.tail if runtime else align(4 * len(model.tensors))
+    planning = align(align(8 * num_scratch) + 28 * (len(model.tensors) + num_scratch))
+    return tail, max(plan.head, planning) + tail
+
+
+def analyze(
+    model: Model,
+    name: str = "",
+    size_bytes: int | None = None,
+    board: Board | None = None,
+    runtime: RuntimeFacts | None = None,
+) -> ModelReport:
+    supported = supported_ops()
+    ops = tuple(
+        OpSummary(
+            index=op.index,
+            name=op.name,
+            inputs=op.inputs,
+            outputs=op.outputs,
+            output_shapes=tuple(model.tensors[t].shape for t in op.outputs if t >= 0),
+            options_type=op.options_type,
+            options=op.options,
+            macs=op_macs(model, op),
+            supported=op.name in supported,
+        )
+        for op in model.operators
+    )
+    plan = plan_arena(model, runtime.scratch if runtime else ())
+    tail, arena = runtime_arena_bytes(model, plan, runtime)
+    size = model.size if size_bytes is None else size_bytes
+    activations = sorted(
+        (model.tensors[b.tensor] for b in plan.buffers if b.tensor >= 0),
+        key=lambda t: (-t.nbytes, t.index),
+    )
+    fit = None
+    if board is not None:
+        kernels = len({op.name for op in model.operators})
+        fit = BoardFit(
+            board=board.name,
+            flash_needed=size + RUNTIME_CORE_FLASH + KERNEL_FLASH * kernels,
+            flash_budget=board.flash_bytes,
+            ram_needed=arena + RUNTIME_RAM,
+            ram_budget=board.ram_bytes,
+        )
+    return ModelReport(
+        name=name,
+        size_bytes=size,
+        description=model.description,
+        inputs=tuple(_summary(t) for t in model.inputs),
+        outputs=tuple(_summary(t) for t in model.outputs),
+        ops=ops,
+        weights_bytes=sum(t.buffer_size for t in model.tensors if t.is_constant),
+        num_tensors=len(model.tensors),
+        plan=plan,
+        arena_tail=tail,
+        arena_bytes=arena,
+        arena_source="runtime" if runtime else "estimate",
+        largest_tensors=tuple(_summary(t) for t in activations[:LARGEST_TENSORS]),
+        fit=fit,
+    )
+
+
+def analyze_file(path: Path, board: Board | None = None, use_runtime: bool = True) -> ModelReport:
+    """Analyze a .tflite file; with use_runtime, kernels' scratch and tail come from the host
+    runtime when it can be built and loads the model (else they are estimated)."""
+    model = read_model(path)
+    runtime = runtime_facts(path.read_bytes())[0] if use_runtime else None
+    return analyze(model, name=str(path), board=board, runtime=runtime)
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, tuple | list):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def report_as_dict(report: ModelReport) -> dict[str, object]:
+    """The `inspect --json` object (keys documented in docs/architecture.md terms)."""
+
+    def tensor(t: TensorSummary) -> dict[str, object]:
+        return {
+            "index": t.index,
+            "name": t.name,
+            "shape": list(t.shape),
+            "dtype": t.dtype,
+            "scale": list(t.scale),
+            "zero_point": list(t.zero_point),
+            "bytes": t.bytes,
+        }
+
+    result: dict[str, object] = {
+        "model": report.name,
+        "size_bytes": report.size_bytes,
+        "description": report.description,
+        "inputs": [tensor(t) for t in report.inputs],
+        "outputs": [tensor(t) for t in report.outputs],
+        "ops": [op.name for op in report.ops],
+        "operators": [
+            {
+                "index": op.index,
+                "name": op.name,
+                "inputs": list(op.inputs),
+                "outputs": list(op.outputs),
+                "options": {k: _json_value(v) for k, v in op.options.items()},
+                "macs": op.macs,
+                "supported": op.supported,
+            }
+            for op in report.ops
+        ],
+        "macs": report.macs,
+        "weights_bytes": report.weights_bytes,
+        "num_tensors": report.num_tensors,
+        "unsupported_ops": [{"index": op.index, "name": op.name} for op in report.unsupported],
+        "arena_bytes": report.arena_bytes,
+        "arena_head": report.plan.head,
+        "arena_tail": report.arena_tail,
+        "arena_source": report.arena_source,
+        "largest_tensors": [tensor(t) for t in report.largest_tensors],
+        "plan": [
+            {
+                "tensor": b.tensor,
+                "size": b.size,
+                "first": b.first,
+                "last": b.last,
+                "offset": b.offset,
+            }
+            for b in report.plan.buffers
+        ],
+    }
+    if report.fit is not None:
+        fit = report.fit
+        result.update(
+            board=fit.board,
+            fits=fit.fits,
+            flash_needed=fit.flash_needed,
+            flash_budget=fit.flash_budget,
+            flash_margin=fit.flash_margin,
+            ram_needed=fit.ram_needed,
+            ram_budget=fit.ram_budget,
+            ram_margin=fit.ram_margin,
+        )
+    return result
+
+
+def timeline_svg(report: ModelReport, width: int = 900, height: int = 480) -> str:
+    """The arena plan as a picture: x = op index, y = arena offset, one box per buffer."""
+    plan = report.plan
+    num_ops = max(plan.num_ops, 1)
+    left, top, right, bottom = 70, 40, 20, 50
+    plot_w, plot_h = width - left - right, height - top - bottom
+    head = max(plan.head, 1)
+    op_w = plot_w / num_ops
+
+    def y(offset: int) -> float:
+        return top + plot_h - offset / head * plot_h
+
+    title = _escape(f"Arena plan: {Path(report.name).name or 'model'} — head {plan.head} bytes")
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<text x="{left}" y="22" font-size="14">{title}</text>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
+        'stroke="black"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="black"/>',
+        f'<text x="{left + plot_w / 2}" y="{height - 12}" text-anchor="middle">operator</text>',
+        f'<text x="14" y="{top + plot_h / 2}" transform="rotate(-90 14 {top + plot_h / 2})" '
+        'text-anchor="middle">arena offset (bytes)</text>',
+    ]
+    step = max(1, num_ops // 20)
+    for op in range(0, num_ops, step):
+        x = left + (op + 0.5) * op_w
+        parts.append(f'<text x="{x:.1f}" y="{top + plot_h + 15}" text-anchor="middle">{op}</text>')
+    for frac in (0, 0.25, 0.5, 0.75, 1):
+        value = int(head * frac)
+        parts.append(
+            f'<text x="{left - 4}" y="{y(value) + 4:.1f}" text-anchor="end">{value}</text>'
+        )
+    palette = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1")
+    for b in plan.buffers:
+        x0 = left + b.first * op_w
+        w = (b.last - b.first + 1) * op_w
+        y1, y0 = y(b.offset), y(b.offset + b.size)
+        label = f"tensor {b.tensor}" if b.tensor >= 0 else "scratch"
+        tip = _escape(f"{label}: {b.size} bytes at {b.offset}, ops {b.first}-{b.last}")
+        color = palette[b.id % len(palette)]
+        parts.append(
+            f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{w:.1f}" height="{max(y1 - y0, 0.5):.1f}" '
+            f'fill="{color}" fill-opacity="0.75" stroke="black" stroke-width="0.5">'
+            f"<title>{tip}</title></rect>"
+        )
+        if y1 - y0 > 12 and w > 40:
+            parts.append(f'<text x="{x0 + 3:.1f}" y="{y0 + 11:.1f}" fill="white">{b.tensor}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def non_default_options(op: OpSummary) -> dict[str, object]:
+    """The options that differ from the schema's defaults (what a person wants to read)."""
+    fields = {f.name: f for f in schema.OPTIONS_TABLES.get(op.options_type, ())}
+    shown: dict[str, object] = {}
+    for key, value in op.options.items():
+        f = fields.get(key)
+        if f is None:
+            continue
+        if f.kind.startswith("enum:"):
+            default: object = schema.ENUMS[f.kind[5:]](int(f.default or 0)).name
+        elif f.kind.startswith("vector:"):
+            default = ()
+        elif f.kind == "string":
+            default = ""
+        else:
+            default = f.default
+        if value != default:
+            shown[key] = value
+    return shown
