@@ -145,38 +145,49 @@ def _digest(*parts: bytes) -> str:
     return h.hexdigest()[:24]
 
 
-def _compile_error(output: str, source: Path) -> BuildError:
+def _compile_error(output: str, name: str, source: Path) -> BuildError:
     lines = [line for line in output.splitlines() if "error" in line] or output.splitlines()
     first = lines[0].strip() if lines else "no compiler output"
     return BuildError(
-        f"the host runner did not compile ({source.name}): {first}",
+        f"{name} did not compile ({source.name}): {first}",
         hint="fix the C++ error above; the full compiler output is in the exception's notes",
     )
 
 
 def build_runner(sanitize: bool = True) -> Path:
     """Path of the host runner binary for the current sources, building it when needed."""
+    return build_executable("md_host_run", runner_sources(), sanitize=sanitize)
+
+
+def build_executable(
+    name: str,
+    sources: Sequence[Path],
+    sanitize: bool = True,
+    extra_headers: Sequence[Path] = (),
+) -> Path:
+    """Compile and link `sources` (include root runtime_cpp/src) into a cached executable.
+
+    Each object is cached by its source, every header under src/md plus `extra_headers`, the
+    flags and the compiler version; the binary by the set of objects.
+    """
     compiler = _compiler()
     flags = list(_COMMON_FLAGS) + list(_SANITIZE_FLAGS if sanitize else _RELEASE_FLAGS)
     include = paths.runtime_dir() / "src"
-    headers = sorted((include / "md").rglob("*.h"))
-    header_key = _digest(
-        *(p.relative_to(include).as_posix().encode() + p.read_bytes() for p in headers)
-    )
+    headers = sorted((include / "md").rglob("*.h")) + list(extra_headers)
+    header_key = _digest(*(p.as_posix().encode() + p.read_bytes() for p in headers))
     config_key = _digest(
         " ".join(flags).encode(), _compiler_id(compiler).encode(), header_key.encode()
     )
-    sources = runner_sources()
     missing = [s for s in sources if not s.is_file()]
     if missing:
         raise BuildError(
-            f"host runner source missing: {missing[0]}",
+            f"{name} source missing: {missing[0]}",
             hint="is runtime_cpp/ complete in this checkout?",
         )
-    keys = [_digest(config_key.encode(), s.read_bytes()) for s in sources]
+    keys = [_digest(config_key.encode(), s.as_posix().encode(), s.read_bytes()) for s in sources]
     root = paths.cache_dir() / "host_runner"
     flavour = "asan" if sanitize else "release"
-    binary = root / "bin" / f"md_host_run-{flavour}-{_digest(*(k.encode() for k in keys))}"
+    binary = root / "bin" / f"{name}-{flavour}-{_digest(*(k.encode() for k in keys))}"
     if binary.is_file():
         return binary
     with _locked(root / "build.lock"):
@@ -199,7 +210,7 @@ def build_runner(sanitize: bool = True) -> Path:
             results = list(pool.map(compile_one, todo))
         for source, proc in results:
             if proc.returncode != 0:
-                error = _compile_error(proc.stdout + proc.stderr, source)
+                error = _compile_error(proc.stdout + proc.stderr, name, source)
                 error.add_note(proc.stdout + proc.stderr)
                 raise error
         binary.parent.mkdir(parents=True, exist_ok=True)
@@ -207,7 +218,7 @@ def build_runner(sanitize: bool = True) -> Path:
         cmd = [compiler, *flags, *map(str, objects), "-o", str(tmp_bin)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            error = _compile_error(proc.stdout + proc.stderr, Path("link"))
+            error = _compile_error(proc.stdout + proc.stderr, name, Path("link"))
             error.add_note(proc.stdout + proc.stderr)
             raise error
         os.replace(tmp_bin, binary)

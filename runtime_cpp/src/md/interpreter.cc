@@ -252,7 +252,7 @@ Status Interpreter::PlanAndLayout() {
 
   uint32_t head = 0;
   if (PlanBuffers(buffers, n, planner_work, PlannerWorkBytes(n), &head) != Status::kOk) {
-    return SetError(Status::kInvalidArgument, "arena plan does not fit in 32 bits");
+    return ArenaTooSmall(0xffffffffu, true);  // the plan does not even fit in 32 bits
   }
   const size_t tail = PlanAlign(static_cast<uint32_t>(tail_used_));
   const size_t required = pad + (head > planning ? head : planning) + tail;

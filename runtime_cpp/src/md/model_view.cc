@@ -304,12 +304,13 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
     Name(where, sizeof(where), "tensors", i, "");
     if (!c.TableElement(tensors, i, where, &t)) return Status::kMalformedModel;
     VecRef shape;
-    uint32_t type_pos = 0, buffer_pos = 0, sparsity_pos = 0;
+    uint32_t type_pos = 0, buffer_pos = 0, sparsity_pos = 0, variable_pos = 0;
     if (!c.Vector(t, slot::kTensorShape, 4, Name(where, sizeof(where), "tensors", i, "shape"),
                   &shape) ||
         !c.Field(t, slot::kTensorType, 1, where, &type_pos) ||
         !c.Field(t, slot::kTensorBuffer, 4, where, &buffer_pos) ||
-        !c.Field(t, slot::kTensorSparsity, 4, where, &sparsity_pos)) {
+        !c.Field(t, slot::kTensorSparsity, 4, where, &sparsity_pos) ||
+        !c.Field(t, slot::kTensorIsVariable, 1, where, &variable_pos)) {
       return Status::kMalformedModel;
     }
     const int8_t type = type_pos ? Load<int8_t>(buf + type_pos) : 0;

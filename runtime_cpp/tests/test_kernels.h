@@ -1,0 +1,29 @@
+// Kernels for the runtime's own tests (not the product's kernels): they
+// exercise the interpreter's plumbing with arithmetic simple enough to check
+// by hand, so these tests do not depend on kernels/*.cc.
+#ifndef MD_TESTS_TEST_KERNELS_H_
+#define MD_TESTS_TEST_KERNELS_H_
+
+#include "md/kernel.h"
+#include "md/op_resolver.h"
+
+namespace md_test {
+
+// Registered as ADD: int8 out[i] = saturate(in0[i] + in1[i]) on raw values.
+// Prepare requests two scratch buffers and a persistent block (user data);
+// invoke checks them and fails with ctx.Fail() if anything is off.
+const md::KernelRegistration& TestAdd();
+
+// Registered as ADD: prepare fails with ctx.Fail(kShapeMismatch, "bad shape %d", 3).
+const md::KernelRegistration& FailingAdd();
+
+// Accepts every op: prepare reads every tensor view, invoke zeroes the
+// outputs. For fuzzed models that pass validation.
+class AnyOpResolver : public md::OpResolver {
+ public:
+  const md::KernelRegistration* Find(int32_t op) const override;
+};
+
+}  // namespace md_test
+
+#endif  // MD_TESTS_TEST_KERNELS_H_
