@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from microdeploy.boards import Board, get_board
-from microdeploy.errors import BuildError, ToolchainError
+from microdeploy.errors import BuildError, ProjectError, ToolchainError
 from microdeploy.pio import core as pio_core
 from microdeploy.project.generate import load_manifest
 
@@ -175,6 +175,25 @@ def check_budget(board: Board, size: SizeReport) -> None:
             )
 
 
+def _check_core_dir(project: Path) -> None:
+    """The project's platformio.ini must name our core dir: any other one lacks the offline
+    tool-scons package, and PlatformIO would then wait on its registry."""
+    ini = project / "platformio.ini"
+    try:
+        text = ini.read_text(encoding="utf-8")
+    except OSError:
+        raise ProjectError(
+            f"{ini} is missing", hint="re-run `microdeploy init` on the project"
+        ) from None
+    match = re.search(r"^core_dir\s*=\s*(.+?)\s*$", text, re.M)
+    if match and Path(match.group(1)) != pio_core.core_dir():
+        raise ProjectError(
+            f"{ini} uses PlatformIO core dir {match.group(1)}, not this microdeploy's "
+            f"{pio_core.core_dir()}",
+            hint="re-run `microdeploy init` with the same --board/--model to refresh the project",
+        )
+
+
 def build_project(
     project: Path, on_line: Callable[[str], None] | None = None, jobs: int = 2
 ) -> BuildResult:
@@ -186,6 +205,7 @@ def build_project(
     if compiler:
         _require_tool(compiler)
     if board.platformio.is_own_platform:
+        _check_core_dir(project)
         pio_core.ensure_core()
     command = pio_core.pio_command("run", "-d", str(project), "-e", board.name, "-j", str(jobs))
     started = time.monotonic()

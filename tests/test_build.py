@@ -18,6 +18,7 @@ from microdeploy.build import BuildFailed, build_project
 from microdeploy.errors import BuildError
 from microdeploy.model.reader import read_model
 from microdeploy.project.generate import init_project
+from microdeploy.protocol.codec import Record, RecordParser, b64decode
 
 pytestmark = pytest.mark.slow
 
@@ -41,18 +42,28 @@ def _tflm_outputs(model: Path, inputs: list[np.ndarray]) -> list[list[int]]:
     return [np.asarray(o).reshape(-1).tolist() for o in outs]
 
 
+# The generated main.cpp speaks the serial protocol (docs/protocol.md): ask it for one inference
+# with its output tensors, then tell it to end the program.
+_RUN_AND_EXIT = "run out=1\nexit\n"
+
+
 def _printed_outputs(text: str) -> list[list[int]]:
-    """Values of the `output N type shape: v v v` lines the generated main.cpp prints."""
-    outputs = []
-    for match in re.finditer(r"^output \d+ \w+ [\dx]+:((?: -?\d+)*)$", text, re.M):
-        outputs.append([int(v) for v in match.group(1).split()])
-    assert outputs, f"no output lines in:\n{text}"
-    return outputs
+    """Values of the output tensors in the `out`/`dat` records the firmware answered with."""
+    outputs: list[tuple[Record, bytearray]] = []
+    for item in RecordParser().feed(text.encode()):
+        if isinstance(item, Record) and item.type == "out":
+            outputs.append((item, bytearray()))
+        elif isinstance(item, Record) and item.type == "dat" and outputs:
+            outputs[-1][1].extend(b64decode(item.text("b64")))
+    assert outputs, f"no output records in:\n{text}"
+    return [
+        np.frombuffer(bytes(data), np.dtype(out.text("type"))).tolist() for out, data in outputs
+    ]
 
 
 def _run_native(firmware: Path) -> str:
     proc = subprocess.run(
-        [str(firmware)], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+        [str(firmware)], capture_output=True, text=True, timeout=60, input=_RUN_AND_EXIT
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
@@ -66,7 +77,7 @@ def _run_qemu(firmware: Path, machine: str = "mps2-an386") -> str:
         capture_output=True,
         text=True,
         timeout=300,
-        stdin=subprocess.DEVNULL,
+        input=_RUN_AND_EXIT,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
@@ -215,3 +226,15 @@ def test_build_of_a_missing_project_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("build", str(tmp_path / "nothing"))
     assert result.code == 1
     assert result.stderr.startswith("error: ") and "does not exist" in result.stderr
+
+
+def test_project_for_another_core_dir_asks_for_init_instead_of_hanging(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    init_project(project, "native", example="hello_world")
+    ini = project / "platformio.ini"
+    ini.write_text(
+        re.sub(r"^core_dir = .*$", "core_dir = /nonexistent/core", ini.read_text(), flags=re.M)
+    )
+    result = run_cli("build", str(project), timeout=30)
+    assert result.code == 1
+    assert "/nonexistent/core" in result.stderr and "microdeploy init" in result.stderr

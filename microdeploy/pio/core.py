@@ -17,6 +17,7 @@ referenced from platformio.ini by plain path, so PlatformIO never tries to insta
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -51,8 +52,13 @@ def platform_dir(name: str) -> Path:
 
 
 def core_dir() -> Path:
-    """PlatformIO core dir used by every microdeploy build (never the user's ~/.platformio)."""
-    return paths.cache_dir() / "platformio"
+    """PlatformIO core dir used by every microdeploy build (never the user's ~/.platformio).
+
+    One per microdeploy checkout: PlatformIO records where each symlink:// platform points, so
+    two checkouts sharing one core dir would keep re-pointing (and racing on) that record.
+    """
+    checkout = hashlib.sha256(str(platforms_dir()).encode()).hexdigest()[:10]
+    return paths.cache_dir() / f"platformio-{checkout}"
 
 
 def _write_if_changed(path: Path, text: str) -> None:
