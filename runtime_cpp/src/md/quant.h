@@ -29,11 +29,18 @@ inline int32_t RoundingDivideByPOT(int32_t x, int exponent) {
 }
 
 // x * quantized_multiplier * 2^shift with TFLite's double rounding.
+// x * 2^shift with two's-complement wrap-around, the result TFLM's builds
+// produce for `x * (1 << shift)` (signed overflow there, well-defined here).
+inline int32_t WrappingShiftLeft(int32_t x, int shift) {
+  return static_cast<int32_t>(static_cast<uint32_t>(x) << shift);
+}
+
 inline int32_t MultiplyByQuantizedMultiplier(int32_t x, int32_t quantized_multiplier, int shift) {
   const int left_shift = shift > 0 ? shift : 0;
   const int right_shift = shift > 0 ? 0 : -shift;
   return RoundingDivideByPOT(
-      SaturatingRoundingDoublingHighMul(x * (1 << left_shift), quantized_multiplier), right_shift);
+      SaturatingRoundingDoublingHighMul(WrappingShiftLeft(x, left_shift), quantized_multiplier),
+      right_shift);
 }
 
 inline int32_t MultiplyByQuantizedMultiplierSmallerThanOneExp(int32_t x,
@@ -45,7 +52,7 @@ inline int32_t MultiplyByQuantizedMultiplierSmallerThanOneExp(int32_t x,
 
 inline int32_t MultiplyByQuantizedMultiplierGreaterThanOne(int32_t x, int32_t quantized_multiplier,
                                                            int left_shift) {
-  return SaturatingRoundingDoublingHighMul(x * (1 << left_shift), quantized_multiplier);
+  return SaturatingRoundingDoublingHighMul(WrappingShiftLeft(x, left_shift), quantized_multiplier);
 }
 
 // 64-bit input variant (int16 conv/FC accumulators in TFLite). Matches
