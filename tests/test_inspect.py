@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from typer.testing import CliRunner
 
 from microdeploy import paths
 from microdeploy.cli.main import app
+from microdeploy.errors import ModelError
+from microdeploy.model.analysis import analyze, report_as_dict
 from microdeploy.model.reader import read_model
 from microdeploy.model.writer import ModelBuilder
 
@@ -218,3 +221,25 @@ def test_no_runtime_estimates_without_building_anything(tmp_path: Path) -> None:
     assert report["arena_source"] == "estimate"
     # Two 48-byte buffers live together at op 0; the tail holds a uint32 offset per tensor.
     assert report["arena_head"] == 96 and report["arena_tail"] == 16
+
+
+def test_analysis_copes_with_every_model_the_reader_accepts() -> None:
+    models = _model_paths()
+    if not models:
+        pytest.skip("reference models folder is absent")
+    rnd = random.Random(2024)
+    accepted = 0
+    for path in models:
+        original = path.read_bytes()
+        for _ in range(60):
+            data = bytearray(original)
+            for _ in range(rnd.choice([1, 4])):
+                # Converter output keeps its tables after the weights: flip mostly there.
+                data[rnd.randrange(max(0, len(data) - 6000), len(data))] = rnd.randrange(256)
+            try:
+                model = read_model(bytes(data))
+            except ModelError:
+                continue
+            json.dumps(report_as_dict(analyze(model)))
+            accepted += 1
+    assert accepted > 0
