@@ -92,24 +92,11 @@ void LogisticInt8(const TensorView& in, const TensorView& out) {
   }
 }
 
-void LogisticFloat(const TensorView& in, const TensorView& out) {
-  const float cutoff_upper = 16.619047164916992188f;
-  const float cutoff_lower = -9.f;
+void LogisticFloatTensor(const TensorView& in, const TensorView& out) {
   const float* x = in.Data<float>();
   float* y = out.Data<float>();
   const int32_t n = in.FlatSize();
-  for (int32_t i = 0; i < n; ++i) {
-    const float val = x[i];
-    float result;
-    if (val > cutoff_upper) {
-      result = 1.0f;
-    } else if (val < cutoff_lower) {
-      result = std::exp(val);
-    } else {
-      result = 1.f / (1.f + std::exp(-val));
-    }
-    y[i] = result;
-  }
+  for (int32_t i = 0; i < n; ++i) y[i] = LogisticFloat(x[i]);
 }
 
 Status Invoke(OpContext& ctx) {
@@ -126,7 +113,7 @@ Status Invoke(OpContext& ctx) {
       break;
     }
     default:
-      LogisticFloat(in, out);
+      LogisticFloatTensor(in, out);
       break;
   }
   return Status::kOk;

@@ -157,6 +157,16 @@ inline int32_t Tanh(int32_t a) {
 
 }  // namespace fixedpoint
 
+// Float logistic as TFLM's reference_ops::Logistic: exact 1 above the upper
+// cut-off, exp(x) below the lower one, 1 / (1 + exp(-x)) in between.
+inline float LogisticFloat(float val) {
+  const float cutoff_upper = 16.619047164916992188f;
+  const float cutoff_lower = -9.f;
+  if (val > cutoff_upper) return 1.0f;
+  if (val < cutoff_lower) return std::exp(val);
+  return 1.f / (1.f + std::exp(-val));
+}
+
 namespace lut {
 
 // sigmoid(i/24) in 0.16 format for i in [0, 255]; tanh(x) = 2*sigmoid(2x) - 1.
