@@ -125,3 +125,30 @@ def test_float_matches_tflm(seed: int) -> None:
     b.set_io([x], [y])
     x_data = rng.normal(0, 2, in_shape).astype(np.float32)
     assert_same_as_tflm(b.build(), [x_data], f"float in={in_shape} out={out_shape} {act}")
+
+
+def test_per_tensor_multiplier_is_formed_in_double_like_tflm() -> None:
+    """Scales for which input_scale x filter_scale rounded to float (instead of kept in double)
+    changes the requantization multiplier enough to flip these 12 accumulators' outputs (found
+    by a search over random scales). Each accumulator is fed through one channel's bias."""
+    input_scale, filter_scale, output_scale = (
+        0.001332598039880395,
+        0.012291286140680313,
+        0.05073009431362152,
+    )
+    accumulators = [-329851, -314365, -298879, -283393, -267907, -252421]
+    accumulators += [-a for a in accumulators]
+    n = len(accumulators)
+    b = ModelBuilder()
+    x = b.add_tensor([1, 1], "int8", scale=input_scale, zero_point=0)
+    w = b.add_tensor(
+        [n, 1], "int8", data=np.ones([n, 1], np.int8), scale=filter_scale, zero_point=0
+    )
+    bias_scale = float(np.float32(input_scale * filter_scale))
+    bias = b.add_tensor(
+        [n], "int32", data=np.array(accumulators, np.int32), scale=bias_scale, zero_point=0
+    )
+    y = b.add_tensor([1, n], "int8", scale=output_scale, zero_point=0)
+    b.add_operator("FULLY_CONNECTED", [x, w, bias], [y])
+    b.set_io([x], [y])
+    assert_same_as_tflm(b.build(), [np.zeros([1, 1], np.int8)], "double-product multiplier")
