@@ -19,6 +19,7 @@ from kernel_harness import (
     symmetric_weights,
 )
 
+from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 
@@ -138,3 +139,15 @@ def test_float_matches_tflm(seed: int) -> None:
     b.set_io([x], [y])
     x_data = rng.normal(0, 2, [batches, w["in_h"], w["in_w"], in_depth]).astype(np.float32)
     assert_same_as_tflm(b.build(), [x_data], f"float {w} act={act}")
+
+
+def test_output_shape_not_matching_the_window_is_a_prepare_error() -> None:
+    b = ModelBuilder()
+    x = b.add_tensor([1, 5, 5, 2], "int8", scale=0.1, zero_point=0)
+    weights = np.ones([3, 3, 3, 2], np.int8)
+    f = b.add_tensor(weights.shape, "int8", data=weights, scale=0.1, zero_point=0)
+    y = b.add_tensor([1, 5, 5, 3], "int8", scale=0.1, zero_point=0)
+    b.add_operator("CONV_2D", [x, f], [y], {"padding": "VALID", "stride_h": 1, "stride_w": 1})
+    b.set_io([x], [y])
+    with pytest.raises(host_runtime.HostRunnerError, match="CONV_2D: output is 5x5 but .* 3x3"):
+        host_runtime.run_model(b.build(), [np.zeros([1, 5, 5, 2], np.int8)])

@@ -18,6 +18,7 @@ from kernel_harness import (
     symmetric_weights,
 )
 
+from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 
@@ -152,3 +153,29 @@ def test_per_tensor_multiplier_is_formed_in_double_like_tflm() -> None:
     b.add_operator("FULLY_CONNECTED", [x, w, bias], [y])
     b.set_io([x], [y])
     assert_same_as_tflm(b.build(), [np.zeros([1, 1], np.int8)], "double-product multiplier")
+
+
+def test_hybrid_weights_are_a_prepare_error() -> None:
+    b = ModelBuilder()
+    x = b.add_tensor([1, 8], "float32")
+    weights = np.ones([3, 8], np.int8)
+    f = b.add_tensor(weights.shape, "int8", data=weights, scale=0.1, zero_point=0)
+    y = b.add_tensor([1, 3], "float32")
+    b.add_operator("FULLY_CONNECTED", [x, f, -1], [y])
+    b.set_io([x], [y])
+    with pytest.raises(host_runtime.HostRunnerError, match="FULLY_CONNECTED.*hybrid"):
+        host_runtime.run_model(b.build(), [np.zeros([1, 8], np.float32)])
+
+
+def test_input_size_not_matching_the_weights_is_a_prepare_error() -> None:
+    b = ModelBuilder()
+    x = b.add_tensor([2, 8], "int8", scale=0.1, zero_point=0)
+    weights = np.ones([3, 7], np.int8)
+    f = b.add_tensor(weights.shape, "int8", data=weights, scale=0.1, zero_point=0)
+    y = b.add_tensor([2, 3], "int8", scale=0.1, zero_point=0)
+    b.add_operator("FULLY_CONNECTED", [x, f, -1], [y])
+    b.set_io([x], [y])
+    with pytest.raises(
+        host_runtime.HostRunnerError, match="input has 16 values, expected 2 batches x 7 inputs"
+    ):
+        host_runtime.run_model(b.build(), [np.zeros([2, 8], np.int8)])
