@@ -467,6 +467,22 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
   num_inputs_ = inputs.count;
   outputs_ = reinterpret_cast<const int32_t*>(buf + outputs.first);
   num_outputs_ = outputs.count;
+  // With the structure known to be sound: an op must not write into the
+  // model (a constant tensor as an op output would be a write to flash).
+  for (int i = 0; i < NumOperators(); ++i) {
+    const OpInfo op = Operator(i);
+    for (int k = 0; k < op.num_outputs + op.num_intermediates; ++k) {
+      const int32_t t = k < op.num_outputs ? op.outputs[k] : op.intermediates[k - op.num_outputs];
+      const TensorInfo info = Tensor(t);
+      if (info.data != nullptr && !info.is_variable) {
+        Name(where, sizeof(where), "operators", static_cast<uint32_t>(i),
+             k < op.num_outputs ? "outputs" : "intermediates");
+        c.Fail(where, static_cast<uint64_t>(info.data - buf), "tensor %d has constant data", t);
+        *this = ModelView();
+        return Status::kMalformedModel;
+      }
+    }
+  }
   if (error != nullptr && error_size > 0) error[0] = '\0';
   return Status::kOk;
 }
