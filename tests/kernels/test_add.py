@@ -13,6 +13,7 @@ from kernel_harness import (
     random_zero_point,
 )
 
+from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
@@ -68,3 +69,19 @@ def test_add_int32_matches_tflm(seed: int) -> None:
     model = _add_model(shapes, "int32", None, "NONE")
     inputs = [random_ints(rng, s, "int32") // 2 for s in shapes[:2]]
     assert_same_as_tflm(model, inputs, label=f"int32 seed={seed} {shapes}")
+
+
+def test_incompatible_shapes_are_a_prepare_error() -> None:
+    model = _add_model(([2, 3], [4, 3], [4, 3]), "float32", None, "NONE")
+    x = [np.zeros([2, 3], np.float32), np.zeros([4, 3], np.float32)]
+    with pytest.raises(host_runtime.HostRunnerError, match="ADD.*not broadcast-compatible"):
+        host_runtime.run_model(model, x)
+
+
+def test_output_scale_too_small_for_the_rescale_is_a_prepare_error() -> None:
+    # 2 * max(input scale) / (2^20 * output scale) >= 1: TFLM aborts on this, we refuse it.
+    quant = [(1.0, 0), (1.0, 0), (1e-7, 0)]
+    model = _add_model(([4], [4], [4]), "int8", quant, "NONE")
+    x = [np.zeros([4], np.int8)] * 2
+    with pytest.raises(host_runtime.HostRunnerError, match="ADD.*output scale .* too small"):
+        host_runtime.run_model(model, x)

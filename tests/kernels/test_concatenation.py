@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from kernel_harness import assert_same_as_tflm, random_ints, random_scale, random_shape
 
+from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 
@@ -37,3 +38,15 @@ def test_concatenation_matches_tflm(dtype: str, seed: int) -> None:
     else:
         inputs = [random_ints(rng, s, dtype) for s in shapes]
     assert_same_as_tflm(b.build(), inputs, label=f"{dtype} seed={seed} {shapes} axis={axis}")
+
+
+def test_inputs_with_other_quantization_are_a_prepare_error() -> None:
+    b = ModelBuilder()
+    x1 = b.add_tensor([1, 2], "int8", scale=0.1, zero_point=0)
+    x2 = b.add_tensor([1, 2], "int8", scale=0.2, zero_point=0)
+    y = b.add_tensor([1, 4], "int8", scale=0.1, zero_point=0)
+    b.add_operator("CONCATENATION", [x1, x2], [y], {"axis": 1})
+    b.set_io([x1, x2], [y])
+    x = [np.zeros([1, 2], np.int8)] * 2
+    with pytest.raises(host_runtime.HostRunnerError, match="CONCATENATION.*input 1 quantization"):
+        host_runtime.run_model(b.build(), x)

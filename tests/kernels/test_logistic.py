@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from kernel_harness import assert_same_as_tflm, random_scale
 
+from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 
@@ -48,3 +49,9 @@ def test_logistic_float_matches_tflm() -> None:
     ).astype(np.float32)
     model = _unary_model("LOGISTIC", [x.size], "float32", (None, None), (None, None))
     assert_same_as_tflm(model, [x], label="float")
+
+
+def test_int8_output_zero_point_other_than_minus_128_is_a_prepare_error() -> None:
+    model = _unary_model("LOGISTIC", [4], "int8", (0.1, 0), (1 / 256, 0))
+    with pytest.raises(host_runtime.HostRunnerError, match="LOGISTIC.*zero point must be -128"):
+        host_runtime.run_model(model, [np.zeros([4], np.int8)])

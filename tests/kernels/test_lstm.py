@@ -14,6 +14,7 @@ from kernel_harness import (
     symmetric_weights,
 )
 
+from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 NUM_INPUTS = 24
@@ -103,3 +104,24 @@ def test_lstm_matches_tflm(kind: str, seed: int) -> None:
     model, x = _lstm_model(rng, sz, kind)
     invokes = 1 + seed % 3
     assert_same_as_tflm_repeated(model, [x], invokes, label=f"{kind} seed={seed} {sz}")
+
+
+def test_peephole_lstm_is_a_prepare_error() -> None:
+    # A cell-to-forget (peephole) weight, input 10, which TFLM does not support either.
+    b = ModelBuilder()
+    inputs = [-1] * NUM_INPUTS
+    inputs[0] = xi = b.add_tensor([1, 2, 3], "float32")
+    for g in range(4):
+        inputs[1 + g] = b.add_tensor([2, 3], "float32", data=np.ones([2, 3], np.float32))
+        inputs[5 + g] = b.add_tensor([2, 2], "float32", data=np.ones([2, 2], np.float32))
+        inputs[12 + g] = b.add_tensor([2], "float32", data=np.zeros(2, np.float32))
+    inputs[10] = b.add_tensor([2], "float32", data=np.ones(2, np.float32))
+    inputs[18] = b.add_tensor([1, 2], "float32", is_variable=True)
+    inputs[19] = b.add_tensor([1, 2], "float32", is_variable=True)
+    y = b.add_tensor([1, 2, 2], "float32")
+    b.add_operator(
+        "UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, [y], {"fused_activation_function": "TANH"}
+    )
+    b.set_io([xi], [y])
+    with pytest.raises(host_runtime.HostRunnerError, match="LSTM.*input 10 is given: peephole"):
+        host_runtime.run_model(b.build(), [np.zeros([1, 2, 3], np.float32)])

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from kernel_harness import assert_same_as_tflm, random_ints, random_scale, random_shape
 
+from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 
@@ -91,3 +92,14 @@ def test_mean_float_matches_tflm(seed: int) -> None:
     model = _mean_model(shape, axes, bool(seed % 2), "float32", (None, None), (None, None))
     x = rng.normal(size=shape).astype(np.float32)
     assert_same_as_tflm(model, [x], label=f"float seed={seed} {shape} {axes}")
+
+
+def test_axis_out_of_range_is_a_prepare_error() -> None:
+    b = ModelBuilder()
+    x = b.add_tensor([2, 3], "float32")
+    a = b.add_tensor([1], "int32", data=np.array([2], np.int32))
+    y = b.add_tensor([2, 3], "float32")
+    b.add_operator("MEAN", [x, a], [y], {"keep_dims": True})
+    b.set_io([x], [y])
+    with pytest.raises(host_runtime.HostRunnerError, match="MEAN.*axis 2 out of range"):
+        host_runtime.run_model(b.build(), [np.zeros([2, 3], np.float32)])

@@ -13,6 +13,7 @@ from kernel_harness import (
     random_zero_point,
 )
 
+from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
@@ -72,3 +73,11 @@ def test_mul_int32_matches_tflm(seed: int) -> None:
     # Full-range values: products wrap around, as in TFLM.
     inputs = [random_ints(rng, s, "int32") for s in shapes[:2]]
     assert_same_as_tflm(model, inputs, label=f"int32 seed={seed} {shapes} {activation}")
+
+
+def test_int16_with_zero_point_is_a_prepare_error() -> None:
+    quant = [(0.01, 3), (0.01, 0), (0.01, 0)]
+    model = _mul_model(([4], [4], [4]), "int16", quant, "NONE")
+    x = [np.zeros([4], np.int16)] * 2
+    with pytest.raises(host_runtime.HostRunnerError, match="MUL.*zero points of 0"):
+        host_runtime.run_model(model, x)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from kernel_harness import assert_same_as_tflm, random_ints, random_scale, random_shape
 
+from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 
@@ -33,3 +34,15 @@ def test_pad_matches_tflm(dtype: str, seed: int) -> None:
     else:
         inputs = [random_ints(rng, shape, dtype)]
     assert_same_as_tflm(b.build(), inputs, label=f"{dtype} seed={seed} {shape} {paddings.tolist()}")
+
+
+def test_paddings_given_at_run_time_are_a_prepare_error() -> None:
+    b = ModelBuilder()
+    x = b.add_tensor([2, 2], "float32")
+    p = b.add_tensor([2, 2], "int32")  # a model input, not a constant
+    y = b.add_tensor([4, 4], "float32")
+    b.add_operator("PAD", [x, p], [y])
+    b.set_io([x, p], [y])
+    inputs = [np.zeros([2, 2], np.float32), np.ones([2, 2], np.int32)]
+    with pytest.raises(host_runtime.HostRunnerError, match="PAD.*constant int32"):
+        host_runtime.run_model(b.build(), inputs)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from kernel_harness import assert_same_as_tflm, random_ints, random_scale, random_shape
 
+from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 
@@ -77,3 +78,14 @@ def test_strided_slice_matches_tflm(dtype: str, seed: int) -> None:
         inputs = [random_ints(rng, shape, dtype)]
     label = f"{dtype} seed={seed} {shape} {begin} {end} {strides} {options}"
     assert_same_as_tflm(b.build(), inputs, label=label)
+
+
+def test_ellipsis_mask_is_a_prepare_error() -> None:
+    b = ModelBuilder()
+    x = b.add_tensor([4], "float32")
+    consts = [b.add_tensor([1], "int32", data=np.array([v], np.int32)) for v in (0, 2, 1)]
+    y = b.add_tensor([2], "float32")
+    b.add_operator("STRIDED_SLICE", [x, *consts], [y], {"ellipsis_mask": 1})
+    b.set_io([x], [y])
+    with pytest.raises(host_runtime.HostRunnerError, match="STRIDED_SLICE.*ellipsis_mask"):
+        host_runtime.run_model(b.build(), [np.zeros([4], np.float32)])

@@ -14,6 +14,7 @@ from kernel_harness import (
     symmetric_weights,
 )
 
+from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 
@@ -126,3 +127,17 @@ def test_svdf_float_matches_tflm(seed: int) -> None:
     inputs = [rng.normal(size=[batch, sz["input_size"]]).astype(np.float32)]
     invokes = int(rng.integers(1, memory + 3))
     assert_same_as_tflm_repeated(b.build(), inputs, invokes, label=f"float seed={seed} {sz}")
+
+
+def test_state_that_is_not_a_variable_is_a_prepare_error() -> None:
+    b = ModelBuilder()
+    x = b.add_tensor([1, 4], "float32")
+    wf = b.add_tensor([2, 4], "float32", data=np.ones([2, 4], np.float32))
+    wt = b.add_tensor([2, 3], "float32", data=np.ones([2, 3], np.float32))
+    bias = b.add_tensor([2], "float32", data=np.zeros(2, np.float32))
+    state = b.add_tensor([1, 6], "float32")  # not marked variable
+    y = b.add_tensor([1, 2], "float32")
+    b.add_operator("SVDF", [x, wf, wt, bias, state], [y], {"rank": 1})
+    b.set_io([x], [y])
+    with pytest.raises(host_runtime.HostRunnerError, match="SVDF.*must be a variable tensor"):
+        host_runtime.run_model(b.build(), [np.zeros([1, 4], np.float32)])

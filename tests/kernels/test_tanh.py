@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from kernel_harness import assert_same_as_tflm, random_scale
 
+from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 
@@ -48,3 +49,9 @@ def test_tanh_float_matches_tflm() -> None:
     ).astype(np.float32)
     model = _unary_model("TANH", [x.size], "float32", (None, None), (None, None))
     assert_same_as_tflm(model, [x], label="float")
+
+
+def test_int16_output_scale_other_than_2_pow_minus_15_is_a_prepare_error() -> None:
+    model = _unary_model("TANH", [4], "int16", (2.0**-12, 0), (2.0**-14, 0))
+    with pytest.raises(host_runtime.HostRunnerError, match=r"TANH.*scale must be 2\^-15"):
+        host_runtime.run_model(model, [np.zeros([4], np.int16)])
