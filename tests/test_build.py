@@ -73,7 +73,8 @@ def _run_qemu(firmware: Path, machine: str = "mps2-an386") -> str:
     if shutil.which("qemu-system-arm") is None:
         pytest.skip("qemu-system-arm is not installed")
     proc = subprocess.run(
-        [*QEMU, "-M", machine, "-kernel", str(firmware)],
+        # UART0 straight on stdio (no monitor multiplexer, which holds typed input back)
+        [*QEMU, "-M", machine, "-monitor", "none", "-serial", "stdio", "-kernel", str(firmware)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -113,6 +113,8 @@ class Service {
   uint32_t auto_ms_ = 0;
   bool auto_profile_ = false;
   uint64_t next_auto_tick_ = 0;
+  bool exit_requested_ = false;
+  int exit_code_ = 0;
 
   // The input transfer in progress.
   bool transfer_active_ = false;
@@ -514,6 +516,15 @@ void Service::HandleLine(const char* line, size_t n, bool overflowed) {
     }
   } else if (rec.IsType("auto")) {
     HandleAuto(rec);
+  } else if (rec.IsType("exit")) {
+    int64_t code = 0;
+    rec.GetInt("code", &code);
+    writer_.Begin(seq_, "ok");
+    writer_.Word("cmd", "exit");
+    writer_.Int("code", code);
+    Emit();
+    exit_requested_ = true;
+    exit_code_ = static_cast<int>(code);
   } else {
     SendError("BadCommand", "unknown command");
   }
@@ -544,8 +555,9 @@ int Service::Run() {
     const int got = port::SerialRead(bytes, sizeof(bytes), wait_ms);
     if (got < 0) return 0;  // the host closed the line
     for (int i = 0; i < got; ++i) {
-      if (reader_.Push(bytes[i]))
-        HandleLine(reader_.line(), reader_.length(), reader_.overflowed());
+      if (!reader_.Push(bytes[i])) continue;
+      HandleLine(reader_.line(), reader_.length(), reader_.overflowed());
+      if (exit_requested_) return exit_code_;
     }
   }
 }

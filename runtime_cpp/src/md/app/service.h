@@ -43,7 +43,8 @@ struct AppConfig {
   Profiler* profiler = nullptr;
 };
 
-// Returns when the serial line closes (port::SerialRead() < 0), with the code to exit with.
+// Returns when the serial line closes (port::SerialRead() < 0: code 0) or on the host's `exit`
+// command (its code), with the code to pass to port::Exit().
 int Serve(Interpreter& interpreter, const AppConfig& config);
 
 }  // namespace app
