@@ -1,5 +1,5 @@
 """CONCATENATION against TFLM: 1-4 inputs of rank 1-4 along every axis (negative axes too),
-int8 / int16 / int32 / float32, outputs bit-identical."""
+int8 / int16 / int32 / int64 / float32, outputs bit-identical."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 
-@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "float32"])
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "float32"])
 @pytest.mark.parametrize("seed", range(6))
 def test_concatenation_matches_tflm(dtype: str, seed: int) -> None:
     rng = np.random.default_rng(9000 + seed)
@@ -35,6 +35,8 @@ def test_concatenation_matches_tflm(dtype: str, seed: int) -> None:
     b.set_io(ins, [out])
     if dtype == "float32":
         inputs = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    elif dtype == "int64":
+        inputs = [rng.integers(-(2**62), 2**62, size=s, dtype=np.int64) for s in shapes]
     else:
         inputs = [random_ints(rng, s, dtype) for s in shapes]
     assert_same_as_tflm(b.build(), inputs, label=f"{dtype} seed={seed} {shapes} axis={axis}")

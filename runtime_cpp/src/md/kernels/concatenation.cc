@@ -1,5 +1,5 @@
 // CONCATENATION along any axis (negative axes count from the end), for int8,
-// int16, int32 and float32. Like TFLM (micro/kernels/concatenation.cc) the
+// int16, int32, int64 and float32. Like TFLM (micro/kernels/concatenation.cc) the
 // op only copies bytes: quantized inputs must share the output's scale and
 // zero point (TFLM copies int8 without requantizing, so a model with
 // differing parameters would be wrong there too; we reject it at prepare).
@@ -27,8 +27,9 @@ Status Prepare(OpContext& ctx) {
   }
   const TensorView out = ctx.Output(0);
   if (out.type != DataType::kInt8 && out.type != DataType::kInt16 && out.type != DataType::kInt32 &&
-      out.type != DataType::kFloat32) {
-    return ctx.Fail(Status::kUnsupportedType, "type %s not supported (int8, int16, int32, float32)",
+      out.type != DataType::kInt64 && out.type != DataType::kFloat32) {
+    return ctx.Fail(Status::kUnsupportedType,
+                    "type %s not supported (int8, int16, int32, int64, float32)",
                     DataTypeName(out.type));
   }
   if (ctx.Options().GetInt8(kActivationSlot, 0) != 0) {
