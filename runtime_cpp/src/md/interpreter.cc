@@ -43,8 +43,9 @@ Status Interpreter::SetError(Status status, const char* fmt, ...) {
 Status Interpreter::ArenaTooSmall(size_t need, bool lower_bound) {
   required_bytes_ = need;
   required_is_lower_bound_ = lower_bound;
-  return SetError(Status::kArenaTooSmall, "arena too small: need %s%zu bytes, have %zu",
-                  lower_bound ? "at least " : "", need, arena_size_);
+  return SetError(Status::kArenaTooSmall, "arena too small: need %s%lu bytes, have %lu",
+                  lower_bound ? "at least " : "", static_cast<unsigned long>(need),
+                  static_cast<unsigned long>(arena_size_));
 }
 
 Status Interpreter::Init() {
@@ -65,9 +66,9 @@ Status Interpreter::Init() {
       }
       file[k] = '\0';
       return SetError(Status::kUnsupportedOp,
-                      "op %d (%s) is not supported by this build; link kernels/%s.cc and "
+                      "op %ld (%s) is not supported by this build; link kernels/%s.cc and "
                       "register it with the op resolver",
-                      i, name, file);
+                      static_cast<long>(i), name, file);
     }
   }
   initialized_ = true;
@@ -167,7 +168,8 @@ Status Interpreter::AllocateTensors() {
     } else if (s != Status::kOk) {
       phase_ = Phase::kNone;
       if (error_[0] == '\0') {
-        SetError(s, "op %d (%s): prepare failed (%s)", i, reg->name, StatusName(s));
+        SetError(s, "op %ld (%s): prepare failed (%s)", static_cast<long>(i), reg->name,
+                 StatusName(s));
       }
       return s;
     }
@@ -323,7 +325,8 @@ Status Interpreter::Invoke() {
     if (s != Status::kOk) {
       phase_ = Phase::kNone;
       if (error_[0] == '\0') {
-        SetError(s, "op %d (%s): invoke failed (%s)", i, reg->name, StatusName(s));
+        SetError(s, "op %ld (%s): invoke failed (%s)", static_cast<long>(i), reg->name,
+                 StatusName(s));
       }
       return s;
     }
@@ -336,13 +339,14 @@ Status Interpreter::Invoke() {
 
 void* Interpreter::AllocatePersistent(int op_index, size_t bytes) {
   if (phase_ != Phase::kPrepare) {
-    SetError(Status::kInvalidArgument, "op %d: AllocatePersistent() outside prepare", op_index);
+    SetError(Status::kInvalidArgument, "op %ld: AllocatePersistent() outside prepare",
+             static_cast<long>(op_index));
     return nullptr;
   }
   void* p = AllocTail(bytes);
   if (p == nullptr) {
-    SetError(Status::kArenaTooSmall, "op %d: arena too small for %zu persistent bytes", op_index,
-             bytes);
+    SetError(Status::kArenaTooSmall, "op %ld: arena too small for %lu persistent bytes",
+             static_cast<long>(op_index), static_cast<unsigned long>(bytes));
   }
   return p;
 }
@@ -350,18 +354,19 @@ void* Interpreter::AllocatePersistent(int op_index, size_t bytes) {
 Status Interpreter::RequestScratch(int op_index, size_t bytes, int* scratch_index) {
   *scratch_index = -1;
   if (phase_ != Phase::kPrepare) {
-    return SetError(Status::kInvalidArgument, "op %d: RequestScratch() outside prepare", op_index);
+    return SetError(Status::kInvalidArgument, "op %ld: RequestScratch() outside prepare",
+                    static_cast<long>(op_index));
   }
   if (bytes > 0x7fffffffu) {
-    return SetError(Status::kInvalidArgument, "op %d: scratch request of %zu bytes is too large",
-                    op_index, bytes);
+    return SetError(Status::kInvalidArgument, "op %ld: scratch request of %lu bytes is too large",
+                    static_cast<long>(op_index), static_cast<unsigned long>(bytes));
   }
   const size_t available = static_cast<size_t>(tail_end_ - head_);
   const size_t after = (static_cast<size_t>(num_scratch_) + 1) * sizeof(ScratchEntry);
   ++num_scratch_;  // counted even when it does not fit, so the need is known
   if (after + tail_used_ > available) {
-    return SetError(Status::kArenaTooSmall, "op %d: arena too small for scratch requests",
-                    op_index);
+    return SetError(Status::kArenaTooSmall, "op %ld: arena too small for scratch requests",
+                    static_cast<long>(op_index));
   }
   scratch_[num_scratch_ - 1] = ScratchEntry{op_index, PlanAlign(static_cast<uint32_t>(bytes))};
   *scratch_index = op_scratch_count_++;
@@ -390,7 +395,8 @@ void Interpreter::SetUserData(int op_index, void* data) {
   }
   UserNode* node = static_cast<UserNode*>(AllocTail(sizeof(UserNode)));
   if (node == nullptr) {
-    SetError(Status::kArenaTooSmall, "op %d: arena too small for user data", op_index);
+    SetError(Status::kArenaTooSmall, "op %ld: arena too small for user data",
+             static_cast<long>(op_index));
     return;
   }
   *node = UserNode{data, nullptr, op_index};
@@ -469,7 +475,8 @@ Status OpContext::Fail(Status status, const char* fmt, ...) const {
   char* out = interp_->error_;
   const size_t size = Interpreter::kErrorSize;
   const int32_t code = interp_->CurrentOp(op_index_).builtin_code;
-  int n = std::snprintf(out, size, "op %d %s: ", op_index_, BuiltinOpName(code));
+  int n =
+      std::snprintf(out, size, "op %ld %s: ", static_cast<long>(op_index_), BuiltinOpName(code));
   if (n < 0) n = 0;
   if (static_cast<size_t>(n) < size) {
     va_list args;

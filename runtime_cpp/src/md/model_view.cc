@@ -79,8 +79,8 @@ class Checker {
 #endif
   {
     if (error_ != nullptr && error_size_ > 0) {
-      int n = std::snprintf(error_, error_size_, "malformed model: %s at offset %llu: ", where,
-                            static_cast<unsigned long long>(offset));
+      int n = std::snprintf(error_, error_size_, "malformed model: %s at offset %lu: ", where,
+                            static_cast<unsigned long>(offset));
       if (n < 0) n = 0;
       if (static_cast<size_t>(n) < error_size_) {
         va_list args;
@@ -94,21 +94,22 @@ class Checker {
 
   bool ReadTable(uint64_t pos, const char* where, Table* t) {
     if (pos + 4 > size_)
-      return Fail(where, pos, "table starts past the end of the buffer (%zu bytes)", size_);
+      return Fail(where, pos, "table starts past the end of the buffer (%lu bytes)",
+                  static_cast<unsigned long>(size_));
     const int64_t vtable = static_cast<int64_t>(pos) - Load<int32_t>(buf_ + pos);
     if (vtable < 0 || static_cast<uint64_t>(vtable) + 4 > size_) {
-      return Fail(where, pos, "vtable offset %lld is outside the buffer",
-                  static_cast<long long>(vtable));
+      return Fail(where, pos, "vtable offset %ld is outside the buffer", static_cast<long>(vtable));
     }
     const uint16_t vtable_size = Load<uint16_t>(buf_ + vtable);
     const uint16_t table_size = Load<uint16_t>(buf_ + vtable + 2);
     if (vtable_size < 4 || (vtable_size & 1) != 0 ||
         static_cast<uint64_t>(vtable) + vtable_size > size_) {
-      return Fail(where, pos, "vtable at %lld has bad size %u", static_cast<long long>(vtable),
-                  vtable_size);
+      return Fail(where, pos, "vtable at %ld has bad size %lu", static_cast<long>(vtable),
+                  static_cast<unsigned long>(vtable_size));
     }
     if (table_size < 4 || pos + table_size > size_) {
-      return Fail(where, pos, "table size %u runs past the end of the buffer", table_size);
+      return Fail(where, pos, "table size %lu runs past the end of the buffer",
+                  static_cast<unsigned long>(table_size));
     }
     t->pos = static_cast<uint32_t>(pos);
     t->vtable = static_cast<uint32_t>(vtable);
@@ -126,8 +127,9 @@ class Checker {
     const uint16_t off = Load<uint16_t>(buf_ + t.vtable + entry);
     if (off == 0) return true;
     if (static_cast<uint32_t>(off) + field_size > t.table_size) {
-      return Fail(where, t.pos, "field (slot %d) at +%u overflows the table's %u bytes", field_slot,
-                  off, t.table_size);
+      return Fail(where, t.pos, "field (slot %ld) at +%lu overflows the table's %lu bytes",
+                  static_cast<long>(field_slot), static_cast<unsigned long>(off),
+                  static_cast<unsigned long>(t.table_size));
     }
     *pos = t.pos + off;
     return true;
@@ -153,13 +155,15 @@ class Checker {
     if (vec == 0) return true;
     const uint32_t n = Load<uint32_t>(buf_ + vec);
     if ((size_ - vec - 4) / elem_size < n) {
-      return Fail(where, vec, "vector of %u x %u bytes runs past the end of the buffer (%zu)", n,
-                  elem_size, size_);
+      return Fail(where, vec, "vector of %lu x %lu bytes runs past the end of the buffer (%lu)",
+                  static_cast<unsigned long>(n), static_cast<unsigned long>(elem_size),
+                  static_cast<unsigned long>(size_));
     }
     const uint64_t first = vec + 4;
     const uint32_t align = elem_size > 8 ? 8 : elem_size;
     if (((reinterpret_cast<uintptr_t>(buf_) + first) % align) != 0) {
-      return Fail(where, vec, "vector data is not %u-byte aligned", align);
+      return Fail(where, vec, "vector data is not %lu-byte aligned",
+                  static_cast<unsigned long>(align));
     }
     v->first = static_cast<uint32_t>(first);
     v->count = n;
@@ -185,7 +189,8 @@ class Checker {
 
 // "tensors[12].shape" into a caller buffer, for messages.
 const char* Name(char* out, size_t n, const char* list, uint32_t index, const char* field) {
-  std::snprintf(out, n, "%s[%u]%s%s", list, index, field[0] ? "." : "", field);
+  std::snprintf(out, n, "%s[%lu]%s%s", list, static_cast<unsigned long>(index), field[0] ? "." : "",
+                field);
   return out;
 }
 
@@ -193,8 +198,9 @@ bool IndexVector(Checker& c, const VecRef& v, int32_t min, uint32_t limit, const
   for (uint32_t i = 0; i < v.count; ++i) {
     const int32_t x = Load<int32_t>(c.buf() + v.first + 4 * i);
     if (x < min || (x >= 0 && static_cast<uint32_t>(x) >= limit)) {
-      return c.Fail(where, v.first + 4 * i, "entry %u is tensor index %d, model has %u tensors", i,
-                    x, limit);
+      return c.Fail(where, v.first + 4 * i, "entry %lu is tensor index %ld, model has %lu tensors",
+                    static_cast<unsigned long>(i), static_cast<long>(x),
+                    static_cast<unsigned long>(limit));
     }
   }
   return true;
@@ -211,12 +217,14 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
     return Status::kMalformedModel;
   }
   if (reinterpret_cast<uintptr_t>(buf) % kRequiredAlignment != 0) {
-    c.Fail("model", 0, "model buffer address is not %zu-byte aligned (place it with alignas(%zu))",
-           kRequiredAlignment, kRequiredAlignment);
+    c.Fail("model", 0, "model buffer address is not %lu-byte aligned (place it with alignas(%lu))",
+           static_cast<unsigned long>(kRequiredAlignment),
+           static_cast<unsigned long>(kRequiredAlignment));
     return Status::kMalformedModel;
   }
   if (size < 8 || size > 0x7fffffffu) {
-    c.Fail("model", 0, "buffer size %zu is not a flatbuffer model", size);
+    c.Fail("model", 0, "buffer size %lu is not a flatbuffer model",
+           static_cast<unsigned long>(size));
     return Status::kMalformedModel;
   }
   Table model;
@@ -227,7 +235,8 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
   }
   const uint32_t version = pos ? Load<uint32_t>(buf + pos) : 0;
   if (version != kSchemaVersion) {
-    c.Fail("Model.version", pos, "schema version %u, expected %u", version, kSchemaVersion);
+    c.Fail("Model.version", pos, "schema version %lu, expected %lu",
+           static_cast<unsigned long>(version), static_cast<unsigned long>(kSchemaVersion));
     return Status::kMalformedModel;
   }
 
@@ -316,7 +325,8 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
     const int8_t type = type_pos ? Load<int8_t>(buf + type_pos) : 0;
     Name(where, sizeof(where), "tensors", i, "type");
     if (!IsKnownType(type)) {
-      c.Fail(where, type_pos, "tensor type %d is not supported by this runtime", type);
+      c.Fail(where, type_pos, "tensor type %ld is not supported by this runtime",
+             static_cast<long>(type));
       return Status::kUnsupportedType;
     }
     if (sparsity_pos != 0) {
@@ -329,14 +339,14 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
       const int32_t dim = Load<int32_t>(buf + shape.first + 4 * d);
       if (dim < 0) {
         c.Fail(Name(where, sizeof(where), "tensors", i, "shape"), shape.first + 4 * d,
-               "dimension %u is negative (%d)", d, dim);
+               "dimension %lu is negative (%ld)", static_cast<unsigned long>(d),
+               static_cast<long>(dim));
         return Status::kMalformedModel;
       }
       elements *= static_cast<uint64_t>(dim);
       if (elements > kMaxTensorBytes) {
         c.Fail(Name(where, sizeof(where), "tensors", i, "shape"), shape.first,
-               "tensor has more than %llu elements",
-               static_cast<unsigned long long>(kMaxTensorBytes));
+               "tensor has more than %lu elements", static_cast<unsigned long>(kMaxTensorBytes));
         return Status::kMalformedModel;
       }
     }
@@ -350,7 +360,8 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
     const uint32_t buffer = buffer_pos ? Load<uint32_t>(buf + buffer_pos) : 0;
     if (buffer >= buffers.count && !(buffer == 0 && buffers.count == 0)) {
       c.Fail(Name(where, sizeof(where), "tensors", i, "buffer"), buffer_pos,
-             "buffer index %u out of range (model has %u buffers)", buffer, buffers.count);
+             "buffer index %lu out of range (model has %lu buffers)",
+             static_cast<unsigned long>(buffer), static_cast<unsigned long>(buffers.count));
       return Status::kMalformedModel;
     }
     if (buffers.count > 0) {
@@ -364,8 +375,8 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
       if (data.count != 0) {
         if (data.count != bytes) {
           c.Fail(Name(where, sizeof(where), "tensors", i, "buffer"), data.first,
-                 "constant data is %u bytes, shape x type size needs %llu", data.count,
-                 static_cast<unsigned long long>(bytes));
+                 "constant data is %lu bytes, shape x type size needs %lu",
+                 static_cast<unsigned long>(data.count), static_cast<unsigned long>(bytes));
           return Status::kMalformedModel;
         }
         const uint32_t align =
@@ -374,7 +385,7 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
                 : static_cast<uint32_t>(DataTypeSize(static_cast<DataType>(type)));
         if (align > 1 && data.first % align != 0) {
           c.Fail(Name(where, sizeof(where), "tensors", i, "buffer"), data.first,
-                 "constant data is not %u-byte aligned", align);
+                 "constant data is not %lu-byte aligned", static_cast<unsigned long>(align));
           return Status::kMalformedModel;
         }
       }
@@ -397,7 +408,9 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
         return Status::kUnsupportedType;
       }
       if (zero_points.count != 0 && zero_points.count != scales.count) {
-        c.Fail(where, q.pos, "%u scales but %u zero points", scales.count, zero_points.count);
+        c.Fail(where, q.pos, "%lu scales but %lu zero points",
+               static_cast<unsigned long>(scales.count),
+               static_cast<unsigned long>(zero_points.count));
         return Status::kMalformedModel;
       }
       const int32_t qdim = qdim_pos ? Load<int32_t>(buf + qdim_pos) : 0;
@@ -407,13 +420,15 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
           shape.count == 1 && Load<uint32_t>(buf + shape.first) == scales.count;
       if (scales.count > 1 && !rank1_channels) {
         if (qdim < 0 || static_cast<uint32_t>(qdim) >= shape.count) {
-          c.Fail(where, qdim_pos, "quantized_dimension %d outside rank %u", qdim, shape.count);
+          c.Fail(where, qdim_pos, "quantized_dimension %ld outside rank %lu",
+                 static_cast<long>(qdim), static_cast<unsigned long>(shape.count));
           return Status::kMalformedModel;
         }
         const int32_t channels = Load<int32_t>(buf + shape.first + 4 * qdim);
         if (static_cast<uint32_t>(channels) != scales.count) {
-          c.Fail(where, scales.first, "%u per-channel scales for %d channels (dimension %d)",
-                 scales.count, channels, qdim);
+          c.Fail(where, scales.first, "%lu per-channel scales for %ld channels (dimension %ld)",
+                 static_cast<unsigned long>(scales.count), static_cast<long>(channels),
+                 static_cast<long>(qdim));
           return Status::kMalformedModel;
         }
       }
@@ -444,7 +459,8 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
     const uint32_t opcode = opcode_pos ? Load<uint32_t>(buf + opcode_pos) : 0;
     if (opcode >= opcodes.count) {
       c.Fail(Name(where, sizeof(where), "operators", i, "opcode_index"), opcode_pos,
-             "opcode index %u out of range (model has %u operator codes)", opcode, opcodes.count);
+             "opcode index %lu out of range (model has %lu operator codes)",
+             static_cast<unsigned long>(opcode), static_cast<unsigned long>(opcodes.count));
       return Status::kMalformedModel;
     }
     if (options != 0) {
@@ -477,7 +493,8 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
       if (info.data != nullptr && !info.is_variable) {
         Name(where, sizeof(where), "operators", static_cast<uint32_t>(i),
              k < op.num_outputs ? "outputs" : "intermediates");
-        c.Fail(where, static_cast<uint64_t>(info.data - buf), "tensor %d has constant data", t);
+        c.Fail(where, static_cast<uint64_t>(info.data - buf), "tensor %ld has constant data",
+               static_cast<long>(t));
         *this = ModelView();
         return Status::kMalformedModel;
       }
