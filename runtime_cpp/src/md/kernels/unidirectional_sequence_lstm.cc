@@ -51,7 +51,11 @@ constexpr int kActivationSlot = 0;
 constexpr int kCellClipSlot = 1;
 constexpr int kTimeMajorSlot = 3;
 
-constexpr int kBufferScratch = 0;  // one scratch holding the 4 gate buffers
+constexpr int kBufferScratch = 0;
+
+constexpr int32_t kInt16Min = std::numeric_limits<int16_t>::min();
+constexpr int32_t kInt16Max =
+    std::numeric_limits<int16_t>::max();  // one scratch holding the 4 gate buffers
 
 // Gate FC output / nonlinearity input scale (Q3.12) and output scale (Q0.15).
 constexpr float kNonlinearInputScale = 0.000244140625f;      // 2^-12
@@ -294,7 +298,7 @@ void FcToInt16(const FcParams& p, int rows, int depth, int units, const ActT* x,
       }
       if (bias != nullptr) acc += bias[o];
       const int32_t v = Requantize(acc, p.multiplier, p.shift);
-      out[r * units + o] = static_cast<int16_t>(std::min(32767, std::max(-32768, v)));
+      out[r * units + o] = static_cast<int16_t>(std::min(kInt16Max, std::max(kInt16Min, v)));
     }
   }
 }
@@ -303,7 +307,7 @@ void FcToInt16(const FcParams& p, int rows, int depth, int units, const ActT* x,
 void AddSat(const int16_t* a, const int16_t* b, int n, int16_t* out) {
   for (int i = 0; i < n; ++i) {
     const int32_t sum = a[i] + b[i];
-    out[i] = static_cast<int16_t>(std::min(32767, std::max(-32768, sum)));
+    out[i] = static_cast<int16_t>(std::min(kInt16Max, std::max(kInt16Min, sum)));
   }
 }
 
