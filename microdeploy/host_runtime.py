@@ -13,6 +13,7 @@ for tests) and `sanitize=False` (-O2, for timing).
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -114,6 +115,7 @@ def runner_sources() -> list[Path]:
     return sources
 
 
+@functools.cache
 def _compiler() -> str:
     compiler = shutil.which(os.environ.get("CXX", "g++"))
     if compiler is None:
@@ -121,6 +123,7 @@ def _compiler() -> str:
     return compiler
 
 
+@functools.cache
 def _compiler_id(compiler: str) -> str:
     proc = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=False)
     return proc.stdout.splitlines()[0] if proc.stdout else compiler

@@ -182,6 +182,16 @@ MD_TEST(InterpreterNamesUnsupportedOpAndKernelFailures) {
     CHECK_STR_CONTAINS(interp.error_message(), "op 0 ADD: bad shape 3");
   }
   {
+    md::MicroOpResolver<1> greedy;
+    greedy.Add(md_test::GreedyAdd());
+    md::Interpreter interp(f.data, f.size, greedy, arena.block, kBigArena);
+    CHECK(interp.Init() == md::Status::kOk);
+    CHECK(interp.AllocateTensors() == md::Status::kArenaTooSmall);
+    CHECK_STR_CONTAINS(interp.error_message(), "arena too small: need at least ");
+    CHECK(interp.required_is_lower_bound());
+    CHECK(interp.ArenaRequiredBytes() > kBigArena);
+  }
+  {
     alignas(16) uint8_t junk[64] = {};
     md::Interpreter interp(junk, sizeof(junk), AddResolver(), arena.block, kBigArena);
     CHECK(interp.Init() == md::Status::kMalformedModel);

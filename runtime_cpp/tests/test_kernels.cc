@@ -73,6 +73,16 @@ md::Status FailingPrepare(md::OpContext& ctx) {
   return ctx.Fail(md::Status::kShapeMismatch, "bad shape %d", 3);
 }
 
+md::Status GreedyPrepare(md::OpContext& ctx) {
+  if (ctx.AllocatePersistent(~size_t{0}) != nullptr) {
+    return ctx.Fail(md::Status::kKernelError, "got SIZE_MAX bytes");
+  }
+  if (ctx.AllocatePersistent(16) != nullptr) {
+    return ctx.Fail(md::Status::kKernelError, "tail did not stay exhausted");
+  }
+  return md::Status::kArenaTooSmall;
+}
+
 md::Status AnyPrepare(md::OpContext& ctx) {
   int64_t sum = 0;
   for (int i = 0; i < ctx.NumInputs(); ++i) {
@@ -116,6 +126,11 @@ const md::KernelRegistration& TestAdd() {
 
 const md::KernelRegistration& FailingAdd() {
   static const md::KernelRegistration r{md::kOpAdd, "ADD", FailingPrepare, TestAddInvoke};
+  return r;
+}
+
+const md::KernelRegistration& GreedyAdd() {
+  static const md::KernelRegistration r{md::kOpAdd, "ADD", GreedyPrepare, TestAddInvoke};
   return r;
 }
 

@@ -17,6 +17,10 @@ const md::KernelRegistration& TestAdd();
 // Registered as ADD: prepare fails with ctx.Fail(kShapeMismatch, "bad shape %d", 3).
 const md::KernelRegistration& FailingAdd();
 
+// Registered as ADD: prepare asks for SIZE_MAX persistent bytes (must get
+// nullptr) and returns kArenaTooSmall.
+const md::KernelRegistration& GreedyAdd();
+
 // Accepts every op: prepare reads every tensor view, invoke zeroes the
 // outputs. For fuzzed models that pass validation.
 class AnyOpResolver : public md::OpResolver {

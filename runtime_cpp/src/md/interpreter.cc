@@ -76,13 +76,16 @@ Status Interpreter::Init() {
 }
 
 void* Interpreter::AllocTail(size_t bytes) {
-  const size_t rounded = (bytes + kTailAlignment - 1) & ~(kTailAlignment - 1);
-  if (rounded < bytes) return nullptr;
-  tail_used_ += rounded;
+  // Sizes are capped so the running total cannot wrap; an oversized request
+  // still counts, so "arena too small" can say how much was asked for.
+  constexpr size_t kMaxTail = 0x7fffffff;
+  const size_t rounded =
+      bytes > kMaxTail ? kMaxTail : ((bytes + kTailAlignment - 1) & ~(kTailAlignment - 1));
+  tail_used_ = rounded > kMaxTail - tail_used_ ? kMaxTail : tail_used_ + rounded;
   const size_t available = static_cast<size_t>(tail_end_ - head_);
   // While preparing, the head holds the scratch request list.
   const size_t reserved = phase_ == Phase::kPrepare ? num_scratch_ * sizeof(ScratchEntry) : 0;
-  if (tail_used_ + reserved > available) return nullptr;
+  if (tail_used_ >= kMaxTail || tail_used_ + reserved > available) return nullptr;
   return tail_end_ - tail_used_;
 }
 
