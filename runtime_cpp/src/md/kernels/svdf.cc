@@ -23,6 +23,13 @@
 #include "md/kernels/register.h"
 #include "md/quant.h"
 
+// The float path must round like TFLM's x86 build, which never fuses a
+// multiply and an add; GCC contracts them into FMAs on FPUs that have them
+// (Cortex-M4F) even in ISO mode (see docs/kernels.md).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 namespace md {
 namespace {
 

@@ -28,6 +28,13 @@
 #include "md/kernels/sigmoid_tanh_common.h"
 #include "md/quant.h"
 
+// The float path must round like TFLM's x86 build, which never fuses a
+// multiply and an add; GCC contracts them into FMAs on FPUs that have them
+// (Cortex-M4F) even in ISO mode (see docs/kernels.md).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 namespace md {
 namespace {
 
@@ -231,12 +238,13 @@ struct IntegerParams {
 };
 
 // CalculateOpDataFullyConnected for an FC into the Q3.12 gate input: the
-// input x weight scale product is formed in float, then widened.
+// multiplier comes from the double product of the scales (as for
+// FULLY_CONNECTED, see docs/kernels.md).
 FcParams MakeFcParams(const TensorView& in, const TensorView& weights) {
   FcParams p;
   p.input_offset = -in.zero_point;
   p.weights_offset = -weights.zero_point;
-  const double product = static_cast<double>(in.scale * weights.scale);
+  const double product = static_cast<double>(in.scale) * static_cast<double>(weights.scale);
   QuantizeMultiplier(product / static_cast<double>(kNonlinearInputScale), &p.multiplier, &p.shift);
   return p;
 }
