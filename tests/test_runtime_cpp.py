@@ -9,7 +9,11 @@ added to the truncation/corruption tests when ../shared/models is present.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +102,44 @@ def test_cpp_model_view_fuzz_on_reference_models(
     assert references, f"none of {_FUZZ_MODELS} in {shared_models}"
     out = _run(md_tests_binary, [model, *references], filter_="ModelView")
     assert "ok   ModelViewSurvivesCorruptedModels" in out
+
+
+def _runtime_sources(*patterns: str) -> list[Path]:
+    root = paths.runtime_dir()
+    return sorted(p for pattern in patterns for p in root.glob(pattern))
+
+
+def test_runtime_sources_are_clang_formatted() -> None:
+    """Google style, 100 columns (runtime_cpp/.clang-format), for every C++ file."""
+    clang_format = shutil.which("clang-format") or shutil.which(
+        "clang-format", path=str(Path(sys.executable).parent)
+    )
+    if clang_format is None:
+        pytest.skip("clang-format is not installed (pip install clang-format)")
+    files = _runtime_sources("**/*.h", "**/*.cc")
+    proc = subprocess.run(
+        [clang_format, "--dry-run", "--Werror", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_core_and_kernels_compile_for_cortex_m4() -> None:
+    """-Werror for the M4 too: there int32_t is long, so printf formats must fit both."""
+    compiler = shutil.which("arm-none-eabi-g++")
+    if compiler is None:
+        pytest.skip("arm-none-eabi-g++ is not installed")
+    flags = ["-std=c++17", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+    flags += ["-Os", "-Wall", "-Wextra", "-Werror", "-fno-exceptions", "-fno-rtti"]
+    include = f"-I{paths.runtime_dir() / 'src'}"
+    sources = _runtime_sources("src/md/*.cc", "src/md/kernels/*.cc")
+
+    def compile_one(source: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
+        cmd = [compiler, *flags, include, "-c", str(source), "-o", os.devnull]
+        return source, subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        failures = [(s, p) for s, p in pool.map(compile_one, sources) if p.returncode != 0]
+    assert not failures, "\n".join(f"{s.name}: {p.stderr[-1500:]}" for s, p in failures)
