@@ -139,7 +139,7 @@ def _platformio_ini(board: Board) -> str:
     )
 
 
-def _board_json(board: Board) -> str:
+def board_json(board: Board) -> str:
     """PlatformIO board manifest for our md-cortexm platform, from the board definition."""
     assert board.memory is not None and board.flash_bytes and board.ram_bytes
     build: dict[str, object] = {
@@ -204,7 +204,7 @@ def _generated_files(
         f"{RUNTIME_LIB}/library.json": _template("library.json.in").format(runtime_version=version),
     }
     if board.platformio.is_own_platform and not board.is_native:
-        files[f"boards/{board.platformio.board}.json"] = _board_json(board)
+        files[f"boards/{board.platformio.board}.json"] = board_json(board)
     encoded = {path: text.encode("utf-8") for path, text in files.items()}
     encoded[MODEL_COPY] = model_bytes
     return encoded
