@@ -30,6 +30,7 @@ import numpy as np
 
 from microdeploy import paths
 from microdeploy.errors import BuildError, MicrodeployError, ModelError, ToolchainError
+from microdeploy.model.reader import read_model
 
 _COMMON_FLAGS = (
     "-std=c++17",
@@ -298,6 +299,28 @@ def _model_file(model: bytes | Path, tmp: Path) -> Iterator[Path]:
         yield path
 
 
+def _check_inputs(model: bytes | Path, inputs: Sequence[np.ndarray]) -> None:
+    """Same dtype and element count as the model's inputs (the runner only sees bytes)."""
+    if isinstance(model, Path | str):
+        if not Path(model).is_file():
+            raise ModelError(f"model file not found: {model}", hint="check the path")
+        model = Path(model).read_bytes()
+    try:
+        wanted = read_model(model).inputs
+    except ModelError:
+        return  # the runtime's own validation names the problem more precisely
+    for index, (array, tensor) in enumerate(zip(inputs, wanted, strict=False)):
+        array = np.asarray(array)
+        if not tensor.dtype:
+            continue  # a type numpy cannot hold: the runtime refuses it with its own message
+        if array.dtype != np.dtype(tensor.dtype) or array.size != tensor.num_elements:
+            raise ModelError(
+                f"input {index}: got {array.dtype} {list(array.shape)}, the model wants"
+                f" {tensor.dtype} {list(tensor.shape)}",
+                hint="convert the array with .astype() / .reshape()",
+            )
+
+
 def run_model(
     model: bytes | Path,
     inputs: Sequence[np.ndarray],
@@ -312,6 +335,7 @@ def run_model(
     """
     if repeat < 1:
         raise ValueError("repeat must be at least 1")
+    _check_inputs(model, inputs)
     binary = build_runner(sanitize=sanitize)
     with tempfile.TemporaryDirectory(prefix="md_host_run_") as tmp_name:
         tmp = Path(tmp_name)

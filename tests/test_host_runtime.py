@@ -3,6 +3,8 @@ our own ModelBuilder (no ../shared needed). Outputs are compared with TFLM when 
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -65,11 +67,25 @@ def test_plan_places_live_buffers_apart() -> None:
                 assert a.offset + a.size <= b.offset or b.offset + b.size <= a.offset
 
 
-def test_wrong_input_size_is_refused() -> None:
-    with pytest.raises(host_runtime.HostRunnerError, match="input 0 must be 64 bytes"):
+def test_wrong_inputs_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(host_runtime.ModelError, match=r"input 0: got int8 \[1, 65\]"):
         host_runtime.run_model(add_model(), [np.zeros((1, 65), np.int8)])
+    with pytest.raises(host_runtime.ModelError, match="got float32 .* wants int8"):
+        host_runtime.run_model(add_model(), [np.zeros((1, 16), np.float32)])
     with pytest.raises(host_runtime.HostRunnerError, match="1 inputs, 0 input files"):
         host_runtime.run_model(add_model(), [])
+    # The runner checks sizes itself too.
+    model = tmp_path / "add.tflite"
+    model.write_bytes(add_model())
+    (tmp_path / "x.bin").write_bytes(bytes(65))
+    proc = subprocess.run(
+        [str(host_runtime.build_runner()), str(model), str(tmp_path / "x.bin")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout)["message"].startswith("input 0 must be 64 bytes (int8)")
 
 
 def test_truncated_model_is_malformed() -> None:
