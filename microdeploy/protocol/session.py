@@ -159,6 +159,7 @@ class Device:
         self._pending: deque[Record] = deque()
         self._seq = 0
         self.last_boot: Record | None = None
+        self._port_error: DeviceError | None = None
 
     # ---- opening and low-level I/O -------------------------------------------------------
 
@@ -189,9 +190,21 @@ class Device:
         self.close()
 
     def _read_bytes(self, timeout: float) -> bytes:
+        """Bytes that arrived within `timeout` (b"" if none). Bytes read before the port
+        failed are returned first; the failure is raised on the next call."""
         import serial
 
         port = self.port
+        if self._port_error is not None:
+            try:  # what the port still holds from before the failure
+                port.timeout = 0  # type: ignore[attr-defined]
+                rest = port.read(65536)  # type: ignore[attr-defined]
+            except (serial.SerialException, OSError):
+                rest = b""
+            if rest:
+                return rest
+            raise self._port_error
+        data = b""
         try:
             port.timeout = max(0.0, min(timeout, 0.05))  # type: ignore[attr-defined]
             data = port.read(1)  # type: ignore[attr-defined]
@@ -210,11 +223,14 @@ class Device:
                 data += port.read(waiting)  # type: ignore[attr-defined]
             return data
         except (serial.SerialException, OSError) as exc:
-            raise DeviceError(
+            self._port_error = DeviceError(
                 f"serial port {self.name} closed: {exc}",
                 "the device went away (unplugged, reset or the emulator stopped); "
                 "run `microdeploy flash` again",
-            ) from None
+            )
+            if data:
+                return data
+            raise self._port_error from None
 
     def send(self, type_: str, **fields: object) -> None:
         import serial
@@ -247,7 +263,14 @@ class Device:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            data = self._read_bytes(left)
+            try:
+                data = self._read_bytes(left)
+            except DeviceError:
+                for item in self.parser.flush():  # a record cut by the failure is reported
+                    self._note(item)
+                if not self._pending:
+                    raise
+                break
             for item in self.parser.feed(data):
                 self._note(item)
         record = self._pending.popleft()
