@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from microdeploy.cli.console import out
+from microdeploy.project.app_meta import APPS, parse_labels
 from microdeploy.project.generate import init_project
 
 
@@ -26,10 +27,24 @@ def init(
     arena: Annotated[
         int | None, typer.Option("--arena", min=16, help="Tensor arena bytes (default: measured).")
     ] = None,
+    app: Annotated[
+        str | None, typer.Option("--app", help=f"Application kind: {', '.join(APPS)}.")
+    ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option("--labels", help="Class labels of output 0, in order: no_person,person."),
+    ] = None,
 ) -> None:
     """Generate a PlatformIO project that runs MODEL on BOARD."""
     result = init_project(
-        project, board, model=model, example=example, force=force, arena_bytes=arena
+        project,
+        board,
+        model=model,
+        example=example,
+        force=force,
+        arena_bytes=arena,
+        app=app,
+        labels=parse_labels(labels) if labels is not None else None,
     )
     verb = "Refreshed" if result.refreshed else "Created"
     out.print(f"{verb} project [bold]{result.project}[/] for board [bold]{result.board.name}[/]")
@@ -38,6 +53,8 @@ def init(
         f"ops: {', '.join(result.model.op_names)}"
     )
     out.print(f"  arena {result.arena_bytes} bytes ({result.arena_origin})")
+    if result.app.labels:
+        out.print(f"  app {result.app.app}, labels: {', '.join(result.app.labels)}")
     vendored = sum(1 for f in result.written if f.startswith("lib/md_runtime/src/"))
     out.print(f"  wrote {len(result.written)} generated files ({vendored} runtime sources)")
     if result.user_created:

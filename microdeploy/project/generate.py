@@ -20,7 +20,7 @@ from microdeploy import __version__, paths
 from microdeploy.boards import Board, get_board
 from microdeploy.errors import ProjectError
 from microdeploy.pio import core as pio_core
-from microdeploy.project import arena, vendor
+from microdeploy.project import app_meta, arena, vendor
 from microdeploy.project.model_facts import ModelFacts, read_model_facts
 from microdeploy.project.sources import c_array_source
 
@@ -43,6 +43,7 @@ class InitResult:
     user_kept: tuple[str, ...]  # user-owned files left alone
     removed: tuple[str, ...]  # stale generated/vendored files deleted
     refreshed: bool  # the folder already was a microdeploy project
+    app: app_meta.AppSpec = app_meta.AppSpec()  # app kind and class labels (manifest)
 
 
 def _template(name: str) -> str:
@@ -233,10 +234,16 @@ def init_project(
     example: str | None = None,
     force: bool = False,
     arena_bytes: int | None = None,
+    app: str | None = None,
+    labels: tuple[str, ...] | None = None,
 ) -> InitResult:
     board = get_board(board_name)
     model_path, example_input_path = resolve_model(model, example)
     facts = read_model_facts(model_path)
+    spec = app_meta.example_app(model_path.parent) if example else app_meta.AppSpec()
+    spec = app_meta.check_app(
+        app_meta.AppSpec(app or spec.app, spec.labels if labels is None else labels), facts.model
+    )
     model_bytes = model_path.read_bytes()
     example_input = example_input_path.read_bytes() if example_input_path else b""
 
@@ -291,6 +298,7 @@ def init_project(
             "ops": list(facts.op_names),
         },
         "example": example,
+        **app_meta.manifest_entry(spec),
         "arena_bytes": size,
         "arena_origin": origin,
         "generated": {
@@ -311,4 +319,5 @@ def init_project(
         user_kept=tuple(kept),
         removed=tuple(removed),
         refreshed=old_manifest is not None,
+        app=spec,
     )

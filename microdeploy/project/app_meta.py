@@ -1,0 +1,89 @@
+"""What kind of application a project is, and its class labels.
+
+`init --app image-classifier --labels no_person,person` (or an example's `example.json`)
+records them in the project manifest; host tools (`eval`, and `run`/`monitor` when they want
+label names) read them back with `project_app`. The device reports class indices only, so a
+label change never needs a rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from microdeploy.errors import ProjectError
+from microdeploy.model.reader import Model
+
+GENERIC = "generic"
+IMAGE_CLASSIFIER = "image-classifier"
+APPS = (GENERIC, IMAGE_CLASSIFIER)
+EXAMPLE_META = "example.json"
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    app: str = GENERIC
+    labels: tuple[str, ...] = ()
+
+    def label(self, index: int) -> str:
+        return self.labels[index] if 0 <= index < len(self.labels) else str(index)
+
+
+def parse_labels(text: str | None) -> tuple[str, ...]:
+    """`no_person,person` -> ("no_person", "person"); None or "" -> ()."""
+    if not text:
+        return ()
+    labels = tuple(part.strip() for part in text.split(","))
+    if any(not label for label in labels):
+        raise ProjectError(
+            f"--labels {text!r} has an empty label", hint="e.g. --labels no_person,person"
+        )
+    return labels
+
+
+def example_app(folder: Path) -> AppSpec:
+    """The app of an example folder from its example.json (generic when it has none)."""
+    path = folder / EXAMPLE_META
+    if not path.is_file():
+        return AppSpec()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return AppSpec(str(data.get("app", GENERIC)), tuple(str(x) for x in data.get("labels", ())))
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        raise ProjectError(
+            f"{path} is not a valid example description ({exc})",
+            hint='it holds e.g. {"app": "image-classifier", "labels": ["no_person", "person"]}',
+        ) from None
+
+
+def check_app(spec: AppSpec, model: Model) -> AppSpec:
+    """The spec, after checking it fits the model (labels = classes of output 0)."""
+    if spec.app not in APPS:
+        raise ProjectError(f"unknown app '{spec.app}'", hint=f"use one of: {', '.join(APPS)}")
+    if spec.app == IMAGE_CLASSIFIER:
+        if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
+            shapes = ", ".join(str(list(t.shape)) for t in model.inputs)
+            raise ProjectError(
+                f"--app {IMAGE_CLASSIFIER} needs one image input [1, H, W, C]; the model has "
+                f"{shapes or 'none'}",
+                hint="leave out --app for other models",
+            )
+    if spec.labels:
+        classes = model.outputs[0].shape[-1] if model.outputs and model.outputs[0].shape else 0
+        if len(spec.labels) != classes:
+            raise ProjectError(
+                f"{len(spec.labels)} labels given, the model's output 0 has {classes} classes",
+                hint="give one label per class, in class order",
+            )
+    return spec
+
+
+def manifest_entry(spec: AppSpec) -> dict[str, object]:
+    return {"app": spec.app, "labels": list(spec.labels)}
+
+
+def project_app(manifest: dict) -> AppSpec:
+    """The app recorded by init (generic without labels for older manifests)."""
+    labels = manifest.get("labels") or ()
+    return AppSpec(str(manifest.get("app") or GENERIC), tuple(str(x) for x in labels))
