@@ -85,3 +85,13 @@ def test_output_scale_too_small_for_the_rescale_is_a_prepare_error() -> None:
     x = [np.zeros([4], np.int8)] * 2
     with pytest.raises(host_runtime.HostRunnerError, match="ADD.*output scale .* too small"):
         host_runtime.run_model(model, x)
+
+
+def test_missing_input_is_a_prepare_error() -> None:
+    b = ModelBuilder()
+    x = b.add_tensor([4], "float32")
+    y = b.add_tensor([4], "float32")
+    b.add_operator("ADD", [x, -1], [y])
+    b.set_io([x], [y])
+    with pytest.raises(host_runtime.HostRunnerError, match="ADD.*required input 1 is missing"):
+        host_runtime.run_model(b.build(), [np.zeros([4], np.float32)])

@@ -25,6 +25,8 @@ Status Prepare(OpContext& ctx) {
   if (n < 1 || ctx.NumOutputs() != 1) {
     return ctx.Fail(Status::kShapeMismatch, "expects at least 1 input and 1 output");
   }
+  const Status present = elementwise::RequireInputs(ctx, 0, n);
+  if (present != Status::kOk) return present;
   const TensorView out = ctx.Output(0);
   if (out.type != DataType::kInt8 && out.type != DataType::kInt16 && out.type != DataType::kInt32 &&
       out.type != DataType::kInt64 && out.type != DataType::kFloat32) {

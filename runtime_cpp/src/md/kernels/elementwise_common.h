@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "md/kernel.h"
 #include "md/quant.h"
 #include "md/tensor.h"
 #include "md/types.h"
@@ -191,6 +192,17 @@ inline bool CheckedLog2(float x, int* log2_result) {
   const float x_log2_fracpart = x_log2 - x_log2_rounded;
   *log2_result = static_cast<int>(x_log2_rounded);
   return std::abs(x_log2_fracpart) < 1e-3f;
+}
+
+// Prepare helper: fails naming the first of inputs [first, first + count)
+// that the model leaves out (-1), since invoke reads them unchecked.
+inline Status RequireInputs(OpContext& ctx, int first, int count) {
+  for (int i = first; i < first + count; ++i) {
+    if (!ctx.HasInput(i)) {
+      return ctx.Fail(Status::kShapeMismatch, "required input %d is missing", i);
+    }
+  }
+  return Status::kOk;
 }
 
 // Normalises a possibly negative axis; returns -1 when out of range.

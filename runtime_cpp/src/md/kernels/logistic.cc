@@ -25,6 +25,8 @@ Status Prepare(OpContext& ctx) {
     return ctx.Fail(Status::kShapeMismatch, "expects 1 input and 1 output, got %d and %d",
                     ctx.NumInputs(), ctx.NumOutputs());
   }
+  const Status present = elementwise::RequireInputs(ctx, 0, 1);
+  if (present != Status::kOk) return present;
   const TensorView in = ctx.Input(0);
   const TensorView out = ctx.Output(0);
   if (in.type != out.type) {

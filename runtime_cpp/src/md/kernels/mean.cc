@@ -86,6 +86,8 @@ Status Prepare(OpContext& ctx) {
     return ctx.Fail(Status::kShapeMismatch, "expects 2 inputs and 1 output, got %d and %d",
                     ctx.NumInputs(), ctx.NumOutputs());
   }
+  const Status present = elementwise::RequireInputs(ctx, 0, 2);
+  if (present != Status::kOk) return present;
   const TensorView in = ctx.Input(0);
   const TensorView axis = ctx.Input(1);
   const TensorView out = ctx.Output(0);

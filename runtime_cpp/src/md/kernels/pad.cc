@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "md/kernel.h"
+#include "md/kernels/elementwise_common.h"
 #include "md/kernels/register.h"
 
 namespace md {
@@ -24,6 +25,8 @@ Status Prepare(OpContext& ctx) {
     return ctx.Fail(Status::kShapeMismatch, "expects 2 or 3 inputs and 1 output, got %d and %d",
                     ctx.NumInputs(), ctx.NumOutputs());
   }
+  const Status present = elementwise::RequireInputs(ctx, 0, 2);
+  if (present != Status::kOk) return present;
   const TensorView in = ctx.Input(0);
   const TensorView paddings = ctx.Input(1);
   const TensorView out = ctx.Output(0);

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "md/kernel.h"
+#include "md/kernels/elementwise_common.h"
 #include "md/kernels/register.h"
 
 namespace md {
@@ -82,6 +83,8 @@ Status Prepare(OpContext& ctx) {
     return ctx.Fail(Status::kShapeMismatch, "expects 4 inputs and 1 output, got %d and %d",
                     ctx.NumInputs(), ctx.NumOutputs());
   }
+  const Status present = elementwise::RequireInputs(ctx, 0, 4);
+  if (present != Status::kOk) return present;
   const TensorView in = ctx.Input(0);
   const TensorView out = ctx.Output(0);
   if (in.type != out.type) {

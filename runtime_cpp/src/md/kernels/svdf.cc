@@ -20,6 +20,7 @@
 #include <limits>
 
 #include "md/kernel.h"
+#include "md/kernels/elementwise_common.h"
 #include "md/kernels/register.h"
 #include "md/quant.h"
 
@@ -80,6 +81,9 @@ Status Prepare(OpContext& ctx) {
     return ctx.Fail(Status::kShapeMismatch, "expects 5 inputs and 1 output, got %d and %d",
                     ctx.NumInputs(), ctx.NumOutputs());
   }
+  Status present = elementwise::RequireInputs(ctx, kInput, 3);
+  if (present == Status::kOk) present = elementwise::RequireInputs(ctx, kState, 1);
+  if (present != Status::kOk) return present;
   const TensorView in = ctx.Input(kInput);
   const TensorView wf = ctx.Input(kWeightsFeature);
   const TensorView wt = ctx.Input(kWeightsTime);
