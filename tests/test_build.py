@@ -99,7 +99,7 @@ def _build_json(project: Path) -> dict:
 
 
 def _hello_input() -> np.ndarray:
-    return np.frombuffer((HELLO / "input.bin").read_bytes(), np.int8).reshape(1, 16)
+    return np.frombuffer((HELLO / "input.bin").read_bytes(), np.int8).reshape(1, -1)
 
 
 def test_native_hello_world_builds_and_matches_tflm(tmp_path: Path) -> None:
