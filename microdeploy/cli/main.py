@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "microdeploy.cli.doctor_cmd",
     "microdeploy.cli.inspect_cmd",
     "microdeploy.cli.device_cmd",
+    "microdeploy.cli.vww_cmd",
 ]
 
 app = typer.Typer(
