@@ -53,6 +53,16 @@ bool IsKnownType(int8_t t) {
   return false;
 }
 
+// schema.fbs TensorType names, for messages about types we do not run.
+const char* TypeName(int8_t t) {
+  static const char* const kNames[] = {"FLOAT32", "FLOAT16",    "INT32",  "UINT8",     "INT64",
+                                       "STRING",  "BOOL",       "INT16",  "COMPLEX64", "INT8",
+                                       "FLOAT64", "COMPLEX128", "UINT64", "RESOURCE",  "VARIANT",
+                                       "UINT32",  "UINT16",     "INT4"};
+  return (t >= 0 && t < static_cast<int8_t>(sizeof(kNames) / sizeof(kNames[0]))) ? kNames[t]
+                                                                                 : "UNKNOWN";
+}
+
 struct Table {
   uint32_t pos = 0;
   uint32_t vtable = 0;
@@ -79,7 +89,7 @@ class Checker {
 #endif
   {
     if (error_ != nullptr && error_size_ > 0) {
-      int n = std::snprintf(error_, error_size_, "malformed model: %s at offset %lu: ", where,
+      int n = std::snprintf(error_, error_size_, "%s: %s at offset %lu: ", prefix_, where,
                             static_cast<unsigned long>(offset));
       if (n < 0) n = 0;
       if (static_cast<size_t>(n) < error_size_) {
@@ -90,6 +100,13 @@ class Checker {
       }
     }
     return false;
+  }
+
+  // For content that is well formed but beyond this runtime (the next Fail
+  // says "unsupported model: ..." instead of "malformed model: ...").
+  Checker& Unsupported() {
+    prefix_ = "unsupported model";
+    return *this;
   }
 
   bool ReadTable(uint64_t pos, const char* where, Table* t) {
@@ -185,6 +202,7 @@ class Checker {
   size_t size_;
   char* error_;
   size_t error_size_;
+  const char* prefix_ = "malformed model";
 };
 
 // "tensors[12].shape" into a caller buffer, for messages.
@@ -325,13 +343,13 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
     const int8_t type = type_pos ? Load<int8_t>(buf + type_pos) : 0;
     Name(where, sizeof(where), "tensors", i, "type");
     if (!IsKnownType(type)) {
-      c.Fail(where, type_pos, "tensor type %ld is not supported by this runtime",
-             static_cast<long>(type));
+      c.Unsupported().Fail(where, type_pos, "tensor type %s (%ld) is not supported", TypeName(type),
+                           static_cast<long>(type));
       return Status::kUnsupportedType;
     }
     if (sparsity_pos != 0) {
-      c.Fail(Name(where, sizeof(where), "tensors", i, "sparsity"), sparsity_pos,
-             "sparse tensors are not supported");
+      c.Unsupported().Fail(Name(where, sizeof(where), "tensors", i, "sparsity"), sparsity_pos,
+                           "sparse tensors are not supported");
       return Status::kUnsupportedType;
     }
     uint64_t elements = 1;
@@ -404,7 +422,7 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
         return Status::kMalformedModel;
       }
       if (details != 0 && Load<uint8_t>(buf + details) != 0) {
-        c.Fail(where, details, "custom quantization details are not supported");
+        c.Unsupported().Fail(where, details, "custom quantization details are not supported");
         return Status::kUnsupportedType;
       }
       if (zero_points.count != 0 && zero_points.count != scales.count) {
