@@ -16,7 +16,8 @@ import pytest
 from microdeploy import host_runtime, paths, reference
 from microdeploy.model.reader import Model, read_model
 
-MODELS = (
+# The models the shared README lists; any other .tflite found there is tested too.
+KNOWN_MODELS = (
     "tflm/person_detect.tflite",
     "tflm/hello_world_int8.tflite",
     "tflm/hello_world_float.tflite",
@@ -31,6 +32,17 @@ MODELS = (
     "mlperf_tiny/ad01_int8.tflite",
     "mlperf_tiny/str_ww_ref_model.tflite",
 )
+OUT_OF_SCOPE = {"tflm/audio_preprocessor_int8.tflite"}  # TFLM's CUSTOM signal ops
+
+
+def _models() -> list[str]:
+    folder = paths.shared_models_dir()
+    found = sorted(p.relative_to(folder).as_posix() for p in folder.glob("*/*.tflite"))
+    names = list(KNOWN_MODELS) + [n for n in found if n not in KNOWN_MODELS]
+    return [n for n in names if n not in OUT_OF_SCOPE]
+
+
+MODELS = _models()
 
 # Ready-made inputs (shared/models/inputs) for the models they were made for.
 TEST_INPUTS = {
