@@ -7,7 +7,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 bash .ci/install.sh
 
 .venv/bin/microdeploy doctor
-.venv/bin/microdeploy init build/hello_world --board native --example hello_world
+# build/ is scratch space: --force regenerates everything, main.cpp included.
+.venv/bin/microdeploy init build/hello_world --board native --example hello_world --force
 .venv/bin/microdeploy build build/hello_world
-echo "--- running build/hello_world/.pio/build/native/program ---"
-build/hello_world/.pio/build/native/program
+# Start the program (the native "device" on a pty), run the example input on it and compare
+# the output bit for bit with TFLM's, then stop it.
+.venv/bin/microdeploy flash build/hello_world
+trap '.venv/bin/microdeploy flash build/hello_world --stop >/dev/null 2>&1 || true' EXIT
+.venv/bin/microdeploy run build/hello_world --input example_projects/hello_world/input.bin
