@@ -7,14 +7,23 @@
 // Newton-Raphson reciprocal, TFLM micro/kernels/internal/fixedpoint.h); the
 // int16 path uses two 513-entry interpolated tables built in prepare exactly
 // as TFLM builds them (LUTPopulate<int16_t>); they are the only persistent
-// data (2 x 1026 bytes) and only exist for int16 inputs.
+// data (2 x 1026 bytes) and only exist for int16 inputs. e^x comes from
+// ExpLikeTflm (exp_common.h) so targets whose libm rounds expf differently
+// still match.
 #include <cmath>
 #include <cstdint>
 #include <limits>
 
 #include "md/kernel.h"
+#include "md/kernels/exp_common.h"
 #include "md/kernels/register.h"
 #include "md/quant.h"
+
+// ExpFloat's double multiply-adds must not be fused (targets with a double
+// FMA), or its results would drift from glibc's expf.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 namespace md {
 namespace {
@@ -232,7 +241,7 @@ struct Int16Luts {
 void BuildInt16Luts(Int16Luts* luts) {
   const int32_t range = 65535;
   PopulateLut(
-      10.0f / range, 32767, 2.0f / range, 0, [](float v) { return std::exp(v); }, luts->exp);
+      10.0f / range, 32767, 2.0f / range, 0, [](float v) { return ExpLikeTflm(v); }, luts->exp);
   PopulateLut(
       1.0f / range, -32768, 2.0f / range, 0, [](float v) { return 1.0f / (1.0f + v); },
       luts->one_over_one_plus_x);
@@ -295,7 +304,7 @@ void SoftmaxFloat(float beta, const float* input, float* output, int32_t outer, 
     for (int32_t c = 0; c < depth; ++c) max = max < in[c] ? in[c] : max;
     float sum = 0.0f;
     for (int32_t c = 0; c < depth; ++c) {
-      const float e = std::exp((in[c] - max) * beta);
+      const float e = ExpLikeTflm((in[c] - max) * beta);
       out[c] = e;
       sum += e;
     }
