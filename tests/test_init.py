@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from cli_helpers import run_cli
 
 from microdeploy import paths
+from microdeploy.boards import get_board
 from microdeploy.errors import ModelError, ProjectError
 from microdeploy.model.writer import ModelBuilder
 from microdeploy.project.generate import init_project
@@ -172,3 +174,52 @@ def test_arena_override_lands_in_the_config(tmp_path: Path) -> None:
         init_project(project, "native")  # neither --model nor --example
     init_project(project, "native", example="hello_world", arena_bytes=5000)
     assert "#define MD_ARENA_BYTES 5008" in (project / "src/md_config.h").read_text()
+
+
+def _load_ini(folder: Path, text: str):
+    from platformio.project.config import ProjectConfig
+
+    folder.mkdir()
+    (folder / "platformio.ini").write_text(text)
+    (folder / "platformio_user.ini").write_text("")
+    config = ProjectConfig(str(folder / "platformio.ini"))
+    assert config.validate()
+    return config
+
+
+def test_own_platform_ini_is_valid_platformio(tmp_path: Path) -> None:
+    from microdeploy.pio import core as pio_core
+    from microdeploy.project.generate import platformio_ini
+
+    config = _load_ini(tmp_path / "p", platformio_ini(get_board("mps2-an386")))
+    assert config.envs() == ["mps2-an386"]
+    assert config.get("platformio", "core_dir") == str(pio_core.core_dir())
+    assert config.get("env:mps2-an386", "platform").startswith("symlink://")
+    assert config.get("env:mps2-an386", "board") == "mps2-an386"
+
+
+def test_official_platform_ini_for_users_with_internet(tmp_path: Path) -> None:
+    """A board on a vendor platform gets the plain PlatformIO environment (no core_dir of ours,
+    no symlink), with its framework, upload protocol and extra settings."""
+    from microdeploy.boards import PlatformIOSettings, UploadSettings
+    from microdeploy.project.generate import platformio_ini
+
+    board = dataclasses.replace(
+        get_board("mps2-an386"),
+        name="nano33ble",
+        platformio=PlatformIOSettings(
+            "nordicnrf52", "nano33ble", "arduino", (("lib_ldf_mode", "deep+"),)
+        ),
+        memory=None,
+        qemu=None,
+        upload=UploadSettings("sam-ba", None),
+    )
+    text = platformio_ini(board)
+    config = _load_ini(tmp_path / "p", text)
+    env = "env:nano33ble"
+    assert config.get(env, "platform") == "nordicnrf52"
+    assert config.get(env, "board") == "nano33ble"
+    assert config.get(env, "framework") == ["arduino"]
+    assert config.get(env, "upload_protocol") == "sam-ba"
+    assert config.get(env, "lib_ldf_mode") == "deep+"
+    assert "core_dir" not in text and "symlink://" not in text

@@ -108,7 +108,7 @@ def load_manifest(project: Path) -> dict:
     return data
 
 
-def _platformio_ini(board: Board) -> str:
+def platformio_ini(board: Board) -> str:
     pio = board.platformio
     platform_lines: list[str] = []
     env_lines: list[str] = []
@@ -190,7 +190,7 @@ def _generated_files(
     version = vendor.runtime_version()
     ops_h, ops_cc = _op_sources(facts)
     files = {
-        "platformio.ini": _platformio_ini(board),
+        "platformio.ini": platformio_ini(board),
         "src/md_config.h": _template("src/md_config.h.in").format(
             board=board.name,
             runtime_version=version,
