@@ -86,6 +86,16 @@ MD_TEST(InterpreterRunsAddModel) {
     }
   }
   CHECK(out2_before.data == interp.Output(1).data);
+  // State put back by ResetVariableTensors(): v is tensor 2, zero point 3.
+  const md::TensorView v = interp.Tensor(2);
+  CHECK(v.is_variable);
+  CHECK(v.data != nullptr);
+  if (v.data != nullptr) {
+    std::memset(v.data, 99, kN);
+    CHECK(interp.ResetVariableTensors() == md::Status::kOk);
+    CHECK_EQ(v.Data<int8_t>()[0], 3);
+    CHECK_EQ(v.Data<int8_t>()[kN - 1], 3);
+  }
   // Head + tail fit the arena and the tail is small: 8 tensors x 4 bytes,
   // 6 scratch entries x 8, 3 persistent blocks and 3 user-data nodes.
   CHECK(interp.ArenaHeadBytes() > 0);

@@ -291,11 +291,14 @@ Status Interpreter::PlanAndLayout() {
   tail_bytes_ = tail;
   used_bytes_ = required;
   allocated_ = true;
-  ResetVariableTensors();
-  return Status::kOk;
+  return ResetVariableTensors();
 }
 
-void Interpreter::ResetVariableTensors() {
+Status Interpreter::ResetVariableTensors() {
+  if (!allocated_) {
+    return SetError(Status::kInvalidArgument,
+                    "ResetVariableTensors() called before a successful AllocateTensors()");
+  }
   for (int t = 0; t < model_.NumTensors(); ++t) {
     const TensorInfo info = model_.Tensor(t);
     if (!info.is_variable || tensor_offsets_[t] == kNoOffset) continue;
@@ -305,6 +308,7 @@ void Interpreter::ResetVariableTensors() {
     }
     std::memset(head_ + tensor_offsets_[t], value, ModelView::TensorBytes(info));
   }
+  return Status::kOk;
 }
 
 Status Interpreter::Invoke() {

@@ -79,6 +79,9 @@ class Interpreter {
   Status Init();
   Status AllocateTensors();
   Status Invoke();
+  // Puts variable tensors (SVDF/LSTM state) back to their start values, as
+  // AllocateTensors() left them: call between independent input sequences.
+  Status ResetVariableTensors();
 
   int NumInputs() const;
   int NumOutputs() const;
@@ -141,7 +144,6 @@ class Interpreter {
   void* AllocTail(size_t bytes);
   const OpInfo& CurrentOp(int op_index) const;
   Status PlanAndLayout();
-  void ResetVariableTensors();
 
   // OpContext support.
   void* AllocatePersistent(int op_index, size_t bytes);
