@@ -233,7 +233,8 @@ def _sanitizer_env() -> dict[str, str]:
     env = dict(os.environ)
     # The runner's own malloc'ed buffers are not the runtime's concern; leak checking also
     # fails under ptrace-restricted containers.
-    env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
+    asan = env.get("ASAN_OPTIONS", "")
+    env["ASAN_OPTIONS"] = f"{asan}:detect_leaks=0" if asan else "detect_leaks=0"
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
     return env
 
