@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "microdeploy.cli.inspect_cmd",
     "microdeploy.cli.device_cmd",
     "microdeploy.cli.vww_cmd",
+    "microdeploy.cli.eval_cmd",
 ]
 
 app = typer.Typer(
