@@ -44,6 +44,7 @@ _SANITIZE_FLAGS = ("-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-r
 _RELEASE_FLAGS = ("-O2", "-g")
 _RUN_TIMEOUT_S = 600
 _BUILD_JOBS = 2  # the machines we run on have two cores
+_KEEP_BUILDS = 6  # newest binaries / objects per source kept in the cache
 
 _DTYPES: dict[str, np.dtype] = {
     "int8": np.dtype(np.int8),
@@ -197,7 +198,9 @@ def build_executable(
     with _locked(root / "build.lock"):
         if binary.is_file():
             return binary
-        objects = [root / "obj" / f"{s.stem}-{k}.o" for s, k in zip(sources, keys, strict=True)]
+        objects = [
+            root / "obj" / f"{s.stem}-{flavour}-{k}.o" for s, k in zip(sources, keys, strict=True)
+        ]
         todo = [(s, o) for s, o in zip(sources, objects, strict=True) if not o.is_file()]
 
         def compile_one(item: tuple[Path, Path]) -> tuple[Path, subprocess.CompletedProcess[str]]:
@@ -226,7 +229,22 @@ def build_executable(
             error.add_note(proc.stdout + proc.stderr)
             raise error
         os.replace(tmp_bin, binary)
+        _prune(binary.parent, f"{name}-{flavour}-", _KEEP_BUILDS)
+        for source, _ in todo:
+            _prune(root / "obj", f"{source.stem}-{flavour}-", _KEEP_BUILDS)
     return binary
+
+
+def _prune(directory: Path, prefix: str, keep: int) -> None:
+    """Delete all but the `keep` newest files named prefix* (sources change all day long)."""
+    entries = []
+    for path in directory.glob(f"{prefix}*"):
+        try:
+            entries.append((path.stat().st_mtime, path))
+        except OSError:
+            continue
+    for _, path in sorted(entries, reverse=True)[keep:]:
+        path.unlink(missing_ok=True)
 
 
 def _sanitizer_env() -> dict[str, str]:
