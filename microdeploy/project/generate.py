@@ -227,6 +227,46 @@ def _write(path: Path, data: bytes) -> None:
         path.write_bytes(data)
 
 
+def _existing_manifest(project: Path, force: bool) -> dict | None:
+    """The manifest of the project already there (None if new); refuses foreign folders."""
+    if project.exists() and not project.is_dir():
+        raise ProjectError(f"{project} exists and is not a folder", hint="choose another path")
+    old_manifest = _read_manifest(project) if project.is_dir() else None
+    if project.is_dir() and old_manifest is None and any(project.iterdir()) and not force:
+        raise ProjectError(
+            f"{project} is not empty and is not a microdeploy project",
+            hint="choose an empty or new folder, or pass --force to generate into it anyway",
+        )
+    return old_manifest
+
+
+def _remove_stale(project: Path, old_manifest: dict | None, files: dict[str, bytes]) -> list[str]:
+    """Deletes generated/vendored files of the previous init that this one no longer writes."""
+    if not old_manifest:
+        return []
+    removed = []
+    old_files = set(old_manifest.get("generated", {})) | set(old_manifest.get("vendored", {}))
+    for rel in sorted(old_files - set(files)):
+        stale = project / rel
+        if stale.is_file() and stale.resolve().is_relative_to(project.resolve()):
+            stale.unlink()
+            removed.append(rel)
+    return removed
+
+
+def _write_user_files(project: Path, board: Board, force: bool) -> tuple[list[str], list[str]]:
+    """(created, kept): user files are written only when missing, or with --force."""
+    created, kept = [], []
+    for rel, data in _user_files(board).items():
+        target = project / rel
+        if target.exists() and not force:
+            kept.append(rel)
+        else:
+            _write(target, data)
+            created.append(rel)
+    return created, kept
+
+
 def init_project(
     project: Path,
     board_name: str,
@@ -246,44 +286,23 @@ def init_project(
     )
     model_bytes = model_path.read_bytes()
     example_input = example_input_path.read_bytes() if example_input_path else b""
-
-    if project.exists() and not project.is_dir():
-        raise ProjectError(f"{project} exists and is not a folder", hint="choose another path")
-    old_manifest = _read_manifest(project) if project.is_dir() else None
-    if project.is_dir() and old_manifest is None and any(project.iterdir()) and not force:
-        raise ProjectError(
-            f"{project} is not empty and is not a microdeploy project",
-            hint="choose an empty or new folder, or pass --force to generate into it anyway",
-        )
+    old_manifest = _existing_manifest(project, force)
 
     runtime_files = vendor.select_runtime_files(facts.op_names, board.port)
     size, origin = arena.arena_size(model_path, facts, arena_bytes)
     files = _generated_files(board, facts, model_bytes, example_input, size, origin)
+    vendored_names = set()
     for rel in runtime_files:
-        files[f"{RUNTIME_LIB}/src/{rel.as_posix()}"] = (vendor.runtime_src() / rel).read_bytes()
+        name = f"{RUNTIME_LIB}/src/{rel.as_posix()}"
+        files[name] = (vendor.runtime_src() / rel).read_bytes()
+        vendored_names.add(name)
 
     project.mkdir(parents=True, exist_ok=True)
-    removed = []
-    if old_manifest:
-        old_files = set(old_manifest.get("generated", {})) | set(old_manifest.get("vendored", {}))
-        for rel in sorted(old_files - set(files)):
-            stale = project / rel
-            if stale.is_file() and stale.resolve().is_relative_to(project.resolve()):
-                stale.unlink()
-                removed.append(rel)
+    removed = _remove_stale(project, old_manifest, files)
     for rel, data in files.items():
         _write(project / rel, data)
+    created, kept = _write_user_files(project, board, force)
 
-    created, kept = [], []
-    for rel, data in _user_files(board).items():
-        target = project / rel
-        if target.exists() and not force:
-            kept.append(rel)
-        else:
-            _write(target, data)
-            created.append(rel)
-
-    vendored_names = {f"{RUNTIME_LIB}/src/{r.as_posix()}" for r in runtime_files}
     manifest = {
         "format": MANIFEST_FORMAT,
         "microdeploy_version": __version__,
