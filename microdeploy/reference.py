@@ -67,6 +67,13 @@ def _interpreter(model: bytes, arena_size: int | None) -> object:
         raise ModelError(f"TFLM rejected the model: {message}") from None
 
 
+def tflm_interpreter(model: bytes, arena_size: int | None = None) -> object:
+    """A ready TFLM interpreter for callers that drive set_input()/invoke() themselves (bench)."""
+    _runtime()
+    _io_counts(model)
+    return _interpreter(model, arena_size)
+
+
 def _io_counts(model: bytes) -> tuple[int, int]:
     """Subgraph 0's (inputs, outputs) counts. Reading the model with our bounds-checked reader
     first also keeps corrupt files away from TFLM, which does not check them all."""

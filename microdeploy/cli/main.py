@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "microdeploy.cli.device_cmd",
     "microdeploy.cli.vww_cmd",
     "microdeploy.cli.eval_cmd",
+    "microdeploy.cli.bench_cmd",
 ]
 
 app = typer.Typer(

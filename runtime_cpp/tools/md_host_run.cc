@@ -11,8 +11,11 @@
 // (which differ from the first only for stateful models: SVDF, LSTM). Failures print
 // {"error":"<StatusName>","message":"..."} and exit with status 2.
 //
-// The clock comes from ports/native/port.cc (steady_clock, microseconds),
-// which is linked in; this tool defines no md::port functions itself.
+// The profiler's clock comes from ports/native/port.cc (steady_clock, microseconds),
+// which is linked in; this tool defines no md::port functions itself. invoke_us is
+// read from steady_clock directly at its full (nanosecond) resolution, so that
+// models taking a few microseconds still get a usable figure (bench).
+#include <chrono>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -267,16 +270,16 @@ int main(int argc, char** argv) {
     }
   }
 
-  const double us_per_tick = 1e6 / static_cast<double>(md::port::TicksPerSecond());
   double* invoke_us = static_cast<double*>(std::malloc(sizeof(double) * opt.repeat));
   for (unsigned long long r = 0; r < opt.repeat; ++r) {
     for (int i = 0; i < opt.num_inputs; ++i) {
       if (files[i].size) std::memcpy(interp.Input(i).data, files[i].data, files[i].size);
     }
     profiler.Reset();
-    const uint64_t start = md::port::Ticks();
+    const auto start = std::chrono::steady_clock::now();
     s = interp.Invoke();
-    invoke_us[r] = static_cast<double>(md::port::Ticks() - start) * us_per_tick;
+    invoke_us[r] =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
     if (s != md::Status::kOk) FailStatus(s, interp.error_message());
   }
 

@@ -1,0 +1,158 @@
+"""Instructions per inference on an emulated board, and the firmware's flash and RAM.
+
+The model goes into a generated project in the cache (`init` with the board, then `build`), the
+firmware is started in QEMU (`flash`), and the bench sends its inputs over the serial protocol
+and asks for one profiled inference, twice. Under QEMU `-icount shift=0` one instruction is one
+nanosecond of virtual time, so the board's SysTick (hz ticks per second) counts exactly
+1e9 / hz instructions per tick (40 at 25 MHz): ticks x 40 is the instruction count, repeatable
+run to run. The figure is the smaller of the two inferences (a SysTick wrap interrupt that falls
+inside one adds a tick); the per-op profile is that inference's. QEMU counts instructions, not
+cycles: no pipeline, no wait states.
+
+The firmware is the normal application `init` generates (protocol service + profiler attached),
+so per-op ticks are the interpreter's profiler records around each kernel's invoke, and the
+interpreter overhead is (inference ticks - sum of op ticks) / inference ticks: everything
+outside the kernels, including the profiler's own clock reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from microdeploy import paths
+from microdeploy.bench.mapfile import flash_by_part
+from microdeploy.boards import Board, get_board
+from microdeploy.build import build_project
+from microdeploy.device.flash import flash, stop_device
+from microdeploy.errors import BoardError, DeviceError, ModelError
+from microdeploy.project.generate import init_project
+from microdeploy.protocol.session import Device, RunResult
+
+_RUNS = 2
+_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True)
+class OpCost:
+    op: int
+    name: str
+    ticks: int
+    instructions: int
+
+
+@dataclass(frozen=True)
+class FirmwareSize:
+    flash_bytes: int  # text + data, from the linker (`build --json`)
+    ram_bytes: int  # data + bss (arena and stack included)
+    arena_bytes: int  # the arena compiled into the firmware
+    model_bytes: int  # model + example input in flash
+    runtime_bytes: int  # interpreter, planner, kernels, port
+    app_bytes: int  # protocol service and the project's sources
+    other_bytes: int  # C/C++ library, start-up, alignment
+
+    @property
+    def flash_without_model(self) -> int:
+        return self.flash_bytes - self.model_bytes
+
+
+@dataclass(frozen=True)
+class DeviceMeasurement:
+    board: str
+    hz: int
+    instructions_per_tick: int
+    ticks: int
+    ops: list[OpCost]
+    outputs: list[np.ndarray]
+    size: FirmwareSize
+
+    @property
+    def instructions(self) -> int:
+        return self.ticks * self.instructions_per_tick
+
+    @property
+    def interpreter_overhead(self) -> float:
+        inside = sum(op.ticks for op in self.ops)
+        return max(0, self.ticks - inside) / self.ticks if self.ticks else 0.0
+
+
+def counting_board(board_name: str) -> Board:
+    """The board, if it is emulated with QEMU counting instructions (-icount shift=0)."""
+    board = get_board(board_name)
+    args = list(board.qemu.extra_args) if board.qemu is not None else []
+    counts = any(
+        a == "-icount" and i + 1 < len(args) and args[i + 1].split(",")[0] in ("0", "shift=0")
+        for i, a in enumerate(args)
+    )
+    if board.is_native or board.upload.protocol != "qemu" or not counts:
+        raise BoardError(
+            f"board {board.name} does not count instructions",
+            hint="instructions are measured on an emulated board run with `-icount shift=0`"
+            " (e.g. --board mps2-an386); --board native measures host latency only",
+        )
+    return board
+
+
+def bench_project(model: Path, board: Board) -> Path:
+    sha = hashlib.sha256(model.read_bytes()).hexdigest()[:16]
+    return paths.cache_dir() / "bench" / f"{board.name}-{sha}"
+
+
+def measure_on_board(
+    model: Path,
+    board_name: str,
+    inputs: Sequence[np.ndarray],
+    on_line: Callable[[str], None] | None = None,
+) -> DeviceMeasurement:
+    board = counting_board(board_name)
+    project = bench_project(model, board)
+    init = init_project(project, board.name, model=model, force=True)
+    built = build_project(project, on_line=on_line)
+    parts = flash_by_part(built.firmware.parent / "firmware.map")
+    size = FirmwareSize(
+        flash_bytes=built.size.flash_bytes,
+        ram_bytes=built.size.ram_bytes,
+        arena_bytes=init.arena_bytes,
+        model_bytes=parts["model"],
+        runtime_bytes=parts["runtime"],
+        app_bytes=parts["app"],
+        other_bytes=parts["other"],
+    )
+    started = flash(project)
+    try:
+        with Device.open(started.state.port) as device:
+            info = device.wait_boot(timeout=30.0)
+            if not info.ready:
+                raise ModelError(
+                    f"the firmware could not set the model up: {info.error or info.status}",
+                    hint=f"see the project the bench generated: {project}",
+                )
+            if info.hz <= 0 or 1_000_000_000 % info.hz:
+                raise DeviceError(f"the board reports a {info.hz} Hz clock", "check its port")
+            runs: list[RunResult] = []
+            for _ in range(_RUNS):
+                # No input staging in the generated app: inputs count as consumed by a run.
+                for tensor, array in zip(info.inputs, inputs, strict=True):
+                    device.load_input(tensor.index, np.ascontiguousarray(array).tobytes())
+                runs.append(device.run(1, outputs=True, profile=True, timeout=_TIMEOUT_S))
+            try:
+                device.send("exit", code=0)
+            except DeviceError:
+                pass
+    finally:
+        stop_device(project)
+    best = min(runs, key=lambda run: run.inferences[-1].ticks)
+    per_tick = 1_000_000_000 // info.hz
+    return DeviceMeasurement(
+        board=board.name,
+        hz=info.hz,
+        instructions_per_tick=per_tick,
+        ticks=best.inferences[-1].ticks,
+        ops=[OpCost(p.op, p.name, p.ticks, p.ticks * per_tick) for p in best.profile],
+        outputs=list(best.outputs),
+        size=size,
+    )

@@ -1,0 +1,153 @@
+"""Bench one model (or all of them): host figures always, emulated-board figures on request."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from microdeploy import host_runtime, reference
+from microdeploy.bench import firmware, host
+from microdeploy.bench.models import BenchModel, all_models, bench_inputs
+from microdeploy.errors import MicrodeployError, ModelError, ToolchainError
+from microdeploy.model.analysis import op_macs
+from microdeploy.model.reader import Model, read_model
+
+Progress = Callable[[str], None]
+
+
+def _is_conv1x1(model: Model, index: int) -> bool:
+    op = model.operators[index]
+    if op.name != "CONV_2D" or len(op.inputs) < 2 or op.inputs[1] < 0:
+        return False
+    shape = model.tensors[op.inputs[1]].shape
+    return len(shape) == 4 and shape[1] == 1 and shape[2] == 1
+
+
+def _device_figures(model: Model, measured: firmware.DeviceMeasurement) -> dict:
+    macs = [op_macs(model, op) for op in model.operators]
+    profile = [
+        {"op": c.op, "name": c.name, "instructions": c.instructions, "macs": macs[c.op]}
+        for c in measured.ops
+        if 0 <= c.op < len(macs)
+    ]
+    figures: dict = {
+        "instructions": measured.instructions,
+        "macs_per_instruction": sum(macs) / measured.instructions if measured.instructions else 0,
+        "interpreter_overhead": measured.interpreter_overhead,
+        "op_profile": profile,
+    }
+    conv1x1 = [p for p in profile if _is_conv1x1(model, p["op"])]
+    if conv1x1:
+        instructions = sum(p["instructions"] for p in conv1x1)
+        figures["conv1x1_macs_per_instruction"] = (
+            sum(p["macs"] for p in conv1x1) / instructions if instructions else 0
+        )
+    size = measured.size
+    figures["firmware"] = {
+        "flash_bytes": size.flash_bytes,
+        "ram_bytes": size.ram_bytes,
+        "arena_bytes": size.arena_bytes,
+        "model_bytes": size.model_bytes,
+        "runtime_bytes": size.runtime_bytes,
+        "app_bytes": size.app_bytes,
+        "other_bytes": size.other_bytes,
+        "flash_without_model": size.flash_without_model,
+    }
+    return figures
+
+
+def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return len(a) == len(b) and all(
+        x.shape == y.shape and x.dtype == y.dtype and np.array_equal(x, y)
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def bench_model(
+    model: BenchModel,
+    board: str = "native",
+    batches: int = 7,
+    progress: Progress | None = None,
+) -> dict:
+    """Every figure for one model (see results.py for the keys). Raises MicrodeployError."""
+    say = progress or (lambda _text: None)
+    if board != "native":
+        firmware.counting_board(board)  # refuse a board that cannot count before the long work
+    if not reference.available():
+        raise ToolchainError(
+            "bench compares with TFLM's Python interpreter, which is not installed",
+            hint="pip install tflite-micro (or: pip install -e '.[bench]')",
+        )
+    data = model.path.read_bytes()
+    parsed = read_model(data)
+    inputs = bench_inputs(parsed)
+    say(f"{model.name}: arena")
+    arena = host.compare_arena(data)
+    say(f"{model.name}: host latency ({batches} interleaved batches)")
+    latency = host.compare_latency(data, inputs, batches=batches)
+    tflm_outputs = reference.tflm_run(data, inputs)
+    ours = host_runtime.run_model(data, inputs, sanitize=False).outputs
+    result: dict = {
+        "model": model.name,
+        "path": str(model.path),
+        "sha16": hashlib.sha256(data).hexdigest()[:16],
+        "board": board,
+        "ops": len(parsed.operators),
+        "macs": sum(op_macs(parsed, op) for op in parsed.operators),
+        "arena_bytes": arena.ours,
+        "arena_head": arena.ours_head,
+        "arena_tail": arena.ours_tail,
+        "tflm_arena_bytes": arena.tflm,
+        "tflm_arena_head": arena.tflm_head,
+        "tflm_arena_tail": arena.tflm_tail,
+        "arena_ratio": arena.ratio,
+        "latency_us": latency.ours.median_us,
+        "tflm_latency_us": latency.tflm.median_us,
+        "latency_ratio": latency.ratio,
+        "latency": {
+            "ours_min_us": latency.ours.min_us,
+            "tflm_min_us": latency.tflm.min_us,
+            "ours_samples": latency.ours.samples,
+            "tflm_samples": latency.tflm.samples,
+            "batches": latency.batches,
+            "invokes_per_batch": latency.invokes_per_batch,
+        },
+        "bit_exact": _same(ours, tflm_outputs),
+    }
+    if board != "native":
+        say(f"{model.name}: firmware for {board} (init, build, QEMU)")
+        measured = firmware.measure_on_board(model.path, board, inputs)
+        result.update(_device_figures(parsed, measured))
+        result["device_bit_exact"] = _same(measured.outputs, tflm_outputs)
+    return result
+
+
+def bench_all(
+    board: str = "native",
+    batches: int = 7,
+    progress: Progress | None = None,
+    models: list[BenchModel] | None = None,
+) -> list[dict]:
+    """bench_model for every model; a model that fails gets {"model", "path", "board", "error"}."""
+    chosen = all_models() if models is None else models
+    if not chosen:
+        raise ModelError("no models to bench", hint="is ../shared/models present?")
+    results = []
+    for model in chosen:
+        try:
+            results.append(bench_model(model, board, batches, progress))
+        except MicrodeployError as exc:
+            if progress:
+                progress(f"{model.name}: {exc.message}")
+            results.append(
+                {
+                    "model": model.name,
+                    "path": str(Path(model.path)),
+                    "board": board,
+                    "error": exc.message,
+                }
+            )
+    return results
