@@ -323,7 +323,7 @@ Status Prepare(OpContext& ctx) {
   }
   const TensorView input = ctx.Input(0);
   const TensorView output = ctx.Output(0);
-  if (input.rank < 1 || input.FlatSize() != output.FlatSize() ||
+  if (input.rank < 1 || output.rank < 1 || input.FlatSize() != output.FlatSize() ||
       output.Dim(output.rank - 1) != input.Dim(input.rank - 1)) {
     return ctx.Fail(Status::kShapeMismatch, "output shape must equal the input shape");
   }
