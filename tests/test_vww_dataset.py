@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -136,7 +137,9 @@ def test_other_category(tmp_path: Path) -> None:
         (lambda a, i, o: [p.unlink() for p in i.iterdir()], "none of the 7 annotated images"),
     ],
 )
-def test_bad_input_is_one_line_error(tmp_path: Path, mutate, text: str) -> None:  # noqa: ANN001
+def test_bad_input_is_one_line_error(
+    tmp_path: Path, mutate: Callable[[Path, Path, Path], object], text: str
+) -> None:
     annotations, images = _coco(tmp_path)
     out = tmp_path / "vww"
     mutate(annotations, images, out)
