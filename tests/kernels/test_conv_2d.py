@@ -151,3 +151,26 @@ def test_output_shape_not_matching_the_window_is_a_prepare_error() -> None:
     b.set_io([x], [y])
     with pytest.raises(host_runtime.HostRunnerError, match="CONV_2D: output is 5x5 but .* 3x3"):
         host_runtime.run_model(b.build(), [np.zeros([1, 5, 5, 2], np.int8)])
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"padding": "VALID"}, "strides must be >= 1"),  # strides default to 0 in the schema
+        ({"padding": "VALID", "stride_h": 1, "stride_w": -2}, "strides must be >= 1"),
+        (
+            {"padding": "VALID", "stride_h": 1, "stride_w": 1, "dilation_h_factor": 0},
+            "dilations must be >= 1",
+        ),
+    ],
+)
+def test_hostile_options_are_a_prepare_error(options: dict, message: str) -> None:
+    b = ModelBuilder()
+    x = b.add_tensor([1, 5, 5, 2], "int8", scale=0.1, zero_point=0)
+    weights = np.ones([3, 3, 3, 2], np.int8)
+    f = b.add_tensor(weights.shape, "int8", data=weights, scale=0.1, zero_point=0)
+    y = b.add_tensor([1, 3, 3, 3], "int8", scale=0.1, zero_point=0)
+    b.add_operator("CONV_2D", [x, f], [y], options)
+    b.set_io([x], [y])
+    with pytest.raises(host_runtime.HostRunnerError, match=f"CONV_2D: {message}"):
+        host_runtime.run_model(b.build(), [np.zeros([1, 5, 5, 2], np.int8)])

@@ -15,6 +15,7 @@ from kernel_harness import (
     random_zero_point,
 )
 
+from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 OPS = ("AVERAGE_POOL_2D", "MAX_POOL_2D")
@@ -98,3 +99,20 @@ def test_reference_model_average_pools_match_tflm(
     b.set_io([x], [y])
     x_data = random_ints(rng, [1, in_h, in_w, 64], "int8")
     assert_same_as_tflm(b.build(), [x_data], f"average pool {in_h}x{in_w} f={f_h}x{f_w}")
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"padding": "SAME", "stride_h": 1, "stride_w": 1}, "filter size must be >= 1"),
+        ({"padding": "SAME", "filter_height": 2, "filter_width": 2}, "strides must be >= 1"),
+    ],
+)
+def test_hostile_options_are_a_prepare_error(options: dict, message: str) -> None:
+    b = ModelBuilder()
+    x = b.add_tensor([1, 4, 4, 1], "int8", scale=0.1, zero_point=0)
+    y = b.add_tensor([1, 4, 4, 1], "int8", scale=0.1, zero_point=0)
+    b.add_operator("MAX_POOL_2D", [x], [y], options)
+    b.set_io([x], [y])
+    with pytest.raises(host_runtime.HostRunnerError, match=f"MAX_POOL_2D: {message}"):
+        host_runtime.run_model(b.build(), [np.zeros([1, 4, 4, 1], np.int8)])
