@@ -179,3 +179,18 @@ def test_input_size_not_matching_the_weights_is_a_prepare_error() -> None:
         host_runtime.HostRunnerError, match="input has 16 values, expected 2 batches x 7 inputs"
     ):
         host_runtime.run_model(b.build(), [np.zeros([2, 8], np.int8)])
+
+
+@pytest.mark.parametrize("filter_zero_point", [3, -7])
+def test_int8_asymmetric_per_tensor_weights_match_tflm(filter_zero_point: int) -> None:
+    """TFLite's spec wants symmetric weights, but TFLM applies a per-tensor filter zero point."""
+    rng = np.random.default_rng(3400 + filter_zero_point)
+    b = ModelBuilder()
+    x = b.add_tensor([2, 16], "int8", scale=0.05, zero_point=4)
+    weights = symmetric_weights(rng, [5, 16])
+    w = b.add_tensor(weights.shape, "int8", data=weights, scale=0.02, zero_point=filter_zero_point)
+    y = b.add_tensor([2, 5], "int8", scale=0.3, zero_point=-3)
+    b.add_operator("FULLY_CONNECTED", [x, w, -1], [y])
+    b.set_io([x], [y])
+    x_data = random_ints(rng, [2, 16], "int8")
+    assert_same_as_tflm(b.build(), [x_data], f"filter zero point {filter_zero_point}")
