@@ -3,11 +3,16 @@ int16 with power-of-two and general input scales (every int16 value), float32.""
 
 from __future__ import annotations
 
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 from kernel_harness import assert_same_as_tflm, random_scale
 
-from microdeploy import host_runtime
+from microdeploy import host_runtime, paths
 from microdeploy.model.writer import ModelBuilder
 
 
@@ -55,3 +60,19 @@ def test_int16_output_scale_other_than_2_pow_minus_15_is_a_prepare_error() -> No
     model = _unary_model("TANH", [4], "int16", (2.0**-12, 0), (2.0**-14, 0))
     with pytest.raises(host_runtime.HostRunnerError, match=r"TANH.*scale must be 2\^-15"):
         host_runtime.run_model(model, [np.zeros([4], np.int16)])
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="compares with glibc's tanhf")
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_tanh_float_port_equals_glibc_tanhf(tmp_path: Path) -> None:
+    """Targets without glibc use md::TanhFloat for float TANH (and LSTM/SVDF tanh): it must
+    round like glibc's tanhf, which TFLM calls. A sample of every float bit pattern is checked
+    (the whole 2^32 once: 0 mismatches)."""
+    binary = tmp_path / "tanh_float_check"
+    include = paths.runtime_dir() / "src"
+    source = Path(__file__).resolve().parent / "tanh_float_check.cc"
+    cmd = ["g++", "-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{include}"]
+    subprocess.run([*cmd, str(source), "-o", str(binary)], check=True)
+    proc = subprocess.run([str(binary), "61"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "mismatches 0" in proc.stdout

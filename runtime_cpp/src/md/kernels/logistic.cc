@@ -7,6 +7,16 @@
 //    interpolation (power-of-two input scales take the exact shift path);
 //  - float32: TFLM's cut-off formulation around std::exp.
 // The rescaling parameters are recomputed on every invoke (no persistent data).
+
+// Float math must round like TFLM's x86 build, which never fuses a multiply
+// and an add; GCC contracts them into FMAs on FPUs that have them (Cortex-M4F,
+// and double FMAs on M7) even in ISO mode. Set before the includes so the
+// header-inline float helpers (exp_common.h, sigmoid_tanh_common.h) are
+// covered too.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include <cmath>
 #include <cstdint>
 #include <limits>

@@ -14,8 +14,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 
+#include "md/kernels/exp_common.h"
 #include "md/quant.h"
 
 namespace md {
@@ -157,14 +159,160 @@ inline int32_t Tanh(int32_t a) {
 
 }  // namespace fixedpoint
 
+// Single-precision tanh rounded exactly like glibc's tanhf (the fdlibm
+// algorithm: tanh from expm1 of 2|x|, expm1 by argument reduction with
+// ln2_hi/ln2_lo and a degree-5 rational correction, all in float). TFLM calls
+// tanhf and runs on glibc; newlib builds of the same algorithm round some
+// inputs differently on Cortex-M (fused multiply-adds), so targets use this
+// port. Checked against glibc over every float by tests/kernels/test_tanh.py.
+// Compiled without fused multiply-adds whatever the includer's options.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+namespace tanh_detail {
+
+inline uint32_t Bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+inline float FromBits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// e^x - 1 (fdlibm expm1f) for finite x; tanh only needs |x| < 44.
+inline float Expm1(float x) {
+  constexpr float kOne = 1.0f;
+  constexpr float kHuge = 1.0e+30f;
+  constexpr float kTiny = 1.0e-30f;
+  constexpr float kLn2Hi = 6.9313812256e-01f;   // 0x3f317180
+  constexpr float kLn2Lo = 9.0580006145e-06f;   // 0x3717f7d1
+  constexpr float kInvLn2 = 1.4426950216e+00f;  // 0x3fb8aa3b
+  constexpr float kQ1 = -3.3333335072e-02f;     // 0xbd088889
+  constexpr float kQ2 = 1.5873016091e-03f;      // 0x3ad00d01
+  constexpr float kQ3 = -7.9365076090e-05f;     // 0xb8a670cd
+  constexpr float kQ4 = 4.0082177293e-06f;      // 0x36867e54
+  constexpr float kQ5 = -2.0109921195e-07f;     // 0xb457edbb
+  uint32_t hx = Bits(x);
+  const bool negative = (hx & 0x80000000u) != 0;
+  hx &= 0x7fffffffu;
+  if (hx >= 0x4195b844u && negative) return kTiny - kOne;  // x < -27 ln2: -1
+  float hi;
+  float lo;
+  float c = 0.0f;
+  int32_t k;
+  if (hx > 0x3eb17218u) {    // |x| > ln2 / 2: reduce by k ln2
+    if (hx < 0x3F851592u) {  // and < 1.5 ln2
+      if (!negative) {
+        hi = x - kLn2Hi;
+        lo = kLn2Lo;
+        k = 1;
+      } else {
+        hi = x + kLn2Hi;
+        lo = -kLn2Lo;
+        k = -1;
+      }
+    } else {
+      k = static_cast<int32_t>(kInvLn2 * x + (negative ? -0.5f : 0.5f));
+      const float t = static_cast<float>(k);
+      hi = x - t * kLn2Hi;  // exact
+      lo = t * kLn2Lo;
+    }
+    x = hi - lo;
+    c = (hi - x) - lo;
+  } else if (hx < 0x33000000u) {  // |x| < 2^-25: x
+    const float t = kHuge + x;
+    return x - (t - (kHuge + x));
+  } else {
+    k = 0;
+  }
+  const float hfx = 0.5f * x;
+  const float hxs = x * hfx;
+  const float r1 = kOne + hxs * (kQ1 + hxs * (kQ2 + hxs * (kQ3 + hxs * (kQ4 + hxs * kQ5))));
+  float t = 3.0f - r1 * hfx;
+  float e = hxs * ((r1 - t) / (6.0f - x * t));
+  if (k == 0) return x - (x * e - hxs);
+  e = (x * (e - c) - c);
+  e -= hxs;
+  if (k == -1) return 0.5f * (x - e) - 0.5f;
+  if (k == 1) {
+    if (x < -0.25f) return -2.0f * (e - (x + 0.5f));
+    return kOne + 2.0f * (x - e);
+  }
+  float y;
+  if (k <= -2 || k > 56) {  // exp(x) - 1 is exp(x) to float precision
+    y = kOne - (e - x);
+    y = FromBits(Bits(y) + (static_cast<uint32_t>(k) << 23));
+    return y - kOne;
+  }
+  if (k < 23) {
+    t = FromBits(0x3f800000u - (0x1000000u >> k));  // 1 - 2^-k
+    y = t - (e - x);
+    y = FromBits(Bits(y) + (static_cast<uint32_t>(k) << 23));
+  } else {
+    t = FromBits(static_cast<uint32_t>(0x7f - k) << 23);  // 2^-k
+    y = x - (e + t);
+    y += kOne;
+    y = FromBits(Bits(y) + (static_cast<uint32_t>(k) << 23));
+  }
+  return y;
+}
+
+}  // namespace tanh_detail
+
+inline float TanhFloat(float x) {
+  constexpr float kOne = 1.0f;
+  constexpr float kTwo = 2.0f;
+  constexpr float kTiny = 1.0e-30f;
+  const uint32_t jx = tanh_detail::Bits(x);
+  const uint32_t ix = jx & 0x7fffffffu;
+  const bool negative = (jx & 0x80000000u) != 0;
+  if (ix >= 0x7f800000u) {  // inf or NaN
+    return negative ? kOne / x - kOne : kOne / x + kOne;
+  }
+  float z;
+  if (ix < 0x41b00000u) {                         // |x| < 22
+    if (ix == 0) return x;                        // +-0
+    if (ix < 0x24000000u) return x * (kOne + x);  // |x| < 2^-55
+    if (ix >= 0x3f800000u) {                      // |x| >= 1
+      const float t = tanh_detail::Expm1(kTwo * std::fabs(x));
+      z = kOne - kTwo / (t + kTwo);
+    } else {
+      const float t = tanh_detail::Expm1(-kTwo * std::fabs(x));
+      z = -t / (t + kTwo);
+    }
+  } else {  // |x| >= 22: +-1
+    z = kOne - kTiny;
+  }
+  return negative ? -z : z;
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+// tanh as the TFLM we compare with computes it: glibc's tanhf on the host,
+// the port above elsewhere.
+inline float TanhLikeTflm(float x) {
+#if defined(__GLIBC__)
+  return std::tanh(x);
+#else
+  return TanhFloat(x);
+#endif
+}
+
 // Float logistic as TFLM's reference_ops::Logistic: exact 1 above the upper
-// cut-off, exp(x) below the lower one, 1 / (1 + exp(-x)) in between.
+// cut-off, exp(x) below the lower one, 1 / (1 + exp(-x)) in between. e^x is
+// glibc's expf on every target (exp_common.h); includers keep fp-contract off.
 inline float LogisticFloat(float val) {
   const float cutoff_upper = 16.619047164916992188f;
   const float cutoff_lower = -9.f;
   if (val > cutoff_upper) return 1.0f;
-  if (val < cutoff_lower) return std::exp(val);
-  return 1.f / (1.f + std::exp(-val));
+  if (val < cutoff_lower) return ExpLikeTflm(val);
+  return 1.f / (1.f + ExpLikeTflm(-val));
 }
 
 namespace lut {

@@ -15,6 +15,16 @@
 //    TFLM the fused activation is not applied (only the int8 clamp).
 //  - float32: everything float, fused activation applied.
 // Scratch: filter sums (scratch 0) and, for integer, unit sums (scratch 1).
+
+// Float math must round like TFLM's x86 build, which never fuses a multiply
+// and an add; GCC contracts them into FMAs on FPUs that have them (Cortex-M4F,
+// and double FMAs on M7) even in ISO mode. Set before the includes so the
+// header-inline float helpers (exp_common.h, sigmoid_tanh_common.h) are
+// covered too.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -22,14 +32,8 @@
 #include "md/kernel.h"
 #include "md/kernels/elementwise_common.h"
 #include "md/kernels/register.h"
+#include "md/kernels/sigmoid_tanh_common.h"
 #include "md/quant.h"
-
-// The float path must round like TFLM's x86 build, which never fuses a
-// multiply and an add; GCC contracts them into FMAs on FPUs that have them
-// (Cortex-M4F) even in ISO mode (see docs/kernels.md).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=off")
-#endif
 
 namespace md {
 namespace {
@@ -263,7 +267,7 @@ float ActivationValFloat(FusedActivation act, float a) {
     case FusedActivation::kRelu6:
       return std::max(0.0f, std::min(a, 6.0f));
     case FusedActivation::kTanh:
-      return std::tanh(a);
+      return TanhLikeTflm(a);
     case FusedActivation::kSignBit:
       return std::signbit(a) ? 1.0f : 0.0f;
   }

@@ -5,8 +5,18 @@
 //    zero point 0 without checking; so do we, to produce the same bytes);
 //  - int16: zero points 0, output scale 2^-15, sigmoid-table lookup with
 //    interpolation (power-of-two input scales with shift 0 or 1 are exact);
-//  - float32: std::tanh.
+//  - float32: glibc's tanhf (TanhLikeTflm, also exact on non-glibc targets).
 // The rescaling parameters are recomputed on every invoke (no persistent data).
+
+// Float math must round like TFLM's x86 build, which never fuses a multiply
+// and an add; GCC contracts them into FMAs on FPUs that have them (Cortex-M4F,
+// and double FMAs on M7) even in ISO mode. Set before the includes so the
+// header-inline float helpers (exp_common.h, sigmoid_tanh_common.h) are
+// covered too.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -105,7 +115,7 @@ Status Invoke(OpContext& ctx) {
       const float* x = in.Data<float>();
       float* y = out.Data<float>();
       const int32_t n = in.FlatSize();
-      for (int32_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+      for (int32_t i = 0; i < n; ++i) y[i] = TanhLikeTflm(x[i]);
       break;
     }
   }

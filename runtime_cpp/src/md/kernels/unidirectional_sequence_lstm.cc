@@ -16,6 +16,16 @@
 // output. Hidden and cell state are variable tensors kept across invokes.
 // Quantization multipliers are recomputed once per invoke (no persistent
 // data); the four gate buffers share one scratch request.
+
+// Float math must round like TFLM's x86 build, which never fuses a multiply
+// and an add; GCC contracts them into FMAs on FPUs that have them (Cortex-M4F,
+// and double FMAs on M7) even in ISO mode. Set before the includes so the
+// header-inline float helpers (exp_common.h, sigmoid_tanh_common.h) are
+// covered too.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -27,13 +37,6 @@
 #include "md/kernels/register.h"
 #include "md/kernels/sigmoid_tanh_common.h"
 #include "md/quant.h"
-
-// The float path must round like TFLM's x86 build, which never fuses a
-// multiply and an add; GCC contracts them into FMAs on FPUs that have them
-// (Cortex-M4F) even in ISO mode (see docs/kernels.md).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=off")
-#endif
 
 namespace md {
 namespace {
@@ -438,7 +441,7 @@ struct FloatLstm {
             ctx.Input(kRecurrentWeightsFirst + g).Data<float>(), nullptr, fc_buffer);
     for (int i = 0; i < n; ++i) gate_out[i] = gate_out[i] + fc_buffer[i];
     for (int i = 0; i < n; ++i) {
-      gate_out[i] = tanh_activation ? std::tanh(gate_out[i]) : LogisticFloat(gate_out[i]);
+      gate_out[i] = tanh_activation ? TanhLikeTflm(gate_out[i]) : LogisticFloat(gate_out[i]);
     }
   }
 
@@ -461,7 +464,7 @@ struct FloatLstm {
     float* output_gate = buffers[1];
     Gate(c, kOutputGate, false, output_gate, scratch);
     float* tanh_cell = buffers[0];
-    for (int i = 0; i < n; ++i) tanh_cell[i] = std::tanh(cell[i]);
+    for (int i = 0; i < n; ++i) tanh_cell[i] = TanhLikeTflm(cell[i]);
     float* hidden = ctx.Input(kHiddenState).Data<float>() + c.state_offset;
     for (int i = 0; i < n; ++i) hidden[i] = MulFloat(tanh_cell[i], output_gate[i]);
     std::memcpy(ctx.Output(0).Data<float>() + c.output_offset, hidden, sizeof(float) * n);
