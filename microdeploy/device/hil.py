@@ -62,6 +62,8 @@ def resolve_port(project: Path | None, port: str | None) -> str:
     """The port to open: --port, else the device `flash` recorded for the project."""
     if port:
         return port
+    if project is not None:
+        load_manifest(project)  # a clear error for a folder that is not a project
     if project is None:
         raise DeviceError("no device given", "pass --port PORT or a PROJECT that was flashed")
     state = load_state(project)
