@@ -68,7 +68,7 @@ def assert_same_as_tflm(model: bytes, inputs: Sequence[np.ndarray], label: str =
     for i, (g, e) in enumerate(zip(got, expected, strict=True)):
         e = np.asarray(e)
         assert g.dtype == e.dtype, f"{label}: output {i} dtype {g.dtype}, TFLM {e.dtype}"
-        g = g.reshape(e.shape) if g.size == e.size else g
+        assert g.shape == e.shape, f"{label}: output {i} shape {g.shape}, TFLM {e.shape}"
         if e.dtype.kind == "f":
             # Bit-exact for floats too (NaN == NaN by bit pattern).
             g_bits = g.view(np.uint32 if e.dtype == np.float32 else np.uint64)
@@ -105,7 +105,7 @@ def assert_same_as_tflm_repeated(
     for i, (g, e) in enumerate(zip(got, expected, strict=True)):
         g = np.asarray(g)
         assert g.dtype == e.dtype, f"{label}: output {i} dtype {g.dtype}, TFLM {e.dtype}"
-        g = g.reshape(e.shape) if g.size == e.size else g
+        assert g.shape == e.shape, f"{label}: output {i} shape {g.shape}, TFLM {e.shape}"
         if e.dtype.kind == "f":
             g, e = g.view(np.uint32), e.view(np.uint32)
         np.testing.assert_array_equal(g, e, err_msg=f"{label}: output {i} after {invokes} invokes")
