@@ -150,16 +150,24 @@ def _latest_table(state: MonitorState) -> Table:
     return table
 
 
+_PROFILE_ROWS = 12  # the most expensive ops; the live view must fit a terminal
+
+
 def _profile_table(state: MonitorState) -> Table | None:
     if not state.profile:
         return None
-    table = Table(title="per-op profile (last inference)")
+    total = sum(p.ticks for p in state.profile) or 1
+    shown = sorted(state.profile, key=lambda p: (-p.ticks, p.op))[:_PROFILE_ROWS]
+    hidden = len(state.profile) - len(shown)
+    table = Table(
+        title=f"per-op profile of the last inference ({len(state.profile)} ops, {total} ticks)",
+        caption=f"{hidden} cheaper ops not shown" if hidden else None,
+    )
     table.add_column("op", justify="right")
     table.add_column("name")
     table.add_column("ticks", justify="right")
-    total = sum(p.ticks for p in state.profile) or 1
     table.add_column("%", justify="right")
-    for p in state.profile:
+    for p in shown:
         table.add_row(str(p.op), p.name, str(p.ticks), f"{100.0 * p.ticks / total:.1f}")
     return table
 

@@ -67,6 +67,11 @@ def resolve_port(project: Path | None, port: str | None) -> str:
     if project is None:
         raise DeviceError("no device given", "pass --port PORT or a PROJECT that was flashed")
     state = load_state(project)
+    if state is not None and state.kind == "board" and not state.port:
+        raise DeviceError(
+            f"the board of {project} was flashed without --port, so its port is unknown",
+            "pass --port PORT (e.g. /dev/ttyACM0; `pio device list` shows the ports)",
+        )
     if state is None or not state.port:
         raise DeviceError(
             f"no running device recorded for {project}",
