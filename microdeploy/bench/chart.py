@@ -41,7 +41,7 @@ def _pair_panel(ax, names, ours, theirs, ratios, title, unit) -> None:  # noqa: 
         ax.annotate(f"{r:.2f}x", (p, max(a, b)), ha="center", va="bottom", fontsize=7)
     ax.set_xticks(list(positions))
     ax.set_xticklabels(names, rotation=35, ha="right", fontsize=7)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", which="major", alpha=0.3)
 
 
@@ -86,7 +86,7 @@ def render_chart(results: list[dict], path: Path) -> None:
         ax.set_ylabel("instructions")
         for i, r in enumerate(device_rows):
             ax.annotate(
-                f"{r['macs_per_instruction']:.3f}",
+                f"{r['macs_per_instruction']:.3f}" if r["macs"] else "no MACs",
                 (i, r["instructions"]),
                 ha="center",
                 va="bottom",

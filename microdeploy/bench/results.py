@@ -67,3 +67,38 @@ def save(results: list[dict], path: Path) -> None:
         raise MicrodeployError(
             f"cannot write {path}: {exc.strerror}", hint="choose another --out path"
         ) from None
+
+
+def _us(value: float) -> str:
+    return f"{value:,.1f}" if value >= 10 else f"{value:.3f}"
+
+
+def markdown_table(results: list[dict]) -> str:
+    """The results as a Markdown table (benchmarks/README.md is made with it)."""
+    device = any("instructions" in r for r in results)
+    head = ["model", "arena B (ours / TFLM)", "arena ratio", "host latency us (ours / TFLM)"]
+    head += ["latency ratio"]
+    if device:
+        head += ["M4 instructions", "MACs/instr", "1x1 conv MACs/instr", "overhead"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['model']} | error: {r['error']} |" + " |" * (len(head) - 2))
+            continue
+        cells = [
+            r["model"],
+            f"{r['arena_bytes']:,} / {r['tflm_arena_bytes']:,}",
+            f"{r['arena_ratio']:.2f}",
+            f"{_us(r['latency_us'])} / {_us(r['tflm_latency_us'])}",
+            f"{r['latency_ratio']:.2f}",
+        ]
+        if device:
+            conv = r.get("conv1x1_macs_per_instruction")
+            cells += [
+                f"{r['instructions']:,}" if "instructions" in r else "-",
+                f"{r['macs_per_instruction']:.3f}" if r.get("macs") else "-",
+                "-" if conv is None else f"{conv:.3f}",
+                f"{100 * r['interpreter_overhead']:.3f}%" if "instructions" in r else "-",
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

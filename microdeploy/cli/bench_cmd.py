@@ -116,6 +116,9 @@ def bench(
     chart: Annotated[
         Path | None, typer.Option("--chart", help="Render a comparison chart (PNG).")
     ] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print a Markdown table (benchmarks/README.md).")
+    ] = False,
     batches: Annotated[
         int, typer.Option("--batches", min=1, help="Interleaved latency batches per side.")
     ] = 7,
@@ -142,6 +145,9 @@ def bench(
         render_chart(rows, chart)
     if as_json:
         print(json.dumps(rows[0] if model is not None else rows, indent=2))
+        return
+    if markdown:
+        print(results.markdown_table(rows))
         return
     out.print(_host_table(rows))
     if board != "native":
