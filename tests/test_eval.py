@@ -92,8 +92,8 @@ def test_list_dataset_errors(tmp_path: Path) -> None:
     with pytest.raises(EvalError, match="none of the class folders"):
         list_dataset(tmp_path, LABELS)
     (tmp_path / "person").mkdir()
-    (tmp_path / "person" / "a.jpg").write_bytes(b"")
-    with pytest.raises(EvalError, match=r"found 1 \.jpg"):
+    (tmp_path / "person" / "a.heic").write_bytes(b"")
+    with pytest.raises(EvalError, match=r"found 1 \.heic"):
         list_dataset(tmp_path, LABELS)
 
 

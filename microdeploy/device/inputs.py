@@ -3,7 +3,8 @@
 BMP pixels follow TFLM's own test convention: rows top-down, the pixel bytes taken as the
 tensor's bytes as they are (an 8-bit image into an int8 tensor is copied, not re-centred);
 a grey image given to a 3-channel model is replicated to each channel, a colour image is
-read as RGB.
+read as RGB. Photos (PNG, PGM/PPM, JPEG with Pillow) of any size are decoded, converted and
+resized by microdeploy.images (int8 input = pixel - 128, TFLM's camera convention).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from microdeploy import images
 from microdeploy.errors import MicrodeployError
 
 
@@ -27,6 +29,8 @@ def load_input(path: Path, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
     if not path.is_file():
         raise InputError(f"input file {path} does not exist", "check the --input path")
     suffix = path.suffix.lower()
+    if suffix in images.PHOTO_SUFFIXES:
+        return images.photo_tensor(path, dtype, shape)
     if suffix == ".npy":
         array = _load_npy(path)
         if array.dtype != want.newbyteorder("="):

@@ -26,13 +26,15 @@ from microdeploy.device.hil import check_model
 from microdeploy.device.inputs import load_input
 from microdeploy.device.state import load_state
 from microdeploy.errors import DeviceError, MicrodeployError
+from microdeploy.images import PHOTO_SUFFIXES
 from microdeploy.model.reader import read_model
 from microdeploy.project import app_meta
 from microdeploy.project.generate import MODEL_COPY, load_manifest
 from microdeploy.protocol.session import Device, DeviceInfo
 
-# What load_input reads: TFLM-convention BMP images, .npy arrays and raw tensor bytes.
-INPUT_SUFFIXES = (".bmp", ".npy", ".bin", ".raw")
+# What load_input reads: TFLM-convention BMP images, photos (PNG, PGM/PPM, JPEG with Pillow;
+# resized and converted), .npy arrays and raw tensor bytes.
+INPUT_SUFFIXES = (".bmp", ".npy", ".bin", ".raw", *PHOTO_SUFFIXES)
 VWW_LABELS = ("no_person", "person")
 
 
@@ -181,8 +183,8 @@ def list_dataset(folder: Path, labels: tuple[str, ...], limit: int | None = None
         found = ", ".join(f"{n} {suffix}" for suffix, n in sorted(skipped.items())) or "no files"
         raise EvalError(
             f"no usable inputs in {folder} (found {found})",
-            "eval reads 8-bit BMP images of the model's input size (TFLM's convention), "
-            ".npy arrays or raw tensor bytes",
+            "eval reads PNG, PGM/PPM (JPEG with Pillow: pip install pillow), 8-bit BMP in "
+            "the model's input size (TFLM's convention), .npy arrays or raw tensor bytes",
         )
     return samples[:limit] if limit is not None else samples
 
