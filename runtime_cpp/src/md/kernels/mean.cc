@@ -5,11 +5,15 @@
 //    element), then QuantizedMeanOrSum: 1/count is folded into the
 //    input/output rescale multiplier (shifted up by floor(log2(count)) before
 //    the division to keep precision), the input zero point is removed as
-//    zero_point * count, one MultiplyByQuantizedMultiplier, + output zero point;
+//    zero_point * count, one MultiplyByQuantizedMultiplier, + output zero point
+//    (the TFLM build we match takes this path for every integer case, also
+//    4-D axes {1,2} and equal input/output quantization);
 //  - float32: sums accumulated in input order directly in the output, divided
 //    by the element count (TFLM's 4-D axes-{1,2} special case adds in the same
 //    order and divides by the same value, so one path serves both).
 // The axis tensor must be constant (the output shape is static and checked).
+// keep_dims only changes the output's shape, not its data, so like TFLM the
+// kernel checks the output's element count and ignores the option.
 #include <cstdint>
 #include <limits>
 
@@ -21,7 +25,6 @@
 namespace md {
 namespace {
 
-constexpr int kKeepDimsSlot = 0;  // ReducerOptions.keep_dims
 constexpr int kMaxRank = 6;
 
 // The int32 sums of the quantized path live in this op's first (only)
