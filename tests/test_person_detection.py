@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import sys
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
 from microdeploy import host_runtime, paths, reference
 from microdeploy.build import BuildResult, build_project
@@ -255,3 +257,41 @@ def test_real_model_on_device_matches_tflm_and_classifies(
     name, project = real_build
     model = (shared_models / REAL_MODELS[name]).read_bytes()
     _check_device(project, _inputs_for(name, shared_models), model)
+
+
+# ---- init for a user's own model -------------------------------------------------------------
+
+
+def test_init_user_model_as_image_classifier(tmp_path: Path, shared_models: Path) -> None:
+    project = tmp_path / "mine"
+    model = shared_models / REAL_MODELS["person_detect"]
+    args = ["init", str(project), "--board", "mps2-an386", "--model", str(model)]
+    result = run_cli(*args, "--app", "image-classifier", "--labels", "no_person,person")
+    assert result.code == 0, result.stderr
+    assert "labels: no_person, person" in result.stdout
+    manifest = json.loads((project / "microdeploy.json").read_text())
+    assert (manifest["app"], manifest["labels"]) == ("image-classifier", ["no_person", "person"])
+
+
+@pytest.mark.parametrize(
+    "extra, text",
+    [
+        (["--labels", "a,b,c"], "3 labels given, the model's output 0 has 2 classes"),
+        (["--labels", "a,,b"], "empty label"),
+        (["--app", "detector"], "unknown app 'detector'"),
+    ],
+)
+def test_init_rejects_wrong_app_or_labels(tmp_path: Path, extra: list[str], text: str) -> None:
+    project = tmp_path / "mine"
+    args = ["init", str(project), "--board", "native", "--model", str(EXAMPLE / "model.tflite")]
+    result = run_cli(*args, *extra)
+    assert result.code != 0 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ") and text in result.stderr, result.stderr
+    assert not project.exists()  # refused before writing anything
+
+
+def test_image_classifier_needs_an_image_input(tmp_path: Path) -> None:
+    hello = paths.examples_dir() / "hello_world" / "model.tflite"
+    args = ["init", str(tmp_path / "p"), "--board", "native", "--model", str(hello)]
+    result = run_cli(*args, "--app", "image-classifier")
+    assert result.code != 0 and "needs one image input" in result.stderr
