@@ -80,6 +80,8 @@ def test_bench_instructions_on_the_emulated_board_repeat_exactly() -> None:
     fw = result["firmware"]
     parts = fw["model_bytes"] + fw["runtime_bytes"] + fw["app_bytes"] + fw["other_bytes"]
     assert parts == fw["flash_bytes"]  # the map's parts account for every flash byte
+    assert sum(fw["runtime_objects"].values()) == fw["runtime_bytes"]
+    assert "md/kernels/fully_connected.o" in fw["runtime_objects"]
     assert fw["model_bytes"] >= len(HELLO.read_bytes())
     assert fw["flash_without_model"] == fw["flash_bytes"] - fw["model_bytes"]
 
@@ -126,7 +128,7 @@ def test_bench_inputs_are_seeded_and_typed() -> None:
 
 
 def test_map_parts_follow_objects_and_clamp_merged_sections(tmp_path) -> None:
-    from microdeploy.bench.mapfile import flash_by_part
+    from microdeploy.bench.mapfile import flash_report
 
     build = ".pio/build/b"
     lines = [
@@ -150,8 +152,10 @@ def test_map_parts_follow_objects_and_clamp_merged_sections(tmp_path) -> None:
     ]
     path = tmp_path / "firmware.map"
     path.write_text("\n".join(lines) + "\n")
-    parts = flash_by_part(path)
+    report = flash_report(path)
+    parts = report.parts
     # the merged .rodata.str1.4 listed at the next section's address counts for nothing;
     # the 8 bytes the map leaves unlisted at the end of .text go to "other"
     assert parts == {"model": 0x90, "runtime": 0x20, "app": 0x10 + 0x30, "other": 8 + 8 + 8}
     assert sum(parts.values()) == 0x100 + 0x8
+    assert report.runtime_objects == {"md/kernels/conv_2d.o": 0x20}

@@ -17,6 +17,7 @@ outside the kernels, including the profiler's own clock reads.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from microdeploy import paths
-from microdeploy.bench.mapfile import flash_by_part
+from microdeploy.bench.mapfile import flash_report
 from microdeploy.boards import Board, get_board
 from microdeploy.build import build_project
 from microdeploy.device.flash import flash, stop_device
@@ -54,6 +55,7 @@ class FirmwareSize:
     runtime_bytes: int  # interpreter, planner, kernels, port
     app_bytes: int  # protocol service and the project's sources
     other_bytes: int  # C/C++ library, start-up, alignment
+    runtime_objects: dict[str, int]  # runtime bytes per object file, largest first
 
     @property
     def flash_without_model(self) -> int:
@@ -110,9 +112,24 @@ def measure_on_board(
 ) -> DeviceMeasurement:
     board = counting_board(board_name)
     project = bench_project(model, board)
+    project.parent.mkdir(parents=True, exist_ok=True)
+    # Two benches of one model on one board share the project: one at a time.
+    with open(project.parent / f"{project.name}.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _measure(model, board, project, inputs, on_line)
+
+
+def _measure(
+    model: Path,
+    board: Board,
+    project: Path,
+    inputs: Sequence[np.ndarray],
+    on_line: Callable[[str], None] | None,
+) -> DeviceMeasurement:
     init = init_project(project, board.name, model=model, force=True)
     built = build_project(project, on_line=on_line)
-    parts = flash_by_part(built.firmware.parent / "firmware.map")
+    report = flash_report(built.firmware.parent / "firmware.map")
+    parts = report.parts
     size = FirmwareSize(
         flash_bytes=built.size.flash_bytes,
         ram_bytes=built.size.ram_bytes,
@@ -121,6 +138,7 @@ def measure_on_board(
         runtime_bytes=parts["runtime"],
         app_bytes=parts["app"],
         other_bytes=parts["other"],
+        runtime_objects=report.runtime_objects,
     )
     started = flash(project)
     try:

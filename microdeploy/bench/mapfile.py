@@ -12,11 +12,13 @@ file it came from, and the object to a part:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from microdeploy.errors import BuildError
 
 PARTS = ("model", "runtime", "app", "other")
+_FILL = "*fill*"
 _FLASH_SECTIONS = frozenset(
     {
         ".isr_vector",
@@ -40,6 +42,12 @@ _INPUT_NAME = re.compile(r"^ ([\w.$]+)$")
 _CONTINUATION = re.compile(r"^\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s+(\S.*)$")
 
 
+@dataclass(frozen=True)
+class FlashReport:
+    parts: dict[str, int]  # bytes per part (keys: PARTS)
+    runtime_objects: dict[str, int]  # runtime bytes per object, e.g. "md/kernels/conv_2d.o"
+
+
 def part_of(obj: str) -> str:
     path = obj.replace("\\", "/")
     if "model_data" in path:
@@ -53,29 +61,38 @@ def part_of(obj: str) -> str:
 
 def flash_by_part(map_path: Path) -> dict[str, int]:
     """Bytes of flash per part (keys: PARTS)."""
+    return flash_report(map_path).parts
+
+
+def flash_report(map_path: Path) -> FlashReport:
     try:
         lines = map_path.read_text(errors="replace").splitlines()
     except OSError as exc:
         raise BuildError(f"cannot read the linker map {map_path}: {exc}", hint="rebuild") from None
     totals = dict.fromkeys(PARTS, 0)
+    objects: dict[str, int] = {}
     for start, end, items in _flash_sections(lines):
         # Merged sections (e.g. .rodata.str1.4 of many objects) are listed with their size
         # before merging at the address of what follows them: clamp each to the next address.
         items.sort(key=lambda item: item[0])
         placed = 0
-        for index, (address, size, part) in enumerate(items):
+        for index, (address, size, obj) in enumerate(items):
             limit = items[index + 1][0] if index + 1 < len(items) else end
             share = max(0, min(size, limit - address))
+            part = "other" if obj == _FILL else part_of(obj)
             totals[part] += share
             placed += share
+            if part == "runtime" and share:
+                name = obj.replace("\\", "/").split("/md_runtime/", 1)[1]
+                objects[name] = objects.get(name, 0) + share
         totals["other"] += max(0, end - start - placed)  # alignment the map lists no fill for
     if not any(totals.values()):
         raise BuildError(f"no flash sections found in {map_path}", hint="is it a GNU ld map?")
-    return totals
+    return FlashReport(totals, dict(sorted(objects.items(), key=lambda kv: -kv[1])))
 
 
 def _flash_sections(lines: list[str]) -> list[tuple[int, int, list[tuple[int, int, str]]]]:
-    """(start, end, [(address, size, part)]) of each flash-resident output section."""
+    """(start, end, [(address, size, object file or _FILL)]) of each flash output section."""
     sections: list[tuple[int, int, list[tuple[int, int, str]]]] = []
     items: list[tuple[int, int, str]] | None = None
     pending = False  # an input section whose address and size are on the next line
@@ -105,14 +122,13 @@ def _flash_sections(lines: list[str]) -> list[tuple[int, int, list[tuple[int, in
             cont = _CONTINUATION.match(line)
             if cont:
                 address, size, obj = cont.groups()
-                items.append((int(address, 16), int(size, 16), part_of(obj)))
+                items.append((int(address, 16), int(size, 16), obj))
                 continue
         full = _INPUT_FULL.match(line)
         if full:
             name, address, size, obj = full.groups()
-            if name == "*fill*" or obj:
-                part = "other" if name == "*fill*" else part_of(obj)
-                items.append((int(address, 16), int(size, 16), part))
+            if name == _FILL or obj:
+                items.append((int(address, 16), int(size, 16), _FILL if name == _FILL else obj))
             continue
         pending = _INPUT_NAME.match(line) is not None
     return sections

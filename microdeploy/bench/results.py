@@ -7,7 +7,8 @@ Keys of a model's result (missing parts are absent, never guessed):
 - emulated board: instructions, macs_per_instruction, interpreter_overhead,
   device_bit_exact, conv1x1_macs_per_instruction (when the model has 1x1 convolutions),
   op_profile ([{op, name, instructions, macs}]), firmware (flash_bytes, ram_bytes, arena_bytes,
-  model_bytes, runtime_bytes, app_bytes, other_bytes, flash_without_model);
+  model_bytes, runtime_bytes, app_bytes, other_bytes, flash_without_model, runtime_objects:
+  {object file under md_runtime: flash bytes});
 - a model that could not be measured: model, path, board, error.
 """
 

@@ -55,6 +55,7 @@ def _device_figures(model: Model, measured: firmware.DeviceMeasurement) -> dict:
         "app_bytes": size.app_bytes,
         "other_bytes": size.other_bytes,
         "flash_without_model": size.flash_without_model,
+        "runtime_objects": size.runtime_objects,
     }
     return figures
 
