@@ -425,7 +425,9 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
         c.Unsupported().Fail(where, details, "custom quantization details are not supported");
         return Status::kUnsupportedType;
       }
-      if (zero_points.count != 0 && zero_points.count != scales.count) {
+      // Per-channel tensors need one zero point per scale (kernels index
+      // both); a single scale may leave the zero point out (then 0).
+      if ((zero_points.count != 0 || scales.count > 1) && zero_points.count != scales.count) {
         c.Fail(where, q.pos, "%lu scales but %lu zero points",
                static_cast<unsigned long>(scales.count),
                static_cast<unsigned long>(zero_points.count));
