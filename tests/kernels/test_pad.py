@@ -36,6 +36,30 @@ def test_pad_matches_tflm(dtype: str, seed: int) -> None:
     assert_same_as_tflm(b.build(), inputs, label=f"{dtype} seed={seed} {shape} {paddings.tolist()}")
 
 
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "float32"])
+def test_pad_with_constant_value_input_matches_tflm(dtype: str) -> None:
+    """PAD with the PADV2-style third input: an explicit pad value."""
+    rng = np.random.default_rng(10100)
+    shape = [2, 3, 4]
+    paddings = np.array([[1, 0], [0, 2], [3, 1]], np.int32)
+    out_shape = [d + int(p.sum()) for d, p in zip(shape, paddings, strict=True)]
+    q = {"scale": 0.05, "zero_point": -9} if dtype == "int8" else {}
+    if dtype == "float32":
+        value = np.array([2.5], np.float32)
+        x_data = rng.normal(size=shape).astype(np.float32)
+    else:
+        value = np.array([77], dtype)
+        x_data = random_ints(rng, shape, dtype)
+    b = ModelBuilder()
+    x = b.add_tensor(shape, dtype, **q)
+    p = b.add_tensor([3, 2], "int32", data=paddings)
+    v = b.add_tensor([1], dtype, data=value, **q)
+    y = b.add_tensor(out_shape, dtype, **q)
+    b.add_operator("PAD", [x, p, v], [y])
+    b.set_io([x], [y])
+    assert_same_as_tflm(b.build(), [x_data], label=f"{dtype} constant value")
+
+
 def test_paddings_given_at_run_time_are_a_prepare_error() -> None:
     b = ModelBuilder()
     x = b.add_tensor([2, 2], "float32")
