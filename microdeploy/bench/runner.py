@@ -67,6 +67,17 @@ def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
     )
 
 
+def _preflight(board: str) -> None:
+    """Fail before any long work: TFLM missing, or a board that cannot count instructions."""
+    if board != "native":
+        firmware.counting_board(board)
+    if not reference.available():
+        raise ToolchainError(
+            "bench compares with TFLM's Python interpreter, which is not installed",
+            hint="pip install tflite-micro (or: pip install -e '.[bench]')",
+        )
+
+
 def bench_model(
     model: BenchModel,
     board: str = "native",
@@ -75,13 +86,7 @@ def bench_model(
 ) -> dict:
     """Every figure for one model (see results.py for the keys). Raises MicrodeployError."""
     say = progress or (lambda _text: None)
-    if board != "native":
-        firmware.counting_board(board)  # refuse a board that cannot count before the long work
-    if not reference.available():
-        raise ToolchainError(
-            "bench compares with TFLM's Python interpreter, which is not installed",
-            hint="pip install tflite-micro (or: pip install -e '.[bench]')",
-        )
+    _preflight(board)
     data = model.path.read_bytes()
     parsed = read_model(data)
     inputs = bench_inputs(parsed)
@@ -134,6 +139,7 @@ def bench_all(
 ) -> list[dict]:
     """bench_model for every model; a model that fails gets {"model", "path", "board", "error"}."""
     chosen = all_models() if models is None else models
+    _preflight(board)
     if not chosen:
         raise ModelError("no models to bench", hint="is ../shared/models present?")
     results = []
