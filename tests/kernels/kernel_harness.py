@@ -162,12 +162,20 @@ def bias_values(
 
 
 def output_scale_for(
-    input_scale: float, filter_scale: float, accum_terms: int, rng: np.random.Generator
+    input_scale: float,
+    filter_scale: float,
+    accum_terms: int,
+    rng: np.random.Generator,
+    dtype: str = "int8",
 ) -> float:
-    """An output scale that keeps a typical accumulator of `accum_terms` products within range,
-    with some randomness so saturation and rounding both get exercised."""
-    typical = input_scale * filter_scale * 64.0 * np.sqrt(max(accum_terms, 1)) * 2.0
-    return float(np.float32(typical * rng.uniform(0.3, 3.0) / 127.0))
+    """An output scale under which a typical accumulator of `accum_terms` products of uniform
+    random activations (`dtype`) and weights lands at 10%..100% of the output range: most outputs
+    unsaturated, where rounding differences show, and the tails saturated."""
+    rms_activation = 74.0 if dtype == "int8" else 18919.0  # uniform over the whole range
+    rms_weight = 73.0  # uniform over [-127, 127]
+    typical = input_scale * filter_scale * rms_activation * rms_weight * np.sqrt(accum_terms)
+    q_max = 127.0 if dtype == "int8" else 32767.0
+    return float(np.float32(typical / (q_max * rng.uniform(0.1, 1.0))))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,13 +34,14 @@ def _conv_model(
     per_channel = bool(rng.integers(0, 2)) or act_dtype == "int16"
     act = str(rng.choice(ACTIVATIONS))
 
-    input_scale = random_scale(rng, 0.005, 0.1)
+    # int16 activations cover the same real range as int8 ones with 256x the resolution.
+    input_scale = random_scale(rng, 0.005, 0.1) / (256.0 if act_dtype == "int16" else 1.0)
     input_zp = random_zero_point(rng, act_dtype)
     f_scales = channel_scales(rng, out_depth if per_channel else 1)
     accum_terms = w["f_h"] * w["f_w"] * filter_depth
-    output_scale = output_scale_for(input_scale, float(np.mean(f_scales)), accum_terms, rng)
-    if act_dtype == "int16":
-        output_scale /= 256.0  # int16 outputs have 256x the resolution
+    output_scale = output_scale_for(
+        input_scale, float(np.mean(f_scales)), accum_terms, rng, act_dtype
+    )
     output_zp = random_zero_point(rng, act_dtype)
 
     b = ModelBuilder()

@@ -45,11 +45,12 @@ def _quantized_model(
     out_depth = in_depth * multiplier
     per_channel = bool(rng.integers(0, 4))  # mostly per-channel, as converters write them
     act = str(rng.choice(ACTIVATIONS))
-    input_scale = random_scale(rng, 0.005, 0.1)
+    # int16 activations cover the same real range as int8 ones with 256x the resolution.
+    input_scale = random_scale(rng, 0.005, 0.1) / (256.0 if act_dtype == "int16" else 1.0)
     f_scales = channel_scales(rng, out_depth if per_channel else 1)
-    output_scale = output_scale_for(input_scale, float(np.mean(f_scales)), w["f_h"] * w["f_w"], rng)
-    if act_dtype == "int16":
-        output_scale /= 256.0  # int16 outputs have 256x the resolution
+    output_scale = output_scale_for(
+        input_scale, float(np.mean(f_scales)), w["f_h"] * w["f_w"], rng, act_dtype
+    )
 
     b = ModelBuilder()
     x = b.add_tensor(

@@ -1,8 +1,8 @@
 // FULLY_CONNECTED: TFLite's reference kernels, bit-exact with TFLM.
 //   int8 x int8 per-tensor (filter zero point applied) or per-channel
 //     (symmetric filter), optional int32 bias -> int8
-//   int16 x int8, optional int32 bias (int32 accumulator) or int64 bias
-//     (int64 accumulator) -> int16
+//   int16 x int8 with an int32 bias (int32 accumulator), or an int64 bias
+//     or none (int64 accumulator) -> int16
 //   float32
 // Filter [out_depth, accum_depth]; the input is read as
 // [batches, accum_depth] whatever its rank, the output as
@@ -203,12 +203,14 @@ Status Invoke(OpContext& ctx) {
     FcQuantized<int8_t, int32_t, int32_t, int8_t>(s, input, filter,
                                                   has_bias ? bias.Data<const int32_t>() : nullptr,
                                                   output, act_min, act_max);
-  } else if (has_bias && bias.type == DataType::kInt64) {
-    FcQuantized<int16_t, int64_t, int64_t, int16_t>(s, input, filter, bias.Data<const int64_t>(),
+  } else if (has_bias && bias.type == DataType::kInt32) {
+    // int16 with an int32 bias: int32 accumulator (as TFLM).
+    FcQuantized<int16_t, int32_t, int32_t, int16_t>(s, input, filter, bias.Data<const int32_t>(),
                                                     output, act_min, act_max);
   } else {
-    FcQuantized<int16_t, int32_t, int32_t, int16_t>(s, input, filter,
-                                                    has_bias ? bias.Data<const int32_t>() : nullptr,
+    // int16 with an int64 bias or none: int64 accumulator (as TFLM).
+    FcQuantized<int16_t, int64_t, int64_t, int16_t>(s, input, filter,
+                                                    has_bias ? bias.Data<const int64_t>() : nullptr,
                                                     output, act_min, act_max);
   }
   return Status::kOk;
