@@ -159,3 +159,16 @@ def test_map_parts_follow_objects_and_clamp_merged_sections(tmp_path) -> None:
     assert parts == {"model": 0x90, "runtime": 0x20, "app": 0x10 + 0x30, "other": 8 + 8 + 8}
     assert sum(parts.values()) == 0x100 + 0x8
     assert report.runtime_objects == {"md/kernels/conv_2d.o": 0x20}
+
+
+@needs_tflm
+def test_bench_all_reports_a_failing_model_and_goes_on(tmp_path) -> None:
+    from microdeploy.bench.runner import bench_all
+
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"not a flatbuffer at all")
+    rows = bench_all(
+        batches=1, models=[models.BenchModel("junk", junk), models.BenchModel("hello", HELLO)]
+    )
+    assert rows[0]["model"] == "junk" and "not a TFLite model" in rows[0]["error"]
+    assert rows[1]["model"] == "hello" and rows[1]["bit_exact"] is True

@@ -107,7 +107,7 @@ def _ours_batch(model: bytes, inputs: Sequence[np.ndarray], n: int) -> list[floa
 def compare_latency(
     model: bytes,
     inputs: Sequence[np.ndarray],
-    batches: int = 7,
+    batches: int = 11,
     batch_seconds: float = 0.1,
     max_invokes: int = 2000,
 ) -> LatencyComparison:

@@ -81,7 +81,7 @@ def _preflight(board: str) -> None:
 def bench_model(
     model: BenchModel,
     board: str = "native",
-    batches: int = 7,
+    batches: int = 11,
     progress: Progress | None = None,
 ) -> dict:
     """Every figure for one model (see results.py for the keys). Raises MicrodeployError."""
@@ -116,6 +116,7 @@ def bench_model(
         "latency": {
             "ours_min_us": latency.ours.min_us,
             "tflm_min_us": latency.tflm.min_us,
+            "min_ratio": latency.ours.min_us / latency.tflm.min_us,
             "ours_samples": latency.ours.samples,
             "tflm_samples": latency.tflm.samples,
             "batches": latency.batches,
@@ -133,7 +134,7 @@ def bench_model(
 
 def bench_all(
     board: str = "native",
-    batches: int = 7,
+    batches: int = 11,
     progress: Progress | None = None,
     models: list[BenchModel] | None = None,
 ) -> list[dict]:

@@ -121,7 +121,7 @@ def bench(
     ] = False,
     batches: Annotated[
         int, typer.Option("--batches", min=1, help="Interleaved latency batches per side.")
-    ] = 7,
+    ] = 11,
 ) -> None:
     """Measure arena, host latency (and instructions on an emulated board) against TFLM."""
     if (model is None) == (not all_models):
