@@ -108,6 +108,24 @@ def load_manifest(project: Path) -> dict:
     return data
 
 
+def qemu_test_command(board: Board) -> list[str]:
+    """How `pio test` runs a test firmware of an emulated board (exit code via semihosting)."""
+    assert board.qemu is not None
+    return [
+        "qemu-system-arm",
+        "-M",
+        board.qemu.machine,
+        *board.qemu.extra_args,
+        "-nographic",
+        "-monitor",
+        "none",
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-kernel",
+        "${platformio.build_dir}/${this.__env__}/firmware.elf",
+    ]
+
+
 def platformio_ini(board: Board) -> str:
     pio = board.platformio
     platform_lines: list[str] = []
@@ -126,6 +144,12 @@ def platformio_ini(board: Board) -> str:
     if pio.framework:
         env_lines.append(f"framework = {pio.framework}")
     env_lines.append("build_src_flags = -Wall -Wextra")
+    if pio.is_own_platform:
+        # Our offline runner (test/test_custom_runner.py), never Unity from the registry.
+        env_lines.append("test_framework = custom")
+        if board.qemu:
+            env_lines.append("test_testing_command =")
+            env_lines.extend(f"    {arg}" for arg in qemu_test_command(board))
     if board.upload.protocol not in ("none", "qemu"):
         env_lines.append(f"upload_protocol = {board.upload.protocol}")
     if board.upload.speed:
@@ -206,6 +230,8 @@ def _generated_files(
     }
     if board.platformio.is_own_platform and not board.is_native:
         files[f"boards/{board.platformio.board}.json"] = board_json(board)
+    if board.platformio.is_own_platform:
+        files["test/test_custom_runner.py"] = _template("test/test_custom_runner.py")
     encoded = {path: text.encode("utf-8") for path, text in files.items()}
     encoded[MODEL_COPY] = model_bytes
     return encoded

@@ -103,8 +103,16 @@ target_bin = env.Command(
 
 AlwaysBuild(env.Alias("size", target_elf, env.VerboseAction("$SIZEPRINTCMD", "Size $SOURCE")))
 
-# `pio run -t exec` runs the firmware under QEMU when the board is emulated.
+# `pio run -t exec` runs the firmware under QEMU when the board is emulated. There is nothing
+# to upload to an emulated board: `upload` only says so (so `pio test` goes straight from
+# building to test_testing_command, which starts QEMU), and `microdeploy flash` starts QEMU.
 qemu_machine = board.get("build.md_qemu_machine", "")
+
+
+def _nothing_to_upload(target, source, env):
+    return 0
+
+
 if qemu_machine:
     run_action = env.VerboseAction(
         "qemu-system-arm -M %s -nographic -semihosting-config enable=on,target=native "
@@ -113,7 +121,13 @@ if qemu_machine:
     )
     AlwaysBuild(env.Alias("exec", target_elf, run_action))
     if not env.GetProjectOption("upload_command", ""):
-        AlwaysBuild(env.Alias("upload", target_elf, run_action))
+        AlwaysBuild(
+            env.Alias(
+                "upload",
+                target_elf,
+                env.VerboseAction(_nothing_to_upload, "Emulated board: nothing to upload"),
+            )
+        )
 elif env.GetProjectOption("upload_command", ""):
     AlwaysBuild(env.Alias("upload", target_elf, env.VerboseAction("$UPLOADCMD", "Uploading")))
 
