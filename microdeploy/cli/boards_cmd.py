@@ -43,8 +43,10 @@ def boards(
         print(json.dumps([board_as_dict(b) for b in known.values()], indent=2))
         return
     table = Table(title="Boards")
-    for column in ("name", "core", "fpu", "clock", "flash", "RAM", "platform", "description"):
-        table.add_column(column)
+    # Names and figures never wrap (they are what scripts and users copy); text folds.
+    for column in ("name", "core", "fpu", "clock", "flash", "RAM"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("description", overflow="fold", ratio=1)
     for board in known.values():
         clock = f"{board.clock_hz / 1e6:g} MHz" if board.clock_hz else "-"
         table.add_row(
@@ -54,7 +56,6 @@ def boards(
             clock,
             _kib(board.flash_bytes),
             _kib(board.ram_bytes),
-            board.platformio.platform,
             board.description,
         )
     out.print(table)
