@@ -85,11 +85,13 @@ def test_bench_instructions_on_the_emulated_board_repeat_exactly() -> None:
     assert fw["model_bytes"] >= len(HELLO.read_bytes())
     assert fw["flash_without_model"] == fw["flash_bytes"] - fw["model_bytes"]
 
-    # A second, separate run (new QEMU) counts the very same instructions, op by op.
+    # A second, separate run (new QEMU) counts the very same instructions in total; per op
+    # within one tick (an op's start is not aligned to a tick edge as the inference's is).
     model = read_model(HELLO.read_bytes())
     again = firmware.measure_on_board(HELLO, "mps2-an386", models.bench_inputs(model))
     assert again.instructions == result["instructions"]
-    assert [op.instructions for op in again.ops] == [p["instructions"] for p in profile]
+    for op, first in zip(again.ops, profile, strict=True):
+        assert abs(op.instructions - first["instructions"]) <= again.instructions_per_tick
     expected = reference.tflm_run(HELLO.read_bytes(), models.bench_inputs(model))
     assert all(np.array_equal(a, b) for a, b in zip(again.outputs, expected, strict=True))
 
