@@ -7,7 +7,7 @@ nanosecond of virtual time, so the board's SysTick (hz ticks per second) counts 
 1e9 / hz instructions per tick (40 at 25 MHz): ticks x 40 is the instruction count, repeatable
 run to run (the firmware starts each inference on a tick edge). The figure is the smaller of the
 two inferences; the per-op profile is that inference's, each op within one tick (ops do not start
-on a tick edge), their sum exact. QEMU counts instructions, not
+on a tick edge), the total exact. QEMU counts instructions, not
 cycles: no pipeline, no wait states.
 
 The firmware is the normal application `init` generates (protocol service + profiler attached),
