@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli  # tests/cli_helpers.py (tests/ is on sys.path via conftest)
 from kernel_harness import random_ints, symmetric_weights
 
 from microdeploy import reference
 from microdeploy.model.writer import ModelBuilder
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cli_helpers import run_cli  # noqa: E402
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
