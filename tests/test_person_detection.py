@@ -295,3 +295,26 @@ def test_image_classifier_needs_an_image_input(tmp_path: Path) -> None:
     args = ["init", str(tmp_path / "p"), "--board", "native", "--model", str(hello)]
     result = run_cli(*args, "--app", "image-classifier")
     assert result.code != 0 and "needs one image input" in result.stderr
+
+
+@pytest.mark.slow
+def test_run_reports_label_and_score(example_build: tuple[Path, BuildResult]) -> None:
+    _needs_tflm()
+    project, _ = example_build
+    assert run_cli("flash", str(project)).code == 0
+    try:
+        files = [str(path) for path, _ in _example_inputs()]
+        result = run_cli("run", str(project), "--input", files[0], "--input", files[1], "--json")
+    finally:
+        run_cli("flash", str(project), "--stop")
+    assert result.code == 0, result.stdout + result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    model = (EXAMPLE / "model.tflite").read_bytes()
+    q = read_model(model).outputs[0].quantization
+    for row, (path, want) in zip(rows, _example_inputs(), strict=True):
+        (scores,) = reference.tflm_run(model, [load_input(path, "int8", (1, 96, 96, 1))])
+        best = int(np.argmax(scores))
+        assert row["label"] == LABELS[best] == LABELS[want]
+        assert row["score"] == pytest.approx(
+            (int(scores.reshape(-1)[best]) - q.zero_point[0]) * q.scale[0]
+        )

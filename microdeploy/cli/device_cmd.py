@@ -22,6 +22,7 @@ from microdeploy.device.flash import flash as flash_device
 from microdeploy.device.flash import stop_device
 from microdeploy.device.hil import InputResult, resolve_port, run_inputs
 from microdeploy.errors import DeviceError
+from microdeploy.project.app_meta import app_of_project
 from microdeploy.protocol.codec import Record, StreamEvent
 from microdeploy.protocol.monitor import MonitorState, event_as_json, record_as_json
 from microdeploy.protocol.session import Device
@@ -301,17 +302,27 @@ def run(
         raise DeviceError("no input given", "pass one or more --input FILE (.npy, raw, .bmp)")
     folder = _project(project) if (project is not None or port is None) else None
     results: list[InputResult] = []
+    app = app_of_project(folder)  # class labels, when init was given them
 
     def on_result(result: InputResult) -> None:
         results.append(result)
+        top = result.inference.top[0] if result.inference.top else None
         if as_json:
-            print(json.dumps(result.as_dict()), flush=True)
+            row = result.as_dict()
+            if app.labels and top is not None:
+                row["label"] = app.label(top[0])
+                row["score"] = app.score(top[1])
+            print(json.dumps(row), flush=True)
             return
         verdict = {True: "[green]match[/]", False: "[red]DIFFERENT[/]", None: "[dim]no TFLM[/]"}
         out.print(
             f"{escape(', '.join(result.files))}: {verdict[result.match]}  "
             f"{result.inference.us} us ({result.inference.ticks} {result.inference.clock} ticks)"
         )
+        if app.labels and top is not None:
+            out.print(
+                f"  [bold]{escape(app.label(top[0]))}: {app.score(top[1]):.2f}[/] (raw {top[1]:g})"
+            )
         for i, output in enumerate(result.outputs):
             out.print(f"  output {i}:    {escape(_short(output))}")
             if result.reference is not None and result.match is False:

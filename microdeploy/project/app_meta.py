@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from microdeploy.errors import ProjectError
-from microdeploy.model.reader import Model
+from microdeploy.errors import MicrodeployError, ProjectError
+from microdeploy.model.reader import Model, read_model
 
 GENERIC = "generic"
 IMAGE_CLASSIFIER = "image-classifier"
@@ -25,9 +25,18 @@ EXAMPLE_META = "example.json"
 class AppSpec:
     app: str = GENERIC
     labels: tuple[str, ...] = ()
+    # Quantization of output 0 (scale, zero point), to show scores as real numbers.
+    output_quantization: tuple[float, int] | None = None
 
     def label(self, index: int) -> str:
         return self.labels[index] if 0 <= index < len(self.labels) else str(index)
+
+    def score(self, raw: float) -> float:
+        """A raw (quantized) output value as the real number it stands for."""
+        if self.output_quantization is None:
+            return raw
+        scale, zero_point = self.output_quantization
+        return (raw - zero_point) * scale
 
 
 def parse_labels(text: str | None) -> tuple[str, ...]:
@@ -87,3 +96,24 @@ def project_app(manifest: dict) -> AppSpec:
     """The app recorded by init (generic without labels for older manifests)."""
     labels = manifest.get("labels") or ()
     return AppSpec(str(manifest.get("app") or GENERIC), tuple(str(x) for x in labels))
+
+
+def app_of_project(project: Path | None) -> AppSpec:
+    """The project's app, or the generic one when there is no readable manifest (a bare --port)."""
+    if project is None:
+        return AppSpec()
+    try:
+        manifest = json.loads((project / "microdeploy.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return AppSpec()
+    if not isinstance(manifest, dict):
+        return AppSpec()
+    spec = project_app(manifest)
+    try:
+        output = read_model(project / "model" / "model.tflite").outputs[0]
+    except (MicrodeployError, IndexError):
+        return spec
+    q = output.quantization
+    if q is None or len(q.scale) != 1 or not q.zero_point:
+        return spec
+    return AppSpec(spec.app, spec.labels, (float(q.scale[0]), int(q.zero_point[0])))
