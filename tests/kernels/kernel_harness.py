@@ -244,3 +244,17 @@ def random_window(
                 out_h=out_h,
                 out_w=out_w,
             )
+
+
+# ---------------------------------------------------------------------------------------------
+# Multiplier rounding
+
+# Input, filter and output scales for which forming input_scale x filter_scale in float (instead
+# of double, as TFLM does) changes the requantization multiplier enough to flip the outputs of
+# these accumulators (found by a search over random scales). Kernels feed each accumulator
+# through one channel's bias (zero input, unit weight) to pin the double product.
+PRODUCT_ROUNDING_SCALES = (0.001332598039880395, 0.012291286140680313, 0.05073009431362152)
+PRODUCT_ROUNDING_ACCUMULATORS = (
+    -329851, -314365, -298879, -283393, -267907, -252421,
+    252421, 267907, 283393, 298879, 314365, 329851,
+)  # fmt: skip

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from kernel_harness import (
     ACTIVATIONS,
+    PRODUCT_ROUNDING_ACCUMULATORS,
+    PRODUCT_ROUNDING_SCALES,
     assert_same_as_tflm,
     bias_values,
     channel_scales,
@@ -129,3 +131,29 @@ def test_float_matches_tflm(seed: int) -> None:
     b.set_io([x], [y])
     x_data = rng.normal(0, 2, [1, w["in_h"], w["in_w"], in_depth]).astype(np.float32)
     assert_same_as_tflm(b.build(), [x_data], f"float dm={multiplier} {w} act={act}")
+
+
+def test_per_channel_multiplier_is_formed_in_double_like_tflm() -> None:
+    """See kernel_harness.PRODUCT_ROUNDING_SCALES."""
+    input_scale, filter_scale, output_scale = PRODUCT_ROUNDING_SCALES
+    n = len(PRODUCT_ROUNDING_ACCUMULATORS)
+    b = ModelBuilder()
+    x = b.add_tensor([1, 1, 1, n], "int8", scale=input_scale, zero_point=0)
+    shape = [1, 1, 1, n]
+    w = b.add_tensor(
+        shape,
+        "int8",
+        data=np.ones(shape, np.int8),
+        scale=[filter_scale] * n,
+        zero_point=[0] * n,
+        quantized_dimension=3,
+    )
+    bias_data = np.array(PRODUCT_ROUNDING_ACCUMULATORS, np.int32)
+    bias_scale = float(np.float32(input_scale * filter_scale))
+    bias = b.add_tensor([n], "int32", data=bias_data, scale=[bias_scale] * n, zero_point=[0] * n)
+    y = b.add_tensor([1, 1, 1, n], "int8", scale=output_scale, zero_point=0)
+    options = {"padding": "VALID", "stride_h": 1, "stride_w": 1, "depth_multiplier": 1}
+    b.add_operator("DEPTHWISE_CONV_2D", [x, w, bias], [y], options)
+    b.set_io([x], [y])
+    x_data = np.zeros([1, 1, 1, n], np.int8)
+    assert_same_as_tflm(b.build(), [x_data], "double-product multiplier")

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from kernel_harness import (
     ACTIVATIONS,
+    PRODUCT_ROUNDING_ACCUMULATORS,
+    PRODUCT_ROUNDING_SCALES,
     assert_same_as_tflm,
     bias_values,
     channel_scales,
@@ -130,16 +132,9 @@ def test_float_matches_tflm(seed: int) -> None:
 
 
 def test_per_tensor_multiplier_is_formed_in_double_like_tflm() -> None:
-    """Scales for which input_scale x filter_scale rounded to float (instead of kept in double)
-    changes the requantization multiplier enough to flip these 12 accumulators' outputs (found
-    by a search over random scales). Each accumulator is fed through one channel's bias."""
-    input_scale, filter_scale, output_scale = (
-        0.001332598039880395,
-        0.012291286140680313,
-        0.05073009431362152,
-    )
-    accumulators = [-329851, -314365, -298879, -283393, -267907, -252421]
-    accumulators += [-a for a in accumulators]
+    """See kernel_harness.PRODUCT_ROUNDING_SCALES."""
+    input_scale, filter_scale, output_scale = PRODUCT_ROUNDING_SCALES
+    accumulators = list(PRODUCT_ROUNDING_ACCUMULATORS)
     n = len(accumulators)
     b = ModelBuilder()
     x = b.add_tensor([1, 1], "int8", scale=input_scale, zero_point=0)
