@@ -13,15 +13,9 @@
 
 #include "md/kernel.h"
 #include "md/kernels/conv_common.h"
+#include "md/kernels/float_exact_common.h"
 #include "md/kernels/register.h"
 #include "md/quant.h"
-
-// The float path must round like TFLM's x86 build, which never fuses a
-// multiply and an add; GCC contracts them into FMAs on FPUs that have them
-// (Cortex-M4F) even in ISO mode.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=off")
-#endif
 
 namespace md {
 namespace {
@@ -196,8 +190,10 @@ void DepthwiseQuantized(const DepthwiseShape& s, const TensorView& input, const 
   }
 }
 
-void DepthwiseFloat(const DepthwiseShape& s, const float* input, const float* filter,
-                    const float* bias, float* output, float act_min, float act_max) {
+// Float results must not depend on FMA contraction (float_exact_common.h).
+MD_NO_FP_CONTRACT void DepthwiseFloat(const DepthwiseShape& s, const float* input,
+                                      const float* filter, const float* bias, float* output,
+                                      float act_min, float act_max) {
   const WindowGeometry& g = s.g;
   for (int32_t b = 0; b < s.batches; ++b) {
     for (int32_t out_y = 0; out_y < g.out_h; ++out_y) {

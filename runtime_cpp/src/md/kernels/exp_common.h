@@ -14,9 +14,8 @@
 //
 // Cost: ~10 double operations (software double on FPUs without it), so use
 // it where exactness matters (float softmax, table generation in prepare).
-// The includer must not let the compiler fuse the double multiply-adds
-// (targets with a double-precision FMA): see the fp-contract pragma in
-// softmax.cc.
+// Its double multiply-adds are kept unfused (MD_NO_FP_CONTRACT) for targets
+// with a double-precision FMA.
 #ifndef MD_KERNELS_EXP_COMMON_H_
 #define MD_KERNELS_EXP_COMMON_H_
 
@@ -24,6 +23,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+
+#include "md/kernels/float_exact_common.h"
 
 namespace md {
 namespace exp_detail {
@@ -71,7 +72,7 @@ inline double DoubleFromBits(uint64_t u) {
 
 }  // namespace exp_detail
 
-inline float ExpFloat(float x) {
+MD_NO_FP_CONTRACT inline float ExpFloat(float x) {
   using namespace exp_detail;
   const uint32_t abstop = (FloatBits(x) >> 20) & 0x7ff;
   if (abstop >= (FloatBits(88.0f) >> 20)) {

@@ -11,15 +11,9 @@
 
 #include "md/kernel.h"
 #include "md/kernels/conv_common.h"
+#include "md/kernels/float_exact_common.h"
 #include "md/kernels/register.h"
 #include "md/quant.h"
-
-// The float path must round like TFLM's x86 build, which never fuses a
-// multiply and an add; GCC contracts them into FMAs on FPUs that have them
-// (Cortex-M4F) even in ISO mode.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=off")
-#endif
 
 namespace md {
 namespace {
@@ -165,8 +159,9 @@ void FcQuantized(const FcShape& s, const TensorView& input, const TensorView& fi
   }
 }
 
-void FcFloat(const FcShape& s, const float* input, const float* filter, const float* bias,
-             float* output, float act_min, float act_max) {
+// Float results must not depend on FMA contraction (float_exact_common.h).
+MD_NO_FP_CONTRACT void FcFloat(const FcShape& s, const float* input, const float* filter,
+                               const float* bias, float* output, float act_min, float act_max) {
   for (int32_t b = 0; b < s.batches; ++b) {
     for (int32_t oc = 0; oc < s.out_depth; ++oc) {
       float total = 0.0f;

@@ -19,12 +19,6 @@
 #include "md/kernels/register.h"
 #include "md/quant.h"
 
-// ExpFloat's double multiply-adds must not be fused (targets with a double
-// FMA), or its results would drift from glibc's expf.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace md {
 namespace {
 
