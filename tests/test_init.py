@@ -223,3 +223,17 @@ def test_official_platform_ini_for_users_with_internet(tmp_path: Path) -> None:
     assert config.get(env, "upload_protocol") == "sam-ba"
     assert config.get(env, "lib_ldf_mode") == "deep+"
     assert "core_dir" not in text and "symlink://" not in text
+
+
+def test_refresh_never_deletes_outside_the_project(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    init_project(project, "native", example="hello_world")
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me")
+    manifest_path = project / "microdeploy.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["generated"]["../precious.txt"] = "0" * 64  # a tampered manifest
+    manifest_path.write_text(json.dumps(manifest))
+    result = init_project(project, "native", example="hello_world")
+    assert outside.read_text() == "keep me"
+    assert "../precious.txt" not in result.removed
