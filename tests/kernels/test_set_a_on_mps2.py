@@ -1,0 +1,203 @@
+"""Kernels set A on the emulated Cortex-M4 (mps2-an386 in QEMU): one model holding CONV_2D,
+DEPTHWISE_CONV_2D, FULLY_CONNECTED (int8 per-tensor/per-channel, 16x8, float32),
+AVERAGE/MAX_POOL_2D (int8, int16, float32), RESHAPE, SOFTMAX (int8 -> int8/int16, int16, float32),
+QUANTIZE and DEQUANTIZE side by side is built with `microdeploy build`, flashed, and run on seeded
+random inputs with `microdeploy run --json`, which compares every output bit for bit with TFLM's
+Python interpreter (x86). This is where target differences would show: fused multiply-adds in
+the float kernels, newlib's expf in softmax, 32-bit `long`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import run_cli  # tests/cli_helpers.py (tests/ is on sys.path via conftest)
+from kernel_harness import bias_values, channel_scales, random_ints, symmetric_weights
+
+from microdeploy import reference
+from microdeploy.model.writer import ModelBuilder
+
+pytestmark = [pytest.mark.qemu, pytest.mark.slow]
+
+
+class _MultiOpModel:
+    """Independent one-op graphs in one subgraph: every op reads its own model input."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.b = ModelBuilder()
+        self.inputs: list[int] = []
+        self.outputs: list[int] = []
+        self.arrays: list[np.ndarray] = []
+
+    def input(self, shape: list[int], dtype: str, **q: object) -> int:
+        t = self.b.add_tensor(shape, dtype, **q)
+        self.inputs.append(t)
+        if dtype == "float32":
+            self.arrays.append(self.rng.normal(0, 2, shape).astype(np.float32))
+        else:
+            self.arrays.append(random_ints(self.rng, shape, dtype))
+        return t
+
+    def output(self, shape: list[int], dtype: str, **q: object) -> int:
+        t = self.b.add_tensor(shape, dtype, **q)
+        self.outputs.append(t)
+        return t
+
+    def const(self, data: np.ndarray, dtype: str, **q: object) -> int:
+        return self.b.add_tensor(list(data.shape), dtype, data=data, **q)
+
+
+def _conv_ops(m: _MultiOpModel) -> None:
+    rng = m.rng
+    window = {"padding": "SAME", "stride_h": 2, "stride_w": 1, "dilation_h_factor": 1}
+    # int8, per-channel, dilated, RELU6.
+    x = m.input([1, 9, 7, 3], "int8", scale=0.04, zero_point=-6)
+    scales = channel_scales(rng, 5)
+    w = m.const(symmetric_weights(rng, [5, 3, 3, 3]), "int8", scale=scales, zero_point=[0] * 5)
+    data, b_scales = bias_values(rng, 5, 0.04, scales)
+    bias = m.const(data, "int32", scale=b_scales, zero_point=[0] * 5)
+    y = m.output([1, 5, 7, 5], "int8", scale=0.3, zero_point=4)
+    options = {**window, "dilation_w_factor": 2, "fused_activation_function": "RELU6"}
+    m.b.add_operator("CONV_2D", [x, w, bias], [y], options)
+    # 16x8 with an int64 bias.
+    x = m.input([1, 6, 6, 2], "int16", scale=2e-4, zero_point=0)
+    scales = channel_scales(rng, 4)
+    w = m.const(symmetric_weights(rng, [4, 2, 2, 2]), "int8", scale=scales, zero_point=[0] * 4)
+    data, b_scales = bias_values(rng, 4, 2e-4, scales, "int64", magnitude=10**7)
+    bias = m.const(data, "int64", scale=b_scales, zero_point=[0] * 4)
+    y = m.output([1, 3, 6, 4], "int16", scale=3e-4, zero_point=0)
+    m.b.add_operator("CONV_2D", [x, w, bias], [y], {**window, "dilation_w_factor": 1})
+    # float32 (fused multiply-adds would change these bits).
+    x = m.input([1, 7, 7, 4], "float32")
+    w = m.const(rng.normal(0, 0.5, [3, 3, 3, 4]).astype(np.float32), "float32")
+    bias = m.const(rng.normal(0, 1, [3]).astype(np.float32), "float32")
+    y = m.output([1, 4, 7, 3], "float32")
+    m.b.add_operator("CONV_2D", [x, w, bias], [y], {**window, "dilation_w_factor": 1})
+
+
+def _depthwise_ops(m: _MultiOpModel) -> None:
+    rng = m.rng
+    options = {"padding": "VALID", "stride_h": 1, "stride_w": 2, "depth_multiplier": 2}
+    x = m.input([1, 8, 8, 3], "int8", scale=0.05, zero_point=11)
+    scales = channel_scales(rng, 6)
+    w = m.const(symmetric_weights(rng, [1, 3, 3, 6]), "int8", scale=scales, zero_point=[0] * 6,
+                quantized_dimension=3)  # fmt: skip
+    data, b_scales = bias_values(rng, 6, 0.05, scales)
+    bias = m.const(data, "int32", scale=b_scales, zero_point=[0] * 6)
+    y = m.output([1, 6, 3, 6], "int8", scale=0.2, zero_point=-2)
+    m.b.add_operator("DEPTHWISE_CONV_2D", [x, w, bias], [y], options)
+    x = m.input([1, 8, 8, 3], "float32")
+    w = m.const(rng.normal(0, 0.5, [1, 3, 3, 6]).astype(np.float32), "float32")
+    y = m.output([1, 6, 3, 6], "float32")
+    m.b.add_operator("DEPTHWISE_CONV_2D", [x, w], [y], options)
+
+
+def _fully_connected_ops(m: _MultiOpModel) -> None:
+    rng = m.rng
+    for per_channel in (False, True):
+        x = m.input([2, 20], "int8", scale=0.03, zero_point=-20)
+        scales = channel_scales(rng, 7 if per_channel else 1)
+        w = m.const(symmetric_weights(rng, [7, 20]), "int8", scale=scales,
+                    zero_point=[0] * len(scales))  # fmt: skip
+        data, b_scales = bias_values(rng, 7, 0.03, scales * (1 if per_channel else 7))
+        bias = m.const(data, "int32", scale=b_scales[: len(scales)], zero_point=[0] * len(scales))
+        y = m.output([2, 7], "int8", scale=0.15, zero_point=1)
+        m.b.add_operator("FULLY_CONNECTED", [x, w, bias], [y])
+    x = m.input([1, 24], "int16", scale=1e-4, zero_point=0)
+    w = m.const(symmetric_weights(rng, [5, 24]), "int8", scale=0.01, zero_point=0)
+    y = m.output([1, 5], "int16", scale=2e-4, zero_point=0)
+    m.b.add_operator("FULLY_CONNECTED", [x, w, -1], [y])
+    x = m.input([3, 16], "float32")
+    w = m.const(rng.normal(0, 0.5, [4, 16]).astype(np.float32), "float32")
+    y = m.output([3, 4], "float32")
+    m.b.add_operator("FULLY_CONNECTED", [x, w, -1], [y], {"fused_activation_function": "RELU"})
+
+
+def _pool_reshape_ops(m: _MultiOpModel) -> None:
+    options = {"padding": "SAME", "stride_h": 2, "stride_w": 2, "filter_height": 3}
+    for op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        for dtype in ("int8", "int16", "float32"):
+            q = {} if dtype == "float32" else {"scale": 0.02, "zero_point": 0}
+            x = m.input([1, 7, 5, 3], dtype, **q)
+            y = m.output([1, 4, 3, 3], dtype, **q)
+            m.b.add_operator(op, [x], [y], {**options, "filter_width": 3})
+    x = m.input([2, 3, 4], "int8", scale=0.1, zero_point=0)
+    shape = m.const(np.array([4, -1], np.int32), "int32")
+    y = m.output([4, 6], "int8", scale=0.1, zero_point=0)
+    m.b.add_operator("RESHAPE", [x, shape], [y])
+
+
+def _softmax_quantize_ops(m: _MultiOpModel) -> None:
+    for in_dtype, in_scale, out_dtype, out_q in (
+        ("int8", 0.1, "int8", (1 / 256, -128)),
+        ("int8", 0.05, "int16", (1 / 65536, -32768)),
+        ("int16", 5e-4, "int16", (1 / 32768, 0)),
+    ):
+        x = m.input([3, 10], in_dtype, scale=in_scale, zero_point=0)
+        y = m.output([3, 10], out_dtype, scale=out_q[0], zero_point=out_q[1])
+        m.b.add_operator("SOFTMAX", [x], [y], {"beta": 1.0})
+    x = m.input([4, 25], "float32")
+    y = m.output([4, 25], "float32")
+    m.b.add_operator("SOFTMAX", [x], [y], {"beta": 1.0})
+    x = m.input([50], "float32")
+    y = m.output([50], "int8", scale=0.03, zero_point=-3)
+    m.b.add_operator("QUANTIZE", [x], [y])
+    x = m.input([50], "int16", scale=3e-4, zero_point=0)
+    y = m.output([50], "int8", scale=0.05, zero_point=7)
+    m.b.add_operator("QUANTIZE", [x], [y])
+    x = m.input([50], "int8", scale=0.05, zero_point=7)
+    y = m.output([50], "float32")
+    m.b.add_operator("DEQUANTIZE", [x], [y])
+
+
+def _multi_op_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], int]:
+    m = _MultiOpModel(rng)
+    _conv_ops(m)
+    _depthwise_ops(m)
+    _fully_connected_ops(m)
+    _pool_reshape_ops(m)
+    _softmax_quantize_ops(m)
+    m.b.set_io(m.inputs, m.outputs)
+    return m.b.build(), m.arrays, len(m.outputs)
+
+
+@pytest.fixture(scope="module")
+def flashed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[Path], int]]:
+    if shutil.which("qemu-system-arm") is None:
+        pytest.skip("qemu-system-arm is not installed")
+    if not reference.available():
+        pytest.skip("tflite-micro (TFLM's Python interpreter) is not installed")
+    root = tmp_path_factory.mktemp("set_a")
+    model, arrays, num_outputs = _multi_op_model(np.random.default_rng(2027))
+    (root / "set_a.tflite").write_bytes(model)
+    files = []
+    for i, array in enumerate(arrays):
+        files.append(root / f"input{i}.npy")
+        np.save(files[-1], array)
+    project = root / "project"
+    for args in (
+        ("init", str(project), "--board", "mps2-an386", "--model", str(root / "set_a.tflite")),
+        ("build", str(project)),
+        ("flash", str(project)),
+    ):
+        result = run_cli(*args)
+        assert result.code == 0, f"{args[0]}: {result.stdout}{result.stderr}"
+    yield project, files, num_outputs
+    run_cli("flash", str(project), "--stop")
+
+
+def test_set_a_kernels_match_tflm_on_mps2(flashed: tuple[Path, list[Path], int]) -> None:
+    project, files, num_outputs = flashed
+    args = ["run", str(project), "--json"]
+    for file in files:
+        args += ["--input", str(file)]
+    result = run_cli(*args)
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert result.code == 0 and len(lines) == 1, result.stdout + result.stderr
+    assert len(lines[0]["output"]) == num_outputs  # every op's output came back
+    assert lines[0]["match"] is True, lines[0]
