@@ -237,7 +237,7 @@ REAL_BUILDS = [
 @pytest.fixture(scope="module", params=REAL_BUILDS)
 def real_build(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, Path]]:
+) -> Iterator[tuple[str, Path, BuildResult]]:
     name, board = request.param
     shared = paths.shared_models_dir()
     if not shared.is_dir():
@@ -246,17 +246,29 @@ def real_build(
     _needs_tflm()
     project = tmp_path_factory.mktemp(f"{name}-{board}") / "proj"
     init_project(project, board, model=shared / REAL_MODELS[name])
-    build_project(project)
-    yield name, project
+    yield name, project, build_project(project)
 
 
 @pytest.mark.slow
 def test_real_model_on_device_matches_tflm_and_classifies(
-    real_build: tuple[str, Path], shared_models: Path
+    real_build: tuple[str, Path, BuildResult], shared_models: Path
 ) -> None:
-    name, project = real_build
+    name, project, _ = real_build
     model = (shared_models / REAL_MODELS[name]).read_bytes()
     _check_device(project, _inputs_for(name, shared_models), model)
+
+
+@pytest.mark.slow
+def test_real_model_fits_the_vww_budget(
+    real_build: tuple[str, Path, BuildResult], shared_models: Path
+) -> None:
+    name, _, build = real_build
+    report = build.as_dict()
+    if report["ram_budget"] is None:
+        pytest.skip("the VWW budget is about microcontrollers, not the host program")
+    model_bytes = (shared_models / REAL_MODELS[name]).stat().st_size
+    assert report["ram_bytes"] <= VWW_BUDGET, report
+    assert report["flash_bytes"] - model_bytes <= VWW_BUDGET, report
 
 
 # ---- init for a user's own model -------------------------------------------------------------
