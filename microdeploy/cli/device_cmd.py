@@ -287,7 +287,7 @@ def run(
     project: ProjectArg = None,
     inputs: Annotated[
         list[Path] | None,
-        typer.Option("--input", "-i", help="Input file (.npy, raw bytes, .bmp); repeat for more."),
+        typer.Option("--input", "-i", help=".npy, raw, .bmp, .png/.pgm/.jpg; repeat for more."),
     ] = None,
     port: PortOpt = None,
     baud: BaudOpt = 115200,
@@ -299,7 +299,7 @@ def run(
 ) -> None:
     """Send inputs to the device and compare its outputs bit for bit with TFLM's."""
     if not inputs:
-        raise DeviceError("no input given", "pass one or more --input FILE (.npy, raw, .bmp)")
+        raise DeviceError("no input given", "pass one or more --input FILE (.npy, raw, .bmp, .png)")
     folder = _project(project) if (project is not None or port is None) else None
     results: list[InputResult] = []
     app = app_of_project(folder)  # class labels, when init was given them
