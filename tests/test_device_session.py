@@ -215,6 +215,29 @@ def test_lost_acknowledgement_is_recovered(start_device, add_model: Path) -> Non
     _assert_matches_tflm(add_model, inputs, device.run(1).outputs)
 
 
+def test_late_acknowledgement_does_not_derail_the_transfer(start_device, add_model: Path) -> None:
+    _need_reference()
+    device = start_device(add_model)
+    port: PipePort = device.port  # type: ignore[assignment]
+    state: dict[str, object] = {"acks": 0, "held": b""}
+
+    def delay_fifth_ack(line: bytes) -> bytes:
+        if b" ack " not in line:
+            return line
+        state["acks"] = int(state["acks"]) + 1  # type: ignore[call-overload]
+        if state["acks"] == 5:
+            state["held"] = line  # arrives only after the host gave up and sent the chunk again
+            return b""
+        held, state["held"] = state["held"], b""
+        return held + line  # type: ignore[operator]
+
+    port.on_line = delay_fifth_ack
+    inputs = _random_inputs(device, seed=6)
+    _send(device, inputs, timeout=0.5)
+    assert device.events == []  # nothing was lost or corrupted, only late
+    _assert_matches_tflm(add_model, inputs, device.run(1).outputs)
+
+
 def test_garbage_from_the_device_side_is_reported_and_skipped(
     start_device, add_model: Path
 ) -> None:

@@ -389,7 +389,7 @@ class Device:
         ack: Record | None = None
         for offset, piece in chunks(data):
             expected = offset + len(piece)
-            ack = self._send_chunk(index, offset, piece, timeout)
+            ack = self._send_chunk(index, offset, piece, expected, timeout)
             if ack.int("off", -1) != expected:
                 raise DeviceError(
                     f"input {index}: device acknowledged byte {ack.int('off', -1)}, "
@@ -399,14 +399,22 @@ class Device:
         if ack is None or ack.int("done", 0) != 1:
             raise DeviceError(f"input {index}: the device did not confirm the whole input")
 
-    def _send_chunk(self, index: int, offset: int, piece: bytes, timeout: float) -> Record:
-        """One `dat` record, sent again when it arrives corrupted or its ack is lost."""
+    def _send_chunk(
+        self, index: int, offset: int, piece: bytes, expected: int, timeout: float
+    ) -> Record:
+        """One `dat` record, sent again when it arrives corrupted or its ack is lost.
+
+        An ack for fewer bytes than `expected` is a late answer to a chunk sent twice: skipped.
+        """
         for attempt in range(_CHUNK_RETRIES + 1):
             self.send("dat", off=offset, b64=b64encode(piece))
             try:
-                ack = self.wait_for(
-                    {"ack"}, timeout, f"input {index} byte {offset}", errors_ok={"BadRecord"}
-                )
+                while True:
+                    ack = self.wait_for(
+                        {"ack"}, timeout, f"input {index} byte {offset}", errors_ok={"BadRecord"}
+                    )
+                    if ack.type != "ack" or ack.int("off", -1) >= expected:
+                        break
             except DeviceTimeout:
                 if attempt == _CHUNK_RETRIES:
                     raise
