@@ -6,9 +6,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cli_helpers import CliResult, run_cli
 
+from microdeploy import reference
+from microdeploy.build import build_project
+from microdeploy.project.generate import init_project
 from microdeploy.vww.dataset import DatasetError, build_dataset, label_images
 
 # 100x100 images: 0.5% of the area is 50 square pixels.
@@ -158,3 +162,45 @@ def test_bad_boxes_and_fraction_are_dataset_errors(tmp_path: Path) -> None:
     annotations.write_text(json.dumps(data))
     with pytest.raises(DatasetError, match="not a number"):
         label_images(annotations)
+
+
+@pytest.mark.slow
+def test_dataset_feeds_eval_on_the_native_device(tmp_path: Path) -> None:
+    """COCO annotations -> vww-dataset -> eval: photos of another size, device == TFLM."""
+    if not reference.available():
+        pytest.skip("tflite-micro (the TFLM reference) is not installed")
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(5)
+    coco: dict = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "person"}]}
+    for image_id in range(4):
+        name = f"img{image_id}.pgm"
+        pixels = rng.integers(0, 256, (120, 160), dtype=np.uint8)
+        (images / name).write_bytes(b"P5 160 120 255\n" + pixels.tobytes())
+        coco["images"].append({"id": image_id, "file_name": name, "width": 160, "height": 120})
+        if image_id % 2:
+            box = {"id": 10 + image_id, "image_id": image_id, "category_id": 1}
+            coco["annotations"].append({**box, "bbox": [10, 10, 40, 60]})
+    (tmp_path / "instances.json").write_text(json.dumps(coco))
+    out = tmp_path / "vww"
+    made = run_cli(
+        "vww-dataset",
+        *("--annotations", str(tmp_path / "instances.json"), "--images", str(images)),
+        *("--out", str(out), "--json"),
+    )
+    assert made.code == 0, made.stderr
+    assert json.loads(made.stdout)["counts"] == {"person": 2, "no_person": 2, "missing": 0}
+
+    project = tmp_path / "person"
+    init_project(project, "native", example="person_detection")
+    build_project(project)
+    result = run_cli("eval", str(project), "--dataset", str(out), "--json")
+    assert result.code == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["images"] == 4 and report["agree"] is True
+    assert sorted(row["label"] for row in report["results"]) == [
+        "no_person",
+        "no_person",
+        "person",
+        "person",
+    ]
