@@ -299,3 +299,14 @@ def test_monitor_state_tracks_latency_results_and_faults() -> None:
     as_json = record_as_json(records_of(items)[1])
     assert as_json == {"seq": 1, "record": "time", "i": 0, "ticks": 1001, "us": 40}
     assert event_as_json(events_of(items)[0])["kind"] == "garbage"
+
+
+def test_records_shown_in_the_protocol_document_are_valid() -> None:
+    from microdeploy import paths
+
+    doc = (paths.repo_root() / "docs" / "protocol.md").read_bytes()
+    lines = [line + b"\n" for line in doc.splitlines() if line.startswith(b"@md1 ")]
+    assert len(lines) >= 6
+    items = RecordParser().feed(b"".join(lines))
+    assert all(isinstance(item, Record) for item in items), events_of(items)
+    assert [r.seq for r in records_of(items)] == list(range(len(lines)))
