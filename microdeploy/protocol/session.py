@@ -156,7 +156,7 @@ class Device:
         self.events: list[StreamEvent] = []
         self.on_event = on_event
         self.on_record = on_record
-        self._pending: deque[Record] = deque()
+        self._pending: deque[Record | StreamEvent] = deque()
         self._seq = 0
         self.last_boot: Record | None = None
         self._port_error: DeviceError | None = None
@@ -247,19 +247,27 @@ class Device:
             ) from None
 
     def _note(self, item: Record | StreamEvent) -> None:
-        if isinstance(item, StreamEvent):
-            self.events.append(item)
+        if isinstance(item, Record) and item.type == "boot":
+            self.last_boot = item
+        self._pending.append(item)
+
+    def _deliver_events(self) -> None:
+        """Reports the stream events queued ahead of the next record, keeping stream order."""
+        while self._pending and isinstance(self._pending[0], StreamEvent):
+            event = self._pending.popleft()
+            assert isinstance(event, StreamEvent)
+            self.events.append(event)
             if self.on_event is not None:
-                self.on_event(item)
-        else:
-            if item.type == "boot":
-                self.last_boot = item
-            self._pending.append(item)
+                self.on_event(event)
 
     def next_record(self, timeout: float) -> Record | None:
-        """The next record, or None when nothing complete arrived within `timeout` seconds."""
+        """The next record, or None when nothing complete arrived within `timeout` seconds.
+        Stream events before it go to `events` and `on_event` first."""
         deadline = time.monotonic() + timeout
-        while not self._pending:
+        while True:
+            self._deliver_events()
+            if self._pending:
+                break
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
@@ -268,12 +276,14 @@ class Device:
             except DeviceError:
                 for item in self.parser.flush():  # a record cut by the failure is reported
                     self._note(item)
+                self._deliver_events()
                 if not self._pending:
                     raise
                 break
             for item in self.parser.feed(data):
                 self._note(item)
         record = self._pending.popleft()
+        assert isinstance(record, Record)
         if self.on_record is not None:
             self.on_record(record)
         return record
