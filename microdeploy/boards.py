@@ -7,6 +7,7 @@ a custom board or a test fixture; a board there with the same name replaces the 
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass
@@ -248,8 +249,10 @@ def get_board(name: str) -> Board:
     boards = load_boards()
     if name not in boards:
         known = ", ".join(boards) or "(none)"
+        close = difflib.get_close_matches(name, list(boards), n=3, cutoff=0.5)
+        guess = f"did you mean {' or '.join(close)}? " if close else ""
         raise BoardError(
             f"unknown board '{name}'",
-            hint=f"known boards: {known} (list them with `microdeploy boards`)",
+            hint=f"{guess}known boards: {known} (list them with `microdeploy boards`)",
         )
     return boards[name]
