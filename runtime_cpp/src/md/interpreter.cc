@@ -54,6 +54,11 @@ Status Interpreter::Init() {
   error_[0] = '\0';
   Status s = model_.Init(model_data_, model_size_, error_, kErrorSize);
   if (s != Status::kOk) return s;
+  if (model_.NumOperators() > kMaxOps) {
+    return SetError(Status::kUnsupportedOp,
+                    "model has %ld operators; this runtime runs at most %ld",
+                    static_cast<long>(model_.NumOperators()), static_cast<long>(kMaxOps));
+  }
   for (int i = 0; i < model_.NumOperators(); ++i) {
     const OpInfo op = model_.Operator(i);
     if (resolver_.Find(op.builtin_code) == nullptr) {
@@ -199,9 +204,43 @@ Status Interpreter::PlanAndLayout() {
   const size_t requests_bytes =
       PlanAlign(static_cast<uint32_t>(num_scratch_ * sizeof(ScratchEntry)));
 
-  // Work area in the head after the request list: one PlanBuffer per tensor
-  // and scratch buffer, their tensor ids, and the planner's index arrays.
-  const int max_buffers = num_tensors + num_scratch_;
+  // Lifetimes first, packed as (first << 16 | last) into the tail's offset
+  // array (overwritten by the offsets below), so the head needs work arrays
+  // for the planned buffers only. Init() caps the op count at 65535.
+  for (int t = 0; t < num_tensors; ++t) tensor_offsets_[t] = kNoOffset;
+  auto touch = [this](int32_t t, uint32_t op) {
+    if (t < 0) return;
+    const uint32_t v = tensor_offsets_[t];
+    const uint32_t first = v == kNoOffset ? op : ((v >> 16) < op ? (v >> 16) : op);
+    const uint32_t last = v == kNoOffset ? op : ((v & 0xffffu) > op ? (v & 0xffffu) : op);
+    tensor_offsets_[t] = (first << 16) | last;
+  };
+  for (int i = 0; i < model_.NumInputs(); ++i) touch(model_.InputTensor(i), 0);
+  for (int op = 0; op < num_ops; ++op) {
+    const OpInfo info = model_.Operator(op);
+    const uint32_t u = static_cast<uint32_t>(op);
+    for (int k = 0; k < info.num_inputs; ++k) touch(info.inputs[k], u);
+    for (int k = 0; k < info.num_outputs; ++k) touch(info.outputs[k], u);
+    for (int k = 0; k < info.num_intermediates; ++k) touch(info.intermediates[k], u);
+  }
+  for (int i = 0; i < model_.NumOutputs(); ++i) {
+    touch(model_.OutputTensor(i), static_cast<uint32_t>(last_op));
+  }
+  // Planned tensors: non-constant ones that something uses.
+  int planned_tensors = 0;
+  for (int t = 0; t < num_tensors; ++t) {
+    if (tensor_offsets_[t] == kNoOffset) continue;
+    const TensorInfo info = model_.Tensor(t);
+    if (info.data != nullptr && !info.is_variable) {
+      tensor_offsets_[t] = kNoOffset;
+      continue;
+    }
+    ++planned_tensors;
+  }
+
+  // Work area in the head after the request list: one PlanBuffer per planned
+  // buffer, their tensor ids, and the planner's index arrays.
+  const int max_buffers = planned_tensors + num_scratch_;
   const size_t work_bytes =
       (sizeof(PlanBuffer) + sizeof(int32_t)) * static_cast<size_t>(max_buffers) +
       PlannerWorkBytes(max_buffers);
@@ -217,34 +256,17 @@ Status Interpreter::PlanAndLayout() {
   int32_t* ids = reinterpret_cast<int32_t*>(buffers + max_buffers);
   void* planner_work = ids + max_buffers;
 
-  // Lifetimes, indexed by tensor.
-  for (int t = 0; t < num_tensors; ++t) buffers[t] = PlanBuffer{0, INT32_MAX, -1, 0};
-  auto touch = [&](int32_t t, int32_t op) {
-    if (t < 0) return;
-    if (op < buffers[t].first) buffers[t].first = op;
-    if (op > buffers[t].last) buffers[t].last = op;
-  };
-  for (int i = 0; i < model_.NumInputs(); ++i) touch(model_.InputTensor(i), 0);
-  for (int op = 0; op < num_ops; ++op) {
-    const OpInfo info = model_.Operator(op);
-    for (int k = 0; k < info.num_inputs; ++k) touch(info.inputs[k], op);
-    for (int k = 0; k < info.num_outputs; ++k) touch(info.outputs[k], op);
-    for (int k = 0; k < info.num_intermediates; ++k) touch(info.intermediates[k], op);
-  }
-  for (int i = 0; i < model_.NumOutputs(); ++i) touch(model_.OutputTensor(i), last_op);
-
-  // Compact to the planned buffers: non-constant tensors that are used.
   int n = 0;
   for (int t = 0; t < num_tensors; ++t) {
+    const uint32_t v = tensor_offsets_[t];
+    if (v == kNoOffset) continue;
     const TensorInfo info = model_.Tensor(t);
-    PlanBuffer b = buffers[t];
-    if (b.first > b.last) continue;
-    if (info.data != nullptr && !info.is_variable) continue;
+    PlanBuffer b{PlanAlign(ModelView::TensorBytes(info)), static_cast<int32_t>(v >> 16),
+                 static_cast<int32_t>(v & 0xffffu), 0};
     if (info.is_variable) {
       b.first = 0;
       b.last = last_op;
     }
-    b.size = PlanAlign(ModelView::TensorBytes(info));
     buffers[n] = b;
     ids[n] = t;
     ++n;

@@ -26,7 +26,7 @@
 //
 // Required bytes = start padding + head + tail (tail rounded to 16). While
 // AllocateTensors() runs, the head region also holds the scratch request list
-// and the planner's arrays (about 30 bytes per tensor); when those are larger
+// and the planner's arrays (28 bytes per planned buffer); when those are larger
 // than the planned head (tiny models only) they count instead of the head.
 //
 // Scratch indices are per op: an op's first RequestScratch() gets 0, the
@@ -133,6 +133,7 @@ class Interpreter {
     int32_t op;
   };
   static constexpr uint32_t kNoOffset = 0xffffffffu;
+  static constexpr int kMaxOps = 65535;  // op indices are packed into 16 bits while planning
   static constexpr size_t kErrorSize = 256;
 
   Status SetError(Status status, const char* fmt, ...)
