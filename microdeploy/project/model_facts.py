@@ -9,8 +9,10 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from microdeploy import paths
 from microdeploy.errors import ModelError
 from microdeploy.model.reader import Model, read_model
+from microdeploy.project.vendor import kernel_file_stem
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,13 @@ class ModelFacts:
         return sum((t.nbytes + 15) // 16 * 16 for t in self.model.tensors if not t.is_constant)
 
 
+def _supported_ops(kernels: Path) -> list[str]:
+    return sorted(p.stem.upper() for p in kernels.glob("*.cc"))
+
+
 def read_model_facts(path: Path) -> ModelFacts:
     model = read_model(path)
+    kernels = paths.runtime_dir() / "src" / "md" / "kernels"
     names: list[str] = []
     for op in model.operators:
         if op.name == "CUSTOM":
@@ -42,6 +49,12 @@ def read_model_facts(path: Path) -> ModelFacts:
                 f"{path}: op {op.index} is the custom op '{op.custom_code}', which the runtime "
                 "does not support",
                 hint="convert the model with builtin ops only",
+            )
+        if not (kernels / f"{kernel_file_stem(op.name)}.cc").is_file():
+            raise ModelError(
+                f"{path}: op {op.index} ({op.name}) is not supported: the runtime has no kernel "
+                "for it",
+                hint=f"supported ops: {', '.join(_supported_ops(kernels))}",
             )
         if op.name not in names:
             names.append(op.name)
