@@ -34,6 +34,10 @@ def init(
         str | None,
         typer.Option("--labels", help="Class labels of output 0, in order: no_person,person."),
     ] = None,
+    benchmark: Annotated[
+        str | None,
+        typer.Option("--benchmark", help="With --app mlperf-tiny: vww, kws, ic or ad."),
+    ] = None,
 ) -> None:
     """Generate a PlatformIO project that runs MODEL on BOARD."""
     result = init_project(
@@ -45,6 +49,7 @@ def init(
         arena_bytes=arena,
         app=app,
         labels=parse_labels(labels) if labels is not None else None,
+        benchmark=benchmark,
     )
     verb = "Refreshed" if result.refreshed else "Created"
     out.print(f"{verb} project [bold]{result.project}[/] for board [bold]{result.board.name}[/]")
@@ -53,6 +58,8 @@ def init(
         f"ops: {', '.join(result.model.op_names)}"
     )
     out.print(f"  arena {result.arena_bytes} bytes ({result.arena_origin})")
+    if result.app.benchmark:
+        out.print(f"  app {result.app.app}, MLPerf Tiny benchmark {result.app.benchmark}")
     if result.app.labels:
         out.print(f"  app {result.app.app}, labels: {', '.join(result.app.labels)}")
     vendored = sum(1 for f in result.written if f.startswith("lib/md_runtime/src/"))

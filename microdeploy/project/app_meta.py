@@ -17,7 +17,8 @@ from microdeploy.model.reader import Model, read_model
 
 GENERIC = "generic"
 IMAGE_CLASSIFIER = "image-classifier"
-APPS = (GENERIC, IMAGE_CLASSIFIER)
+MLPERF_TINY = "mlperf-tiny"  # microdeploy/mlperf/: the MLPerf Tiny device under test
+APPS = (GENERIC, IMAGE_CLASSIFIER, MLPERF_TINY)
 EXAMPLE_META = "example.json"
 
 
@@ -27,6 +28,7 @@ class AppSpec:
     labels: tuple[str, ...] = ()
     # Quantization of output 0 (scale, zero point), to show scores as real numbers.
     output_quantization: tuple[float, int] | None = None
+    benchmark: str = ""  # --benchmark of an mlperf-tiny app (vww, kws, ic, ad)
 
     def label(self, index: int) -> str:
         return self.labels[index] if 0 <= index < len(self.labels) else str(index)
@@ -70,6 +72,14 @@ def check_app(spec: AppSpec, model: Model) -> AppSpec:
     """The spec, after checking it fits the model (labels = classes of output 0)."""
     if spec.app not in APPS:
         raise ProjectError(f"unknown app '{spec.app}'", hint=f"use one of: {', '.join(APPS)}")
+    if spec.benchmark and spec.app != MLPERF_TINY:
+        raise ProjectError(
+            "--benchmark goes with --app mlperf-tiny", hint="add --app mlperf-tiny or drop it"
+        )
+    if spec.app == MLPERF_TINY:
+        from microdeploy.mlperf import benchmarks
+
+        benchmarks.check_model(benchmarks.get_benchmark(spec.benchmark), model)
     if spec.app == IMAGE_CLASSIFIER:
         if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
             shapes = ", ".join(str(list(t.shape)) for t in model.inputs)
@@ -89,13 +99,20 @@ def check_app(spec: AppSpec, model: Model) -> AppSpec:
 
 
 def manifest_entry(spec: AppSpec) -> dict[str, object]:
-    return {"app": spec.app, "labels": list(spec.labels)}
+    entry: dict[str, object] = {"app": spec.app, "labels": list(spec.labels)}
+    if spec.benchmark:
+        entry["benchmark"] = spec.benchmark
+    return entry
 
 
 def project_app(manifest: dict) -> AppSpec:
     """The app recorded by init (generic without labels for older manifests)."""
     labels = manifest.get("labels") or ()
-    return AppSpec(str(manifest.get("app") or GENERIC), tuple(str(x) for x in labels))
+    return AppSpec(
+        str(manifest.get("app") or GENERIC),
+        tuple(str(x) for x in labels),
+        benchmark=str(manifest.get("benchmark") or ""),
+    )
 
 
 def app_of_project(project: Path | None) -> AppSpec:
@@ -116,4 +133,5 @@ def app_of_project(project: Path | None) -> AppSpec:
     q = output.quantization
     if q is None or len(q.scale) != 1 or not q.zero_point:
         return spec
-    return AppSpec(spec.app, spec.labels, (float(q.scale[0]), int(q.zero_point[0])))
+    quantization = (float(q.scale[0]), int(q.zero_point[0]))
+    return AppSpec(spec.app, spec.labels, quantization, spec.benchmark)

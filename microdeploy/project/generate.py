@@ -19,6 +19,7 @@ from pathlib import Path
 from microdeploy import __version__, paths
 from microdeploy.boards import Board, get_board
 from microdeploy.errors import ProjectError
+from microdeploy.mlperf import project as mlperf_project
 from microdeploy.pio import core as pio_core
 from microdeploy.project import app_meta, arena, vendor
 from microdeploy.project.model_facts import ModelFacts, read_model_facts
@@ -237,9 +238,10 @@ def _generated_files(
     return encoded
 
 
-def _user_files(board: Board) -> dict[str, bytes]:
+def _user_files(board: Board, app: str = app_meta.GENERIC) -> dict[str, bytes]:
+    main = mlperf_project.main_source() if mlperf_project.is_mlperf(app) else None
     return {
-        "src/main.cpp": _template("src/main.cpp").encode("utf-8"),
+        "src/main.cpp": (main or _template("src/main.cpp")).encode("utf-8"),
         "platformio_user.ini": _template("platformio_user.ini.in")
         .format(env=board.name)
         .encode("utf-8"),
@@ -280,10 +282,12 @@ def _remove_stale(project: Path, old_manifest: dict | None, files: dict[str, byt
     return removed
 
 
-def _write_user_files(project: Path, board: Board, force: bool) -> tuple[list[str], list[str]]:
+def _write_user_files(
+    project: Path, board: Board, force: bool, app: str = app_meta.GENERIC
+) -> tuple[list[str], list[str]]:
     """(created, kept): user files are written only when missing, or with --force."""
     created, kept = [], []
-    for rel, data in _user_files(board).items():
+    for rel, data in _user_files(board, app).items():
         target = project / rel
         if target.exists() and not force:
             kept.append(rel)
@@ -302,21 +306,30 @@ def init_project(
     arena_bytes: int | None = None,
     app: str | None = None,
     labels: tuple[str, ...] | None = None,
+    benchmark: str | None = None,
 ) -> InitResult:
     board = get_board(board_name)
     model_path, example_input_path = resolve_model(model, example)
     facts = read_model_facts(model_path)
     spec = app_meta.example_app(model_path.parent) if example else app_meta.AppSpec()
     spec = app_meta.check_app(
-        app_meta.AppSpec(app or spec.app, spec.labels if labels is None else labels), facts.model
+        app_meta.AppSpec(
+            app or spec.app, spec.labels if labels is None else labels, benchmark=benchmark or ""
+        ),
+        facts.model,
     )
     model_bytes = model_path.read_bytes()
     example_input = example_input_path.read_bytes() if example_input_path else b""
     old_manifest = _existing_manifest(project, force)
 
-    runtime_files = vendor.select_runtime_files(facts.op_names, board.port)
+    runtime_files = vendor.select_runtime_files(
+        facts.op_names, board.port, mlperf_project.runtime_dirs(spec.app)
+    )
     size, origin = arena.arena_size(model_path, facts, arena_bytes)
-    files = _generated_files(board, facts, model_bytes, example_input, size, origin)
+    pio_board = mlperf_project.project_board(board, spec.app)
+    files = _generated_files(pio_board, facts, model_bytes, example_input, size, origin)
+    mlperf_files = mlperf_project.generated_files(spec.app, spec.benchmark, facts.model)
+    files.update({rel: text.encode("utf-8") for rel, text in mlperf_files.items()})
     vendored_names = set()
     for rel in runtime_files:
         name = f"{RUNTIME_LIB}/src/{rel.as_posix()}"
@@ -327,7 +340,7 @@ def init_project(
     removed = _remove_stale(project, old_manifest, files)
     for rel, data in files.items():
         _write(project / rel, data)
-    created, kept = _write_user_files(project, board, force)
+    created, kept = _write_user_files(project, board, force, spec.app)
 
     manifest = {
         "format": MANIFEST_FORMAT,

@@ -4,7 +4,8 @@
   plus md/app/ (device-side protocol) and the shared kernel headers md/kernels/*.h;
 - kernels: md/kernels/<op lowercase>.cc per op (and any optimized variants named
   md/kernels/<subdir>/<op lowercase>*.cc with the headers of that subdir);
-- port: md/ports/<board.port>/.
+- port: md/ports/<board.port>/;
+- app folders an app asks for (md/app_mlperf/ for --app mlperf-tiny).
 """
 
 from __future__ import annotations
@@ -36,13 +37,17 @@ def _sources(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in _SOURCE_SUFFIXES)
 
 
-def select_runtime_files(op_names: tuple[str, ...], port: str) -> list[Path]:
+def select_runtime_files(
+    op_names: tuple[str, ...], port: str, app_dirs: tuple[str, ...] = ()
+) -> list[Path]:
     """Paths relative to runtime_cpp/src of every file to vendor, sorted."""
     src = runtime_src()
     md = src / "md"
     chosen: set[Path] = set()
     chosen.update(p for p in _sources(md) if p.name not in _CORE_EXCLUDED)
     chosen.update(_sources(md / "app"))
+    for app_dir in app_dirs:
+        chosen.update(_sources(md / app_dir))
     kernels = md / "kernels"
     chosen.update(p for p in _sources(kernels) if p.suffix == ".h")
     missing = []
