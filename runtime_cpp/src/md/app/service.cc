@@ -82,6 +82,8 @@ volatile uint32_t* const kSysTickValue = reinterpret_cast<volatile uint32_t*>(0x
 void AlignToSysTickEdge(uint64_t expected_ticks) {
   // The SysTick wrap interrupt inside a measured inference would add its handler's instructions
   // at a random point: when the next wrap is closer than two inferences, wait it out first.
+  // Before the first inference its length is unknown: keep half a SysTick period clear.
+  if (expected_ticks == 0) expected_ticks = 0x003FF000u;
   if (expected_ticks < 0x00400000u) {
     const uint32_t margin = static_cast<uint32_t>(2 * expected_ticks) + 4096u;
     uint32_t left = *kSysTickValue;
