@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "microdeploy.cli.vww_cmd",
     "microdeploy.cli.eval_cmd",
     "microdeploy.cli.bench_cmd",
+    "microdeploy.cli.mlperf_cmd",
 ]
 
 app = typer.Typer(
