@@ -161,9 +161,13 @@ def read_model(source: str | Path | bytes | bytearray | memoryview) -> Model:
         except FileNotFoundError:
             raise ModelError(f"{path}: no such file", hint="check the model path") from None
         except IsADirectoryError:
-            raise ModelError(f"{path}: is a directory, expected a .tflite file") from None
+            raise ModelError(
+                f"{path}: is a directory, expected a .tflite file", hint="check the model path"
+            ) from None
         except OSError as exc:
-            raise ModelError(f"{path}: cannot read ({exc.strerror})") from None
+            raise ModelError(
+                f"{path}: cannot read ({exc.strerror})", hint="check the file's permissions"
+            ) from None
         try:
             return _parse(data)
         except ModelError as exc:
