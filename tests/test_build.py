@@ -239,3 +239,12 @@ def test_project_for_another_core_dir_asks_for_init_instead_of_hanging(tmp_path:
     result = run_cli("build", str(project), timeout=30)
     assert result.code == 1
     assert "/nonexistent/core" in result.stderr and "microdeploy init" in result.stderr
+
+
+def test_verbose_build_streams_platformio_output(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    init_project(project, "native", example="hello_world")
+    result = run_cli("build", str(project), "--verbose", "--json")
+    assert result.code == 0, result.stderr
+    assert "Linking .pio/build/native/program" in result.stderr
+    assert json.loads(result.stdout)["firmware"].endswith("program")

@@ -30,10 +30,15 @@ def _print_report(result: BuildResult) -> None:
 def build(
     project: Annotated[Path, typer.Argument(help="Project folder made by `microdeploy init`.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show PlatformIO's whole output (stderr).")
+    ] = False,
 ) -> None:
     """Build the project's firmware and report flash/RAM use against the board's budget."""
     try:
-        if as_json:
+        if verbose:
+            result = build_project(project, on_line=lambda line: err.print(escape(line)))
+        elif as_json:
             result = build_project(project)
         else:
             with err.status("Building...") as status:
@@ -44,8 +49,9 @@ def build(
 
                 result = build_project(project, on_line=on_line)
     except BuildFailed as failure:
-        for line in failure.compiler_lines:
-            err.print(escape(line), highlight=False)
+        if not verbose:  # verbose already showed every line
+            for line in failure.compiler_lines:
+                err.print(escape(line), highlight=False)
         raise
     if as_json:
         print(json.dumps(result.as_dict(), indent=2))
