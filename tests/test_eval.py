@@ -166,6 +166,7 @@ def test_eval_device_agrees_with_tflm(built_example: Path, tmp_path: Path) -> No
     assert report["device"]["confusion"] == confusion(truth, predicted, 2)
     assert report["reference"]["confusion"] == report["device"]["confusion"]
     assert report["arena_used"] > 0
+    assert report["stream_faults"] == 0  # a clean line: nothing to recover from
     assert load_state(built_example) is None  # the device eval started was stopped again
 
 

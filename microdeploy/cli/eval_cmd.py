@@ -39,6 +39,8 @@ def _print_report(report: EvalReport) -> None:
     us = [r.us for r in report.results]
     if us:
         out.print(f"latency: mean {sum(us) / len(us):.0f} us, min {min(us)}, max {max(us)}")
+    if report.stream_faults:
+        err.print(f"[yellow]{report.stream_faults} stream fault(s) seen and recovered[/]")
     if report.agree:
         out.print(f"[green]device == TFLM[/] bit for bit on all {len(report.results)} images")
     for r in report.mismatches:

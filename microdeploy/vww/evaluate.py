@@ -88,6 +88,7 @@ class EvalReport:
     labels: tuple[str, ...]
     info: DeviceInfo
     results: list[SampleResult] = field(default_factory=list)
+    stream_faults: int = 0  # garbage/corrupt/lost records seen (and recovered from) on the line
 
     def _matrix(self, which: str) -> list[list[int]]:
         truth = [r.sample.label for r in self.results]
@@ -126,6 +127,7 @@ class EvalReport:
                 "confusion": self.reference_confusion,
             },
             "agree": self.agree,
+            "stream_faults": self.stream_faults,
             "mismatches": [str(r.sample.path) for r in self.mismatches],
             "mean_us": sum(us) / len(us) if us else None,
             "results": [
@@ -288,4 +290,5 @@ def evaluate(
                 on_result(result)
         if restore_auto:
             device.set_auto(restore_auto)
+        report.stream_faults = len(device.events)
         return report
