@@ -46,7 +46,7 @@ def training_data(rng: np.random.Generator, count: int = 1000) -> tuple[np.ndarr
     return x, np.sin(x) + rng.normal(0.0, 0.05, x.shape)
 
 
-def train(seed: int = 1337, steps: int = 3000, lr: float = 0.01) -> Mlp:
+def train(seed: int = 1337, steps: int = 3000, lr: float = 0.003) -> Mlp:
     rng = np.random.default_rng(seed)
     sizes = (1, *HIDDEN, 1)
     net = Mlp(
