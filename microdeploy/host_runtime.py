@@ -7,7 +7,9 @@ hash of the source, every header under src/md, the flags and the compiler versio
 source rebuilds only its object. A file lock keeps parallel pytest workers from racing.
 
 Two flavours: `sanitize=True` (default; -O1 with AddressSanitizer + UndefinedBehaviorSanitizer,
-for tests) and `sanitize=False` (-O2, for timing).
+for tests) and `sanitize=False` (-O2, for timing). Either with the optimized int8 kernels
+(`kernels="optimized"`, default) or the reference ones only (`kernels="reference"`, which
+compiles with -DMD_KERNELS_REFERENCE; see runtime_cpp/src/md/kernels/int8_opt.h).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ _COMMON_FLAGS = (
 )
 _SANITIZE_FLAGS = ("-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 _RELEASE_FLAGS = ("-O2", "-g")
+KERNEL_FLAVOURS = ("optimized", "reference")
+_KERNEL_FLAGS = {"optimized": (), "reference": ("-DMD_KERNELS_REFERENCE",)}
 _RUN_TIMEOUT_S = 600
 _BUILD_JOBS = 2  # the machines we run on have two cores
 _KEEP_BUILDS = 6  # newest binaries / objects per source kept in the cache
@@ -159,9 +163,13 @@ def _compile_error(output: str, name: str, source: Path) -> BuildError:
     )
 
 
-def build_runner(sanitize: bool = True) -> Path:
+def build_runner(sanitize: bool = True, kernels: str = "optimized") -> Path:
     """Path of the host runner binary for the current sources, building it when needed."""
-    return build_executable("md_host_run", runner_sources(), sanitize=sanitize)
+    if kernels not in _KERNEL_FLAGS:
+        raise ValueError(f"kernels must be one of {KERNEL_FLAVOURS}, not {kernels!r}")
+    return build_executable(
+        "md_host_run", runner_sources(), sanitize=sanitize, defines=_KERNEL_FLAGS[kernels]
+    )
 
 
 def build_executable(
@@ -169,6 +177,7 @@ def build_executable(
     sources: Sequence[Path],
     sanitize: bool = True,
     extra_headers: Sequence[Path] = (),
+    defines: Sequence[str] = (),
 ) -> Path:
     """Compile and link `sources` (include root runtime_cpp/src) into a cached executable.
 
@@ -177,6 +186,7 @@ def build_executable(
     """
     compiler = _compiler()
     flags = list(_COMMON_FLAGS) + list(_SANITIZE_FLAGS if sanitize else _RELEASE_FLAGS)
+    flags += list(defines)
     include = paths.runtime_dir() / "src"
     headers = sorted((include / "md").rglob("*.h")) + list(extra_headers)
     header_key = _digest(*(p.as_posix().encode() + p.read_bytes() for p in headers))
@@ -347,6 +357,7 @@ def run_model(
     repeat: int = 1,
     profile: bool = False,
     sanitize: bool = True,
+    kernels: str = "optimized",
 ) -> HostRunResult:
     """Run `model` once per `repeat` on `inputs` (raw bytes of each array) with the md runtime.
 
@@ -355,7 +366,7 @@ def run_model(
     if repeat < 1:
         raise ValueError("repeat must be at least 1")
     _check_inputs(model, inputs)
-    binary = build_runner(sanitize=sanitize)
+    binary = build_runner(sanitize=sanitize, kernels=kernels)
     with tempfile.TemporaryDirectory(prefix="md_host_run_") as tmp_name:
         tmp = Path(tmp_name)
         with _model_file(model, tmp) as model_path:

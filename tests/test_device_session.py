@@ -299,3 +299,21 @@ def test_device_closing_the_line_ends_the_session(start_device, shared_models: P
     device.wait_for({"ok"}, 5, "exit")
     with pytest.raises(DeviceError, match="closed"):
         device.next_record(2)
+
+
+def test_missing_op_is_reported_at_boot(start_device, tmp_path: Path) -> None:
+    from microdeploy.model.writer import ModelBuilder
+
+    builder = ModelBuilder()
+    x = builder.add_tensor([1, 4], "float32")
+    y = builder.add_tensor([1, 4], "float32")
+    builder.add_operator("SQRT", [x], [y])  # no kernel for it in the runtime
+    builder.set_io([x], [y])
+    model = tmp_path / "sqrt.tflite"
+    model.write_bytes(builder.build())
+    device = start_device(model)
+    info = device.info()
+    assert info.status == "UnsupportedOp" and not info.ready
+    assert "SQRT" in info.error
+    with pytest.raises(DeviceError, match="NotReady: op 0 \\(SQRT\\)"):
+        device.run(1)

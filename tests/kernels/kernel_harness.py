@@ -48,10 +48,19 @@ def _host_runtime() -> ModuleType:
         pytest.skip(f"microdeploy.host_runtime is not available ({exc})")
 
 
-def run_ours(model: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Outputs of our runtime (host runner, sanitized build) for one inference."""
-    result = _host_runtime().run_model(model, list(inputs))
+def run_ours(
+    model: bytes, inputs: Sequence[np.ndarray], kernels: str = "optimized"
+) -> list[np.ndarray]:
+    """Outputs of our runtime (host runner, sanitized build, with the `kernels` flavour:
+    "optimized" or "reference") for one inference."""
+    result = _host_runtime().run_model(model, list(inputs), kernels=kernels)
     return [np.asarray(o) for o in result.outputs]
+
+
+# Both kernel flavours of the host runner (runtime_cpp/src/md/kernels/int8_opt.h): a test
+# decorated with @both_kernels takes a `kernels` argument and compares each flavour with TFLM.
+KERNEL_FLAVOURS = ("optimized", "reference")
+both_kernels = pytest.mark.parametrize("kernels", KERNEL_FLAVOURS)
 
 
 def run_tflm(model: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -60,10 +69,13 @@ def run_tflm(model: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     return reference.tflm_run(model, list(inputs))
 
 
-def assert_same_as_tflm(model: bytes, inputs: Sequence[np.ndarray], label: str = "") -> None:
+def assert_same_as_tflm(
+    model: bytes, inputs: Sequence[np.ndarray], label: str = "", kernels: str = "optimized"
+) -> None:
     """Run the model through TFLM and our runtime; every output must be bit-identical."""
     expected = run_tflm(model, inputs)
-    got = run_ours(model, inputs)
+    got = run_ours(model, inputs, kernels)
+    label = f"{label} [{kernels} kernels]"
     assert len(got) == len(expected), f"{label}: {len(got)} outputs, TFLM gives {len(expected)}"
     for i, (g, e) in enumerate(zip(got, expected, strict=True)):
         e = np.asarray(e)

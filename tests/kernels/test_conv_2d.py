@@ -12,6 +12,7 @@ from kernel_harness import (
     PRODUCT_ROUNDING_SCALES,
     assert_same_as_tflm,
     bias_values,
+    both_kernels,
     channel_scales,
     output_scale_for,
     random_ints,
@@ -90,18 +91,20 @@ def _conv_model(
 
 
 @pytest.mark.parametrize("seed", range(30))
-def test_int8_matches_tflm(seed: int) -> None:
+@both_kernels
+def test_int8_matches_tflm(seed: int, kernels: str) -> None:
     rng = np.random.default_rng(1000 + seed)
     bias = None if seed % 7 == 3 else "int32"
     model, x, label = _conv_model(rng, "int8", bias)
-    assert_same_as_tflm(model, [x], label)
+    assert_same_as_tflm(model, [x], label, kernels=kernels)
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_int8_grouped_matches_tflm(seed: int) -> None:
+@both_kernels
+def test_int8_grouped_matches_tflm(seed: int, kernels: str) -> None:
     rng = np.random.default_rng(1100 + seed)
     model, x, label = _conv_model(rng, "int8", "int32", groups=int(rng.integers(2, 4)))
-    assert_same_as_tflm(model, [x], label)
+    assert_same_as_tflm(model, [x], label, kernels=kernels)
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -179,7 +182,8 @@ def test_hostile_options_are_a_prepare_error(options: dict, message: str) -> Non
         host_runtime.run_model(b.build(), [np.zeros([1, 5, 5, 2], np.int8)])
 
 
-def test_per_channel_multiplier_is_formed_in_double_like_tflm() -> None:
+@both_kernels
+def test_per_channel_multiplier_is_formed_in_double_like_tflm(kernels: str) -> None:
     """See kernel_harness.PRODUCT_ROUNDING_SCALES."""
     input_scale, filter_scale, output_scale = PRODUCT_ROUNDING_SCALES
     n = len(PRODUCT_ROUNDING_ACCUMULATORS)
@@ -202,4 +206,4 @@ def test_per_channel_multiplier_is_formed_in_double_like_tflm() -> None:
     b.add_operator("CONV_2D", [x, w, bias], [y], options)
     b.set_io([x], [y])
     x_data = np.zeros([1, 1, 1, 1], np.int8)
-    assert_same_as_tflm(b.build(), [x_data], "double-product multiplier")
+    assert_same_as_tflm(b.build(), [x_data], "double-product multiplier", kernels=kernels)

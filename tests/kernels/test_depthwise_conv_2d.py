@@ -12,6 +12,7 @@ from kernel_harness import (
     PRODUCT_ROUNDING_SCALES,
     assert_same_as_tflm,
     bias_values,
+    both_kernels,
     channel_scales,
     output_scale_for,
     random_ints,
@@ -93,10 +94,11 @@ def _quantized_model(
 
 
 @pytest.mark.parametrize("seed", range(30))
-def test_int8_matches_tflm(seed: int) -> None:
+@both_kernels
+def test_int8_matches_tflm(seed: int, kernels: str) -> None:
     rng = np.random.default_rng(2000 + seed)
     model, x, label = _quantized_model(rng, "int8", None if seed % 6 == 5 else "int32")
-    assert_same_as_tflm(model, [x], label)
+    assert_same_as_tflm(model, [x], label, kernels=kernels)
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -133,7 +135,8 @@ def test_float_matches_tflm(seed: int) -> None:
     assert_same_as_tflm(b.build(), [x_data], f"float dm={multiplier} {w} act={act}")
 
 
-def test_per_channel_multiplier_is_formed_in_double_like_tflm() -> None:
+@both_kernels
+def test_per_channel_multiplier_is_formed_in_double_like_tflm(kernels: str) -> None:
     """See kernel_harness.PRODUCT_ROUNDING_SCALES."""
     input_scale, filter_scale, output_scale = PRODUCT_ROUNDING_SCALES
     n = len(PRODUCT_ROUNDING_ACCUMULATORS)
@@ -156,4 +159,4 @@ def test_per_channel_multiplier_is_formed_in_double_like_tflm() -> None:
     b.add_operator("DEPTHWISE_CONV_2D", [x, w, bias], [y], options)
     b.set_io([x], [y])
     x_data = np.zeros([1, 1, 1, n], np.int8)
-    assert_same_as_tflm(b.build(), [x_data], "double-product multiplier")
+    assert_same_as_tflm(b.build(), [x_data], "double-product multiplier", kernels=kernels)

@@ -12,6 +12,7 @@ from kernel_harness import (
     PRODUCT_ROUNDING_SCALES,
     assert_same_as_tflm,
     bias_values,
+    both_kernels,
     channel_scales,
     output_scale_for,
     random_ints,
@@ -83,19 +84,21 @@ def _quantized_model(
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_int8_per_tensor_matches_tflm(seed: int) -> None:
+@both_kernels
+def test_int8_per_tensor_matches_tflm(seed: int, kernels: str) -> None:
     rng = np.random.default_rng(3000 + seed)
     bias = None if seed % 5 == 4 else "int32"
     model, x, label = _quantized_model(rng, "int8", bias, per_channel=False)
-    assert_same_as_tflm(model, [x], label)
+    assert_same_as_tflm(model, [x], label, kernels=kernels)
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_int8_per_channel_matches_tflm(seed: int) -> None:
+@both_kernels
+def test_int8_per_channel_matches_tflm(seed: int, kernels: str) -> None:
     rng = np.random.default_rng(3100 + seed)
     bias = None if seed % 4 == 3 else "int32"
     model, x, label = _quantized_model(rng, "int8", bias, per_channel=True)
-    assert_same_as_tflm(model, [x], label)
+    assert_same_as_tflm(model, [x], label, kernels=kernels)
 
 
 @pytest.mark.parametrize("per_channel", [False, True])
@@ -131,7 +134,8 @@ def test_float_matches_tflm(seed: int) -> None:
     assert_same_as_tflm(b.build(), [x_data], f"float in={in_shape} out={out_shape} {act}")
 
 
-def test_per_tensor_multiplier_is_formed_in_double_like_tflm() -> None:
+@both_kernels
+def test_per_tensor_multiplier_is_formed_in_double_like_tflm(kernels: str) -> None:
     """See kernel_harness.PRODUCT_ROUNDING_SCALES."""
     input_scale, filter_scale, output_scale = PRODUCT_ROUNDING_SCALES
     accumulators = list(PRODUCT_ROUNDING_ACCUMULATORS)
@@ -148,7 +152,9 @@ def test_per_tensor_multiplier_is_formed_in_double_like_tflm() -> None:
     y = b.add_tensor([1, n], "int8", scale=output_scale, zero_point=0)
     b.add_operator("FULLY_CONNECTED", [x, w, bias], [y])
     b.set_io([x], [y])
-    assert_same_as_tflm(b.build(), [np.zeros([1, 1], np.int8)], "double-product multiplier")
+    assert_same_as_tflm(
+        b.build(), [np.zeros([1, 1], np.int8)], "double-product multiplier", kernels=kernels
+    )
 
 
 def test_hybrid_weights_are_a_prepare_error() -> None:
@@ -178,7 +184,10 @@ def test_input_size_not_matching_the_weights_is_a_prepare_error() -> None:
 
 
 @pytest.mark.parametrize("filter_zero_point", [3, -7])
-def test_int8_asymmetric_per_tensor_weights_match_tflm(filter_zero_point: int) -> None:
+@both_kernels
+def test_int8_asymmetric_per_tensor_weights_match_tflm(
+    filter_zero_point: int, kernels: str
+) -> None:
     """TFLite's spec wants symmetric weights, but TFLM applies a per-tensor filter zero point."""
     rng = np.random.default_rng(3400 + filter_zero_point)
     b = ModelBuilder()
@@ -189,4 +198,6 @@ def test_int8_asymmetric_per_tensor_weights_match_tflm(filter_zero_point: int) -
     b.add_operator("FULLY_CONNECTED", [x, w, -1], [y])
     b.set_io([x], [y])
     x_data = random_ints(rng, [2, 16], "int8")
-    assert_same_as_tflm(b.build(), [x_data], f"filter zero point {filter_zero_point}")
+    assert_same_as_tflm(
+        b.build(), [x_data], f"filter zero point {filter_zero_point}", kernels=kernels
+    )

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "md/kernel.h"
+#include "md/kernels/conv_2d_opt.h"
 #include "md/kernels/conv_common.h"
 #include "md/kernels/float_exact_common.h"
 #include "md/kernels/register.h"
@@ -251,6 +252,25 @@ Status Invoke(OpContext& ctx) {
   int32_t act_min, act_max;
   OutputActivationRange(act, output, &act_min, &act_max);
   if (input.type == DataType::kInt8) {
+#if MD_KERNELS_OPTIMIZED
+    if (s.groups == 1) {
+      const opt::ConvInt8Args args = {input.Data<const int8_t>(),
+                                      filter.Data<const int8_t>(),
+                                      has_bias ? bias.Data<const int32_t>() : nullptr,
+                                      output.Data<int8_t>(),
+                                      s.batches,
+                                      s.in_h,
+                                      s.in_w,
+                                      s.in_depth,
+                                      s.out_depth,
+                                      s.g,
+                                      -input.zero_point,
+                                      output.zero_point,
+                                      act_min,
+                                      act_max};
+      if (opt::ConvInt8Optimized(args, input, filter, output)) return Status::kOk;
+    }
+#endif
     ConvQuantized<int8_t, int32_t, int32_t, int8_t>(
         s, input, filter, has_bias ? bias.Data<const int32_t>() : nullptr, output,
         -input.zero_point, output.zero_point, act_min, act_max);

@@ -1,0 +1,223 @@
+// Optimized int8 CONV_2D (see int8_opt.h for the selection and the bit-exactness argument).
+//
+// The input zero point is folded out of the inner loops: sum_k w * (x + offset) =
+// sum_k w * x + offset * sum_k w, where the filter sum runs over the taps inside the input
+// (padding contributes nothing, as in TFLM). For an output pixel whose window lies inside
+// the input, bias + offset * (whole filter sum) is one per-channel constant ("base"), so the
+// inner loop is a pure int8 x int8 dot product over contiguous memory: with dilation 1 one
+// filter row (filter_w x depth values) matches filter_w adjacent input pixels.
+//
+// 1x1 convolutions with stride 1 and no padding are a matrix product of the pixels
+// [P, K] by the filters [C, K]; on the Cortex-M DSP path four pixels at a time are widened
+// to int16 pairs once in a stack buffer, then each filter word (SXTB16 twice) feeds eight
+// SMLADs, about one instruction per MAC.
+//
+// Nothing goes into the arena: per-channel data live on the stack for chunks of
+// kChannelChunk channels, computed once per invoke.
+#ifndef MD_KERNELS_CONV_2D_OPT_H_
+#define MD_KERNELS_CONV_2D_OPT_H_
+
+#include <cstdint>
+
+#include "md/kernels/conv_common.h"
+#include "md/kernels/int8_opt.h"
+#include "md/tensor.h"
+
+namespace md {
+namespace opt {
+
+struct ConvInt8Args {
+  const int8_t* input;
+  const int8_t* filter;  // [out_depth, filter_h, filter_w, depth]
+  const int32_t* bias;   // may be nullptr
+  int8_t* output;
+  int32_t batches, in_h, in_w, depth, out_depth;
+  WindowGeometry g;
+  int32_t input_offset, output_offset, act_min, act_max;
+};
+
+// Per-channel constants of one chunk.
+struct ChannelConstants {
+  Requant q[kChannelChunk];
+  uint32_t bias[kChannelChunk];  // bias (0 without one)
+  uint32_t base[kChannelChunk];  // bias + input_offset * sum of the whole filter
+};
+
+// True when every filter scale is > 0 (then every multiplier is >= 0, see RequantIsFast)
+// together with the input and output scales prepare checked.
+inline bool ScalesArePositive(const TensorView& filter, int32_t channels) {
+  if (filter.scales == nullptr || filter.num_channels <= 1) return filter.scale > 0.0f;
+  for (int32_t c = 0; c < channels; ++c) {
+    if (!(filter.scales[c] > 0.0f)) return false;
+  }
+  return true;
+}
+
+inline void FillChannelConstants(const TensorView& input, const TensorView& filter,
+                                 const TensorView& output, const int8_t* filter_data,
+                                 const int32_t* bias, int32_t filter_size, int32_t input_offset,
+                                 int32_t c0, int32_t c1, ChannelConstants* k) {
+  for (int32_t oc = c0; oc < c1; ++oc) {
+    int32_t multiplier;
+    int shift;
+    ChannelOutputMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale, &multiplier,
+                            &shift);
+    k->q[oc - c0] = MakeRequant(multiplier, shift);
+    const uint32_t b = bias != nullptr ? static_cast<uint32_t>(bias[oc]) : 0u;
+    k->bias[oc - c0] = b;
+    k->base[oc - c0] =
+        b + static_cast<uint32_t>(input_offset) * Sum(filter_data + oc * filter_size, filter_size);
+  }
+}
+
+#if MD_KERNELS_ARM_DSP
+// Largest depth the 4-pixel DSP block widens on the stack (4 x 256 x 2 bytes).
+constexpr int32_t kDspMaxDepth = 256;
+
+// Widens pixels p[0..3] (depth values each, depth a multiple of 4) into `buf`: for every
+// 4 values, 2 words per pixel, pixels side by side, so one block's 8 words are adjacent.
+inline void WidenFourPixels(const int8_t* const p[4], int32_t depth, uint32_t* buf) {
+  for (int32_t k = 0; k < depth; k += 4) {
+    for (int32_t i = 0; i < 4; ++i) {
+      const uint32_t w = LoadWord(p[i] + k);
+      buf[2 * i] = Sxtb16(w);
+      buf[2 * i + 1] = Sxtb16Ror8(w);
+    }
+    buf += 8;
+  }
+}
+
+// acc[i] += sum_k filter[k] * pixel_i[k] for the 4 widened pixels.
+inline void DotFourPixelsDsp(const int8_t* filter, const uint32_t* buf, int32_t depth,
+                             int32_t acc[4]) {
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  for (int32_t k = 0; k < depth; k += 4) {
+    const uint32_t w = LoadWord(filter + k);
+    const uint32_t w02 = Sxtb16(w);
+    const uint32_t w13 = Sxtb16Ror8(w);
+    a0 = SmladPairs(w02, buf[0], a0);
+    a0 = SmladPairs(w13, buf[1], a0);
+    a1 = SmladPairs(w02, buf[2], a1);
+    a1 = SmladPairs(w13, buf[3], a1);
+    a2 = SmladPairs(w02, buf[4], a2);
+    a2 = SmladPairs(w13, buf[5], a2);
+    a3 = SmladPairs(w02, buf[6], a3);
+    a3 = SmladPairs(w13, buf[7], a3);
+    buf += 8;
+  }
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+#endif
+
+// 1x1, stride 1, no padding: out[p][oc] for every pixel p, channels [c0, c1).
+inline void PointwiseChunk(const ConvInt8Args& a, const ChannelConstants& k, int32_t c0,
+                           int32_t c1) {
+  const int32_t pixels = a.batches * a.in_h * a.in_w;
+  const int32_t depth = a.depth;
+  int32_t p = 0;
+#if MD_KERNELS_ARM_DSP
+  if (depth % 4 == 0 && depth <= kDspMaxDepth) {
+    uint32_t buf[2 * kDspMaxDepth];
+    for (; p + 4 <= pixels; p += 4) {
+      const int8_t* px[4] = {a.input + p * depth, a.input + (p + 1) * depth,
+                             a.input + (p + 2) * depth, a.input + (p + 3) * depth};
+      WidenFourPixels(px, depth, buf);
+      int8_t* out = a.output + p * a.out_depth;
+      for (int32_t oc = c0; oc < c1; ++oc) {
+        const int32_t b = static_cast<int32_t>(k.base[oc - c0]);
+        int32_t acc[4] = {b, b, b, b};
+        DotFourPixelsDsp(a.filter + oc * depth, buf, depth, acc);
+        const Requant& q = k.q[oc - c0];
+        for (int32_t i = 0; i < 4; ++i) {
+          out[i * a.out_depth + oc] = RequantizeToInt8(q, static_cast<uint32_t>(acc[i]),
+                                                       a.output_offset, a.act_min, a.act_max);
+        }
+      }
+    }
+  }
+#endif
+  for (; p < pixels; ++p) {
+    const int8_t* in = a.input + p * depth;
+    int8_t* out = a.output + p * a.out_depth;
+    for (int32_t oc = c0; oc < c1; ++oc) {
+      const uint32_t acc = k.base[oc - c0] + Dot(in, a.filter + oc * depth, depth);
+      out[oc] = RequantizeToInt8(k.q[oc - c0], acc, a.output_offset, a.act_min, a.act_max);
+    }
+  }
+}
+
+// Any window: one output pixel at a time, channels [c0, c1).
+inline void WindowChunk(const ConvInt8Args& a, const ChannelConstants& k, int32_t c0, int32_t c1) {
+  const WindowGeometry& g = a.g;
+  const int32_t depth = a.depth;
+  const int32_t filter_size = g.filter_h * g.filter_w * depth;
+  for (int32_t b = 0; b < a.batches; ++b) {
+    const int8_t* image = a.input + b * a.in_h * a.in_w * depth;
+    for (int32_t out_y = 0; out_y < g.out_h; ++out_y) {
+      const int32_t y0 = out_y * g.stride_h - g.pad_h;
+      // Valid taps are a contiguous range [fy_lo, fy_hi) (in_y grows with fy).
+      int32_t fy_lo = 0, fy_hi = g.filter_h;
+      while (fy_lo < fy_hi && y0 + g.dilation_h * fy_lo < 0) ++fy_lo;
+      while (fy_hi > fy_lo && y0 + g.dilation_h * (fy_hi - 1) >= a.in_h) --fy_hi;
+      for (int32_t out_x = 0; out_x < g.out_w; ++out_x) {
+        const int32_t x0 = out_x * g.stride_w - g.pad_w;
+        int32_t fx_lo = 0, fx_hi = g.filter_w;
+        while (fx_lo < fx_hi && x0 + g.dilation_w * fx_lo < 0) ++fx_lo;
+        while (fx_hi > fx_lo && x0 + g.dilation_w * (fx_hi - 1) >= a.in_w) --fx_hi;
+        const bool full = fy_lo == 0 && fy_hi == g.filter_h && fx_lo == 0 && fx_hi == g.filter_w;
+        int8_t* out = a.output + ((b * g.out_h + out_y) * g.out_w + out_x) * a.out_depth;
+        for (int32_t oc = c0; oc < c1; ++oc) {
+          const int8_t* f = a.filter + oc * filter_size;
+          uint32_t acc = full ? k.base[oc - c0] : k.bias[oc - c0];
+          uint32_t filter_sum = 0;  // of the taps inside, for a clipped window
+          for (int32_t fy = fy_lo; fy < fy_hi; ++fy) {
+            const int32_t in_y = y0 + g.dilation_h * fy;
+            const int8_t* f_row = f + fy * g.filter_w * depth;
+            if (g.dilation_w == 1) {
+              const int32_t len = (fx_hi - fx_lo) * depth;
+              const int8_t* in_row = image + (in_y * a.in_w + x0 + fx_lo) * depth;
+              acc += Dot(in_row, f_row + fx_lo * depth, len);
+              if (!full) filter_sum += Sum(f_row + fx_lo * depth, len);
+            } else {
+              for (int32_t fx = fx_lo; fx < fx_hi; ++fx) {
+                const int8_t* in_px = image + (in_y * a.in_w + x0 + g.dilation_w * fx) * depth;
+                acc += Dot(in_px, f_row + fx * depth, depth);
+                if (!full) filter_sum += Sum(f_row + fx * depth, depth);
+              }
+            }
+          }
+          if (!full) acc += static_cast<uint32_t>(a.input_offset) * filter_sum;
+          out[oc] = RequantizeToInt8(k.q[oc - c0], acc, a.output_offset, a.act_min, a.act_max);
+        }
+      }
+    }
+  }
+}
+
+// The optimized int8 x int8 -> int8 convolution (groups of 1). Returns false, having
+// written nothing, when it does not apply (the caller runs the reference kernel).
+inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
+                              const TensorView& filter, const TensorView& output) {
+  if (!ScalesArePositive(filter, a.out_depth)) return false;
+  const WindowGeometry& g = a.g;
+  const int32_t filter_size = g.filter_h * g.filter_w * a.depth;
+  const bool pointwise = g.filter_h == 1 && g.filter_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
+                         g.pad_h == 0 && g.pad_w == 0 && g.out_h == a.in_h && g.out_w == a.in_w;
+  ChannelConstants k;
+  for (int32_t c0 = 0; c0 < a.out_depth; c0 += kChannelChunk) {
+    const int32_t c1 = c0 + kChannelChunk < a.out_depth ? c0 + kChannelChunk : a.out_depth;
+    FillChannelConstants(input, filter, output, a.filter, a.bias, filter_size, a.input_offset, c0,
+                         c1, &k);
+    if (pointwise) {
+      PointwiseChunk(a, k, c0, c1);
+    } else {
+      WindowChunk(a, k, c0, c1);
+    }
+  }
+  return true;
+}
+
+}  // namespace opt
+}  // namespace md
+
+#endif  // MD_KERNELS_CONV_2D_OPT_H_

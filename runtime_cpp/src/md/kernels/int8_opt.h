@@ -1,0 +1,222 @@
+// Building blocks of the optimized int8 paths of CONV_2D, DEPTHWISE_CONV_2D
+// and FULLY_CONNECTED: exact integer dot products (a portable version the
+// compiler vectorizes, and a Cortex-M DSP-extension version built on SXTB16 +
+// SMLAD, as CMSIS-NN does) and a requantization step equal to
+// MultiplyByQuantizedMultiplier but cheaper.
+//
+// Selection, at compile time:
+//   MD_KERNELS_REFERENCE defined -> the reference kernels only (MD_KERNELS_OPTIMIZED is 0);
+//   otherwise the optimized paths, with the DSP version when the compiler targets a core
+//   with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33 with -mcpu=...).
+//
+// Bit-exactness: every accumulator is a sum of exact integer products, so the order of
+// the additions does not matter; sums are kept in uint32_t, i.e. modulo 2^32, which is what
+// TFLM's int32 accumulators give even when a hostile model overflows them.
+#ifndef MD_KERNELS_INT8_OPT_H_
+#define MD_KERNELS_INT8_OPT_H_
+
+#include <cstdint>
+#include <cstring>
+
+#include "md/quant.h"
+
+#if defined(MD_KERNELS_REFERENCE)
+#define MD_KERNELS_OPTIMIZED 0
+#else
+#define MD_KERNELS_OPTIMIZED 1
+#endif
+
+#if MD_KERNELS_OPTIMIZED && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define MD_KERNELS_ARM_DSP 1
+#include <arm_acle.h>
+#else
+#define MD_KERNELS_ARM_DSP 0
+#endif
+
+namespace md {
+namespace opt {
+
+// One output channel's requantization, split for the fast form below.
+struct Requant {
+  int32_t multiplier = 0;
+  int32_t left_shift = 0;
+  int32_t right_shift = 0;
+};
+
+inline Requant MakeRequant(int32_t multiplier, int shift) {
+  Requant q;
+  q.multiplier = multiplier;
+  q.left_shift = shift > 0 ? shift : 0;
+  q.right_shift = shift > 0 ? 0 : -shift;
+  return q;
+}
+
+// The fast form needs a multiplier >= 0 (any model with non-negative scales gives one);
+// kernels check this per chunk and otherwise keep the reference arithmetic.
+inline bool RequantIsFast(const Requant& q) { return q.multiplier >= 0; }
+
+// MultiplyByQuantizedMultiplier(acc, multiplier, shift) for multiplier >= 0.
+// SaturatingRoundingDoublingHighMul is trunc((ab + nudge) / 2^31) with nudge = 2^30 for
+// ab >= 0 and 1 - 2^30 for ab < 0; both cases equal floor((ab + 2^30) / 2^31) (for ab < 0:
+// trunc(y / 2^31) = ceil(y / 2^31) = floor((y + 2^31 - 1) / 2^31)), one multiply-accumulate
+// and a shift. It saturates only for a == b == INT32_MIN, impossible with multiplier >= 0.
+inline int32_t ApplyRequant(const Requant& q, int32_t acc) {
+  const int32_t x = WrappingShiftLeft(acc, q.left_shift);
+  const int64_t p = static_cast<int64_t>(x) * q.multiplier + (static_cast<int64_t>(1) << 30);
+  const int32_t high = static_cast<int32_t>(p >> 31);
+  return RoundingDivideByPOT(high, q.right_shift);
+}
+
+// Requantize, add the output zero point, clamp, as every int8 kernel ends.
+inline int8_t RequantizeToInt8(const Requant& q, uint32_t acc, int32_t output_offset,
+                               int32_t act_min, int32_t act_max) {
+  // Wrapping add: a hostile zero point must not be undefined behaviour.
+  int32_t v =
+      static_cast<int32_t>(static_cast<uint32_t>(ApplyRequant(q, static_cast<int32_t>(acc))) +
+                           static_cast<uint32_t>(output_offset));
+  v = v < act_min ? act_min : v;
+  v = v > act_max ? act_max : v;
+  return static_cast<int8_t>(v);
+}
+
+// ---------------------------------------------------------------------------------------
+// Portable dot products. Blocks of 16 with a constant trip count: GCC's -O2 vectorizer
+// (cost model "very cheap") takes those, unknown trip counts it leaves scalar.
+
+constexpr int32_t kBlock = 16;
+
+// sum a[k] * b[k], k < n.
+inline uint32_t DotPortable(const int8_t* a, const int8_t* b, int32_t n) {
+  uint32_t acc = 0;
+  int32_t k = 0;
+  for (; k + kBlock <= n; k += kBlock) {
+    int32_t block = 0;  // at most 16 * 2^14: no overflow
+    for (int32_t j = 0; j < kBlock; ++j) {
+      block += static_cast<int32_t>(a[k + j]) * static_cast<int32_t>(b[k + j]);
+    }
+    acc += static_cast<uint32_t>(block);
+  }
+  for (; k < n; ++k) {
+    acc += static_cast<uint32_t>(static_cast<int32_t>(a[k]) * static_cast<int32_t>(b[k]));
+  }
+  return acc;
+}
+
+// sum a[k], k < n.
+inline uint32_t SumPortable(const int8_t* a, int32_t n) {
+  uint32_t acc = 0;
+  int32_t k = 0;
+  for (; k + kBlock <= n; k += kBlock) {
+    int32_t block = 0;
+    for (int32_t j = 0; j < kBlock; ++j) block += a[k + j];
+    acc += static_cast<uint32_t>(block);
+  }
+  for (; k < n; ++k) acc += static_cast<uint32_t>(static_cast<int32_t>(a[k]));
+  return acc;
+}
+
+// sum a[k] * b[k] and sum b[k], k < n, in one pass (FULLY_CONNECTED: b is a weight row).
+inline uint32_t DotAndSumPortable(const int8_t* a, const int8_t* b, int32_t n, uint32_t* sum_b) {
+  uint32_t acc = 0, sum = 0;
+  int32_t k = 0;
+  for (; k + kBlock <= n; k += kBlock) {
+    int32_t block = 0, block_sum = 0;
+    for (int32_t j = 0; j < kBlock; ++j) {
+      block += static_cast<int32_t>(a[k + j]) * static_cast<int32_t>(b[k + j]);
+      block_sum += b[k + j];
+    }
+    acc += static_cast<uint32_t>(block);
+    sum += static_cast<uint32_t>(block_sum);
+  }
+  for (; k < n; ++k) {
+    acc += static_cast<uint32_t>(static_cast<int32_t>(a[k]) * static_cast<int32_t>(b[k]));
+    sum += static_cast<uint32_t>(static_cast<int32_t>(b[k]));
+  }
+  *sum_b = sum;
+  return acc;
+}
+
+#if MD_KERNELS_ARM_DSP
+// ---------------------------------------------------------------------------------------
+// Cortex-M DSP extension. A word of four int8 values (v0 v1 v2 v3) becomes two words of
+// int16 pairs, (v0, v2) by SXTB16 and (v1, v3) by SXTB16 of the word rotated by 8; SMLAD
+// multiplies two pairs and adds both products to an accumulator. Both operands are split
+// the same way, so each product pairs matching elements.
+
+inline uint32_t LoadWord(const void* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);  // unaligned-safe; a single LDR on Cortex-M4
+  return v;
+}
+
+inline int32_t SmladPairs(uint32_t a, uint32_t b, int32_t acc) {
+  return __smlad(static_cast<int16x2_t>(a), static_cast<int16x2_t>(b), acc);
+}
+
+inline uint32_t Sxtb16(uint32_t v) { return static_cast<uint32_t>(__sxtb16(v)); }
+inline uint32_t Sxtb16Ror8(uint32_t v) { return static_cast<uint32_t>(__sxtb16(__ror(v, 8))); }
+
+// sum a[k] * b[k], k < n, both int8.
+inline uint32_t DotDsp(const int8_t* a, const int8_t* b, int32_t n) {
+  int32_t acc = 0;
+  int32_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const uint32_t wa = LoadWord(a + k);
+    const uint32_t wb = LoadWord(b + k);
+    acc = SmladPairs(Sxtb16(wa), Sxtb16(wb), acc);
+    acc = SmladPairs(Sxtb16Ror8(wa), Sxtb16Ror8(wb), acc);
+  }
+  uint32_t total = static_cast<uint32_t>(acc);
+  for (; k < n; ++k) {
+    total += static_cast<uint32_t>(static_cast<int32_t>(a[k]) * static_cast<int32_t>(b[k]));
+  }
+  return total;
+}
+
+// DotAndSumPortable with SMLAD; the sum multiplies b's pairs by (1, 1).
+inline uint32_t DotAndSumDsp(const int8_t* a, const int8_t* b, int32_t n, uint32_t* sum_b) {
+  constexpr uint32_t kOnes = 0x00010001u;
+  int32_t acc = 0, sum = 0;
+  int32_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const uint32_t wa = LoadWord(a + k);
+    const uint32_t wb = LoadWord(b + k);
+    const uint32_t b02 = Sxtb16(wb), b13 = Sxtb16Ror8(wb);
+    acc = SmladPairs(Sxtb16(wa), b02, acc);
+    acc = SmladPairs(Sxtb16Ror8(wa), b13, acc);
+    sum = SmladPairs(b02, kOnes, sum);
+    sum = SmladPairs(b13, kOnes, sum);
+  }
+  uint32_t total = static_cast<uint32_t>(acc), total_sum = static_cast<uint32_t>(sum);
+  for (; k < n; ++k) {
+    total += static_cast<uint32_t>(static_cast<int32_t>(a[k]) * static_cast<int32_t>(b[k]));
+    total_sum += static_cast<uint32_t>(static_cast<int32_t>(b[k]));
+  }
+  *sum_b = total_sum;
+  return total;
+}
+#endif
+
+inline uint32_t DotAndSum(const int8_t* a, const int8_t* b, int32_t n, uint32_t* sum_b) {
+#if MD_KERNELS_ARM_DSP
+  return DotAndSumDsp(a, b, n, sum_b);
+#else
+  return DotAndSumPortable(a, b, n, sum_b);
+#endif
+}
+
+// The dot product the kernels call: DSP on cores that have it, else portable.
+inline uint32_t Dot(const int8_t* a, const int8_t* b, int32_t n) {
+#if MD_KERNELS_ARM_DSP
+  return DotDsp(a, b, n);
+#else
+  return DotPortable(a, b, n);
+#endif
+}
+
+inline uint32_t Sum(const int8_t* a, int32_t n) { return SumPortable(a, n); }
+
+}  // namespace opt
+}  // namespace md
+
+#endif  // MD_KERNELS_INT8_OPT_H_
