@@ -433,6 +433,31 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
                static_cast<unsigned long>(zero_points.count));
         return Status::kMalformedModel;
       }
+      // Kernels compute with scales and zero points as given: a NaN, infinite
+      // or negative scale, or a zero point outside the tensor type's range,
+      // would only overflow their integer arithmetic.
+      for (uint32_t k = 0; k < scales.count; ++k) {
+        const float s = Load<float>(buf + scales.first + 4 * k);
+        if (!(s >= 0.0f && s <= 3.4028235e38f)) {
+          c.Fail(where, scales.first + 4 * k, "scale %lu is %g (must be finite and >= 0)",
+                 static_cast<unsigned long>(k), static_cast<double>(s));
+          return Status::kMalformedModel;
+        }
+      }
+      int64_t zp_min = INT32_MIN, zp_max = INT32_MAX;
+      if (type == static_cast<int8_t>(DataType::kInt8)) zp_min = -128, zp_max = 127;
+      if (type == static_cast<int8_t>(DataType::kUInt8)) zp_min = 0, zp_max = 255;
+      if (type == static_cast<int8_t>(DataType::kInt16)) zp_min = -32768, zp_max = 32767;
+      for (uint32_t k = 0; k < zero_points.count; ++k) {
+        const int64_t z = Load<int64_t>(buf + zero_points.first + 8 * k);
+        if (z < zp_min || z > zp_max) {
+          c.Fail(where, zero_points.first + 8 * k,
+                 "zero point %lu is %lld, outside [%lld, %lld] for type %s",
+                 static_cast<unsigned long>(k), static_cast<long long>(z),
+                 static_cast<long long>(zp_min), static_cast<long long>(zp_max), TypeName(type));
+          return Status::kMalformedModel;
+        }
+      }
       const int32_t qdim = qdim_pos ? Load<int32_t>(buf + qdim_pos) : 0;
       // Converters leave a filter's quantized_dimension (3) on rank-1 bias
       // tensors; TFLM accepts that, so a rank-1 tensor is read as dimension 0.

@@ -8,10 +8,20 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "md/types.h"
 
 namespace md {
+
+// a + b with two's-complement wrap-around: what TFLM's builds give when a
+// hostile model's weights or biases overflow an accumulator (undefined
+// behaviour in C++, and in TFLM's source).
+template <typename T>
+inline T WrappingAdd(T a, T b) {
+  using U = std::make_unsigned_t<T>;
+  return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+}
 
 inline int32_t SaturatingRoundingDoublingHighMul(int32_t a, int32_t b) {
   const bool overflow = a == b && a == std::numeric_limits<int32_t>::min();
@@ -22,6 +32,10 @@ inline int32_t SaturatingRoundingDoublingHighMul(int32_t a, int32_t b) {
 }
 
 inline int32_t RoundingDivideByPOT(int32_t x, int exponent) {
+  // Hostile scales can ask for shifts C++ does not define; every bit of x is
+  // then shifted out (or none is).
+  if (exponent <= 0) return x;
+  if (exponent > 31) return 0;
   const int32_t mask = static_cast<int32_t>((1LL << exponent) - 1);
   const int32_t remainder = x & mask;
   const int32_t threshold = (mask >> 1) + ((x < 0) ? 1 : 0);
@@ -32,6 +46,8 @@ inline int32_t RoundingDivideByPOT(int32_t x, int exponent) {
 // x * 2^shift with two's-complement wrap-around, the result TFLM's builds
 // produce for `x * (1 << shift)` (signed overflow there, well-defined here).
 inline int32_t WrappingShiftLeft(int32_t x, int shift) {
+  if (shift <= 0) return x;
+  if (shift > 31) return 0;  // all bits shifted out (hostile scales), not undefined
   return static_cast<int32_t>(static_cast<uint32_t>(x) << shift);
 }
 
@@ -63,8 +79,14 @@ inline int32_t MultiplyByQuantizedMultiplier(int64_t x, int32_t quantized_multip
   const int32_t reduced_multiplier =
       (quantized_multiplier < 0x7FFF0000) ? ((quantized_multiplier + (1 << 15)) >> 16) : 0x7FFF;
   const int total_shift = 15 - shift;
-  const int64_t rounded =
-      x * static_cast<int64_t>(reduced_multiplier) + (static_cast<int64_t>(1) << (total_shift - 1));
+  // Multipliers this large or small only come from hostile scales; keep the
+  // shifts defined (TFLM's are undefined behaviour there).
+  if (total_shift <= 0 || total_shift > 62) return 0;
+  // Wrapping product and sum: equal to the plain int64 arithmetic whenever
+  // that does not overflow (any real model), defined when it would.
+  const int64_t rounded = static_cast<int64_t>(
+      static_cast<uint64_t>(x) * static_cast<uint64_t>(static_cast<int64_t>(reduced_multiplier)) +
+      (static_cast<uint64_t>(1) << (total_shift - 1)));
   return static_cast<int32_t>(rounded >> total_shift);
 }
 

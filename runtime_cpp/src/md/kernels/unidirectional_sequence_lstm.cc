@@ -304,10 +304,11 @@ void FcToInt16(const FcParams& p, int rows, int depth, int units, const ActT* x,
     for (int o = 0; o < units; ++o) {
       BiasT acc = 0;
       for (int d = 0; d < depth; ++d) {
-        acc += (static_cast<int32_t>(w[o * depth + d]) + p.weights_offset) *
-               (static_cast<int32_t>(x[r * depth + d]) + p.input_offset);
+        acc =
+            WrappingAdd<BiasT>(acc, (static_cast<int32_t>(w[o * depth + d]) + p.weights_offset) *
+                                        (static_cast<int32_t>(x[r * depth + d]) + p.input_offset));
       }
-      if (bias != nullptr) acc += bias[o];
+      if (bias != nullptr) acc = WrappingAdd<BiasT>(acc, bias[o]);
       const int32_t v = Requantize(acc, p.multiplier, p.shift);
       out[r * units + o] = static_cast<int16_t>(std::min(kInt16Max, std::max(kInt16Min, v)));
     }
