@@ -9,6 +9,7 @@ platforms.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -204,6 +205,11 @@ def build_project(
     compiler = compiler_for(board)
     if compiler:
         _require_tool(compiler)
+    if importlib.util.find_spec("platformio") is None:
+        raise ToolchainError(
+            "PlatformIO is not installed in this Python environment",
+            hint="pip install platformio==6.2.0 (./setup.sh does it)",
+        )
     if board.platformio.is_own_platform:
         _check_core_dir(project)
         pio_core.ensure_core()

@@ -168,7 +168,10 @@ class Device:
         import serial  # pyserial; imported here so the codec works without it
 
         try:
-            port = serial.serial_for_url(url, baudrate=baud, timeout=0.05, write_timeout=5)
+            # A local serial port is locked (flock) while we use it: a second reader would
+            # take bytes meant for the first, so "port busy" is an error, not silent loss.
+            lock = {} if "://" in url else {"exclusive": True}
+            port = serial.serial_for_url(url, baudrate=baud, timeout=0.05, write_timeout=5, **lock)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise DeviceError(
                 f"cannot open serial port {url}: {exc}",
@@ -310,14 +313,21 @@ class Device:
         returned); a `boot` record that was not asked for means the device restarted.
         """
         deadline = time.monotonic() + timeout
+        events_before = len(self.events)
         while True:
             left = deadline - time.monotonic()
             record = self.next_record(left) if left > 0 else None
             if record is None:
-                raise DeviceTimeout(
-                    f"no answer from {self.name} within {timeout:g} s while waiting for {what}",
-                    _SILENT_HINT,
-                )
+                message = f"no answer from {self.name} within {timeout:g} s waiting for {what}"
+                events = self.events[events_before:]
+                if any(e.kind == "garbage" for e in events):
+                    # Bytes came but none formed a record: the classic wrong baud rate.
+                    raise DeviceTimeout(
+                        f"{message}; only unreadable bytes arrived",
+                        "check the baud rate (--baud; the board's serial_baud) and that the "
+                        "device runs the microdeploy app",
+                    )
+                raise DeviceTimeout(message, _SILENT_HINT)
             if record.type in types:
                 return record
             if record.type == "err":
