@@ -22,7 +22,7 @@ from microdeploy.device.flash import flash as flash_device
 from microdeploy.device.flash import stop_device
 from microdeploy.device.hil import InputResult, resolve_port, run_inputs
 from microdeploy.errors import DeviceError
-from microdeploy.project.app_meta import app_of_project
+from microdeploy.project.app_meta import AppSpec, app_of_project
 from microdeploy.protocol.codec import Record, StreamEvent
 from microdeploy.protocol.monitor import MonitorState, event_as_json, record_as_json
 from microdeploy.protocol.session import Device
@@ -125,15 +125,21 @@ def _banner_table(state: MonitorState) -> Table:
     return table
 
 
-def _latest_table(state: MonitorState) -> Table:
+def _latest_table(state: MonitorState, app: AppSpec) -> Table:
     table = Table.grid(padding=(0, 2))
     latest = state.latest
     if latest is None:
         table.add_row("result", "[dim]no inference yet[/]")
     else:
-        top = ", ".join(f"class {c}: {v}" for c, v in latest.top) or "-"
+        # Labels and real-valued scores when the project knows them, raw values otherwise.
+        top = ", ".join(
+            f"{app.label(c)}: {app.score(v):.3g} (raw {v})"
+            if app.labels or app.output_quantization
+            else f"class {c}: {v}"
+            for c, v in latest.top
+        )
         table.add_row("inference", f"#{latest.index}")
-        table.add_row("top", escape(top))
+        table.add_row("top", escape(top or "-"))
         table.add_row("latency", f"{latest.us} us ({latest.ticks} {escape(latest.clock)} ticks)")
     stats = state.latency
     if stats.count:
@@ -173,8 +179,8 @@ def _profile_table(state: MonitorState) -> Table | None:
     return table
 
 
-def _render(state: MonitorState) -> Group:
-    parts: list[object] = [_banner_table(state), _latest_table(state)]
+def _render(state: MonitorState, app: AppSpec) -> Group:
+    parts: list[object] = [_banner_table(state), _latest_table(state, app)]
     profile = _profile_table(state)
     if profile is not None:
         parts.append(profile)
@@ -218,6 +224,7 @@ def monitor(
     """Watch results, latencies, arena use and stream faults as the device reports them."""
     folder = _project(project) if (project is not None or port is None) else None
     url = resolve_port(folder, port)
+    app = app_of_project(folder)  # labels and output quantization, when the project has them
     state = MonitorState()
     seen = 0
 
@@ -243,7 +250,7 @@ def monitor(
             device.set_auto(wanted, profile=profile)
             restore_auto = info.auto_ms
         if not as_json:
-            live = Live(_render(state), console=out, refresh_per_second=8)
+            live = Live(_render(state, app), console=out, refresh_per_second=8)
             live.start()
         silence = timeout if timeout is not None else float("inf")
         last_record = time.monotonic()
@@ -258,7 +265,7 @@ def monitor(
                 continue
             last_record = time.monotonic()
             if live is not None:
-                live.update(_render(state))
+                live.update(_render(state, app))
     except KeyboardInterrupt:
         pass
     finally:
