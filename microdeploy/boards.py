@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,28 @@ from microdeploy.errors import BoardError
 
 # Development platforms shipped inside microdeploy (microdeploy/pio/platforms/<name>).
 OWN_PLATFORMS = ("md-native", "md-cortexm")
+
+# How a board's firmware is built: a PlatformIO project, or a Zephyr application (west).
+BUILD_SYSTEMS = ("platformio", "zephyr")
+ZEPHYR_PREFIX = "zephyr:"  # `--board zephyr:<zephyr board>` needs no board definition file
+
+# Which kernel path fits the core (runtime_cpp/src/md/kernels/int8_opt.h chooses at compile time):
+# "arm-dsp": the optimized int8 paths on the Cortex-M DSP extension (SXTB16 + SMLAD), only on
+# cores that have it; "portable": the optimized paths in plain C++ (the compiler vectorizes);
+# "reference": TFLM-shaped reference loops only (-DMD_KERNELS_REFERENCE).
+KERNEL_PATHS = ("reference", "portable", "arm-dsp")
+ARM_DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m35p", "cortex-m55", "cortex-m85")
+
+# The clock each port reads (what its md::port::ClockName() returns); a board's clock_source
+# must be its port's, so the boards table never claims a timer the firmware does not use.
+PORT_CLOCKS = {
+    "native": "steady_clock",
+    "mps2": "systick",
+    "cmsis": "dwt",
+    "arduino": "micros",
+    "espidf": "esp_timer",
+    "zephyr": "k_cycle",
+}
 
 
 @dataclass(frozen=True)
@@ -69,10 +91,22 @@ class Board:
     qemu: QemuSettings | None
     upload: UploadSettings
     source: Path  # the .toml it came from
+    kernels: str = "portable"  # KERNEL_PATHS: the optimized kernel path that fits the core
+    build: str = "platformio"  # BUILD_SYSTEMS
+    zephyr_board: str = ""  # the Zephyr board name (`west build -b`) when build = "zephyr"
+    docs: str = ""  # where the PlatformIO/Zephyr settings were checked (board documentation)
 
     @property
     def is_native(self) -> bool:
         return self.platformio.platform == "md-native"
+
+    @property
+    def is_zephyr(self) -> bool:
+        return self.build == "zephyr"
+
+    @property
+    def is_emulated(self) -> bool:
+        return self.qemu is not None
 
 
 class _Fields:
@@ -158,21 +192,32 @@ def parse_board_file(path: Path) -> Board:
     if name != path.stem:
         raise top._fail("name", f"must match the file name '{path.stem}', got {name!r}")
 
-    pio = top.table("platformio", required=True)
-    assert pio is not None
-    extra_table = pio.table("extra", required=False)
-    extra: tuple[tuple[str, str], ...] = ()
-    if extra_table is not None:
-        extra = tuple(
-            (key, str(extra_table.text(key, required=False))) for key in sorted(extra_table._data)
+    build = top.text("build", required=False, default="platformio")
+    if build not in BUILD_SYSTEMS:
+        raise top._fail("build", f"must be one of {', '.join(BUILD_SYSTEMS)}, got {build!r}")
+    zephyr_board = ""
+    zephyr_fields = top.table("zephyr", required=build == "zephyr")
+    if zephyr_fields is not None:
+        zephyr_board = zephyr_fields.text("board")
+        zephyr_fields.reject_unknown()
+
+    pio = top.table("platformio", required=build == "platformio")
+    platformio = PlatformIOSettings(platform="", board="", framework="")  # unused by Zephyr
+    if pio is not None:
+        extra_table = pio.table("extra", required=False)
+        extra: tuple[tuple[str, str], ...] = ()
+        if extra_table is not None:
+            extra = tuple(
+                (key, str(extra_table.text(key, required=False)))
+                for key in sorted(extra_table._data)
+            )
+        platformio = PlatformIOSettings(
+            platform=pio.text("platform"),
+            board=pio.text("board"),
+            framework=pio.text("framework", required=False),
+            extra=extra,
         )
-    platformio = PlatformIOSettings(
-        platform=pio.text("platform"),
-        board=pio.text("board"),
-        framework=pio.text("framework", required=False),
-        extra=extra,
-    )
-    pio.reject_unknown()
+        pio.reject_unknown()
 
     memory_fields = top.table("memory", required=platformio.platform == "md-cortexm")
     memory = None
@@ -191,15 +236,17 @@ def parse_board_file(path: Path) -> Board:
         )
         qemu_fields.reject_unknown()
 
-    upload_fields = top.table("upload", required=True)
-    assert upload_fields is not None
-    upload = UploadSettings(
-        protocol=upload_fields.text("protocol"),
-        speed=upload_fields.number("speed", required=False, minimum=1),
-    )
-    upload_fields.reject_unknown()
+    upload_fields = top.table("upload", required=build == "platformio")
+    upload = UploadSettings(protocol="west")  # Zephyr: `west flash` with the board's runner
+    if upload_fields is not None:
+        upload = UploadSettings(
+            protocol=upload_fields.text("protocol"),
+            speed=upload_fields.number("speed", required=False, minimum=1),
+        )
+        upload_fields.reject_unknown()
 
-    budget_required = platformio.platform != "md-native"
+    # The host has no budget; Zephyr's own linker script holds the board's memory.
+    budget_required = platformio.platform != "md-native" and build == "platformio"
     board = Board(
         name=name,
         description=top.text("description"),
@@ -217,12 +264,84 @@ def parse_board_file(path: Path) -> Board:
         qemu=qemu,
         upload=upload,
         source=path,
+        kernels=top.text("kernels", required=False, default=""),
+        build=build,
+        zephyr_board=zephyr_board,
+        docs=top.text("docs", required=False),
     )
     top.reject_unknown()
     port_dir = paths.runtime_dir() / "src" / "md" / "ports" / board.port
     if not (port_dir / "port.cc").is_file():
         raise top._fail("port", f"names no runtime port ({port_dir}/port.cc is missing)")
+    _check_consistency(board, top)
+    if not board.kernels:
+        board = replace(board, kernels=default_kernels(board.core))
     return board
+
+
+def default_kernels(core: str) -> str:
+    """The fastest kernel path the core can run (a board may state a slower one)."""
+    return "arm-dsp" if core in ARM_DSP_CORES else "portable"
+
+
+def _check_consistency(board: Board, top: _Fields) -> None:
+    """Fields that each look fine but contradict one another."""
+    if board.kernels and board.kernels not in KERNEL_PATHS:
+        raise top._fail(
+            "kernels", f"must be one of {', '.join(KERNEL_PATHS)}, got {board.kernels!r}"
+        )
+    if board.kernels == "arm-dsp" and board.core not in ARM_DSP_CORES:
+        raise top._fail(
+            "kernels",
+            f"is 'arm-dsp' but core '{board.core}' has no DSP extension "
+            f"(cores with it: {', '.join(ARM_DSP_CORES)})",
+        )
+    expected_clock = PORT_CLOCKS.get(board.port)
+    if expected_clock is not None and board.clock_source != expected_clock:
+        raise top._fail(
+            "clock_source",
+            f"must be '{expected_clock}' (the clock port '{board.port}' reads), "
+            f"got {board.clock_source!r}",
+        )
+    if board.is_zephyr and board.port != "zephyr":
+        raise top._fail("port", f"must be 'zephyr' for a Zephyr build, got {board.port!r}")
+    if board.platformio.platform == "md-cortexm" and not board.core.startswith("cortex-m"):
+        raise top._fail("core", f"must be a Cortex-M core on md-cortexm, got {board.core!r}")
+
+
+def zephyr_board(zephyr_name: str) -> Board:
+    """A board for `--board zephyr:<name>`: Zephyr knows the hardware, we only need the name.
+
+    Nothing here is checked against Zephyr (it may not be installed when init runs); `west
+    build -b <name>` reports an unknown board itself.
+    """
+    if not zephyr_name or not all(c.isalnum() or c in "_-/@." for c in zephyr_name):
+        raise BoardError(
+            f"'{ZEPHYR_PREFIX}{zephyr_name}' is not a Zephyr board name",
+            hint="e.g. --board zephyr:nrf52840dk/nrf52840 (see `west boards`)",
+        )
+    return Board(
+        name=f"{ZEPHYR_PREFIX}{zephyr_name}",
+        description=f"Zephyr board {zephyr_name} (hardware as Zephyr's board files describe it)",
+        mcu="(zephyr)",
+        core="(zephyr)",
+        fpu="(zephyr)",
+        clock_hz=0,
+        ram_bytes=None,
+        flash_bytes=None,
+        port="zephyr",
+        clock_source=PORT_CLOCKS["zephyr"],
+        serial_baud=115200,
+        platformio=PlatformIOSettings(platform="", board="", framework=""),
+        memory=None,
+        qemu=None,
+        upload=UploadSettings(protocol="west"),
+        source=paths.board_defs_dir(),
+        kernels="portable",
+        build="zephyr",
+        zephyr_board=zephyr_name,
+        docs="https://docs.zephyrproject.org/latest/boards/index.html",
+    )
 
 
 def board_dirs() -> list[Path]:
@@ -246,6 +365,8 @@ def load_boards() -> dict[str, Board]:
 
 
 def get_board(name: str) -> Board:
+    if name.startswith(ZEPHYR_PREFIX):
+        return zephyr_board(name[len(ZEPHYR_PREFIX) :])
     boards = load_boards()
     if name not in boards:
         known = ", ".join(boards) or "(none)"

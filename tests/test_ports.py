@@ -19,14 +19,9 @@ from microdeploy.project.generate import board_json
 pytestmark = pytest.mark.slow
 
 DATA = Path(__file__).resolve().parent / "data"
-QEMU = [
-    "qemu-system-arm",
-    "-M",
-    "mps2-an386",
-    "-nographic",
-    "-semihosting-config",
-    "enable=on,target=native",
-]
+QEMU = ["qemu-system-arm", "-nographic", "-semihosting-config", "enable=on,target=native"]
+# Every emulated Cortex-M board: M4F (hard float), M3 (soft float), M7 (double-precision FPU).
+EMULATED = ["mps2-an386", "mps2-an385", "mps2-an500"]
 
 
 def _build_port_check(tmp_path: Path, board_name: str) -> Path:
@@ -100,11 +95,13 @@ def test_native_port(tmp_path: Path) -> None:
 
 
 @pytest.mark.qemu
+@pytest.mark.parametrize("board", EMULATED)
 @pytest.mark.parametrize("icount", [[], ["-icount", "shift=0"]], ids=["realtime", "icount"])
-def test_mps2_port_under_qemu(tmp_path: Path, icount: list[str]) -> None:
+def test_mps2_port_under_qemu(tmp_path: Path, icount: list[str], board: str) -> None:
     if shutil.which("qemu-system-arm") is None:
         pytest.skip("qemu-system-arm is not installed")
-    firmware = _build_port_check(tmp_path, "mps2-an386")
-    output, code = _converse([*QEMU, *icount, "-kernel", str(firmware)])
+    firmware = _build_port_check(tmp_path, board)
+    machine = ["-M", get_board(board).qemu.machine]  # type: ignore[union-attr]
+    output, code = _converse([*QEMU, *machine, *icount, "-kernel", str(firmware)])
     assert code == 5, output
     _check(output, "systick", 25000000)
