@@ -311,3 +311,11 @@ def test_records_shown_in_the_protocol_document_are_valid() -> None:
     items = RecordParser().feed(b"".join(lines))
     assert all(isinstance(item, Record) for item in items), events_of(items)
     assert [r.seq for r in records_of(items)] == list(range(len(lines)))
+
+
+def test_device_of_another_protocol_version_is_named_not_just_silent() -> None:
+    body = b"@md2 0 boot proto=2 board=future"
+    device = Device(FakePort([body + b" *%08x\n" % crc32(body)]), name="/dev/ttyUSB0")
+    with pytest.raises(DeviceError, match="another protocol version") as info:
+        device.info(timeout=0.3)
+    assert not isinstance(info.value, DeviceTimeout) and "flash" in info.value.hint

@@ -320,6 +320,12 @@ class Device:
             if record is None:
                 message = f"no answer from {self.name} within {timeout:g} s waiting for {what}"
                 events = self.events[events_before:]
+                foreign = [e for e in events if e.kind == "version"]
+                if foreign:
+                    raise DeviceError(
+                        f"{self.name} speaks another protocol version: {foreign[-1].detail}",
+                        "rebuild and flash the firmware with this microdeploy version",
+                    )
                 if any(e.kind == "garbage" for e in events):
                     # Bytes came but none formed a record: the classic wrong baud rate.
                     raise DeviceTimeout(
