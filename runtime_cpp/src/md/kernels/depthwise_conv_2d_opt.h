@@ -66,8 +66,8 @@ inline void DepthwiseFourChannelsDsp(const DepthwiseInt8Args& a, const int8_t* i
     for (int32_t fx = 0; fx < g.filter_w; ++fx) {
       const uint32_t x = LoadWord(in);
       const uint32_t w = LoadWord(filter);
-      const int16x2_t x02 = __sxtb16(x), x13 = __sxtb16(__ror(x, 8));
-      const int16x2_t w02 = __sxtb16(w), w13 = __sxtb16(__ror(w, 8));
+      const int16x2_t x02 = __sxtb16(x), x13 = static_cast<int16x2_t>(Sxtb16Ror8(x));
+      const int16x2_t w02 = __sxtb16(w), w13 = static_cast<int16x2_t>(Sxtb16Ror8(w));
       a0 = __smlabb(x02, w02, a0);
       a2 = __smlatt(x02, w02, a2);
       a1 = __smlabb(x13, w13, a1);

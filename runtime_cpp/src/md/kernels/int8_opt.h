@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "md/kernels/conv_common.h"
 #include "md/quant.h"
 
 #if defined(MD_KERNELS_REFERENCE)
@@ -65,6 +66,77 @@ inline int32_t ApplyRequant(const Requant& q, int32_t acc) {
   const int64_t p = static_cast<int64_t>(x) * q.multiplier + (static_cast<int64_t>(1) << 30);
   const int32_t high = static_cast<int32_t>(p >> 31);
   return RoundingDivideByPOT(high, q.right_shift);
+}
+
+// ---------------------------------------------------------------------------------------
+// ChannelOutputMultiplier without floating point. TFLM forms
+// double(input_scale) * double(filter_scale) / double(output_scale) and runs
+// QuantizeMultiplier on it; on a core without a double-precision FPU (Cortex-M4F) that is
+// soft-float code of about 1,400 instructions per channel, recomputed every invoke (kernels
+// keep no per-channel data in the arena). The same result in integers: the product of the
+// two 24-bit significands is exact (as in double), the quotient is taken to 61+ bits plus a
+// sticky bit, rounded to 53 bits to nearest-even (the double division), then to 31 bits half
+// away from zero (std::round in QuantizeMultiplier). Two 64-by-32-bit divisions.
+
+// Significand (bit 23 set) and exponent of a positive finite float: f = sig * 2^exp.
+inline bool SplitFloat(float f, uint32_t* sig, int32_t* exp) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  const int32_t biased = static_cast<int32_t>((bits >> 23) & 0xFF);
+  uint32_t mantissa = bits & 0x7FFFFF;
+  if ((bits >> 31) != 0 || biased == 0xFF || (biased == 0 && mantissa == 0)) return false;
+  int32_t e = biased == 0 ? -149 : biased - 150;
+  if (biased != 0) {
+    mantissa |= 0x800000;
+  } else {
+    while ((mantissa & 0x800000) == 0) mantissa <<= 1, --e;  // subnormal
+  }
+  *sig = mantissa;
+  *exp = e;
+  return true;
+}
+
+inline int32_t BitLength64(uint64_t v) {
+  int32_t n = 0;
+  while (v != 0) v >>= 1, ++n;
+  return n;
+}
+
+// Same multiplier and shift as ChannelOutputMultiplier (conv_common.h); falls back to it for
+// scales that are not positive finite floats.
+inline void ChannelOutputMultiplierInt(float input_scale, float filter_scale, float output_scale,
+                                       int32_t* multiplier, int* shift) {
+  uint32_t sa, sb, sc;
+  int32_t ea, eb, ec;
+  if (!SplitFloat(input_scale, &sa, &ea) || !SplitFloat(filter_scale, &sb, &eb) ||
+      !SplitFloat(output_scale, &sc, &ec)) {
+    ChannelOutputMultiplier(input_scale, filter_scale, output_scale, multiplier, shift);
+    return;
+  }
+  // a * b / c = (sa * sb * 2^15) * 2^23 / sc * 2^(ea + eb - ec - 38).
+  const uint64_t numerator = (static_cast<uint64_t>(sa) * sb) << 15;  // in [2^61, 2^63)
+  const uint64_t q1 = numerator / sc;                                 // < 2^40
+  const uint64_t r1 = numerator % sc;                                 // < 2^24
+  const uint64_t q2 = (r1 << 23) / sc;
+  const bool sticky = ((r1 << 23) % sc) != 0;
+  const uint64_t quotient = (q1 << 23) + q2;  // in (2^60, 2^63)
+  int32_t exponent = ea + eb - ec - 38;
+  // Round to a 53-bit significand, to nearest, ties to even (the double division).
+  const int32_t drop = BitLength64(quotient) - 53;
+  const uint64_t low = quotient & ((static_cast<uint64_t>(1) << drop) - 1);
+  const uint64_t half = static_cast<uint64_t>(1) << (drop - 1);
+  uint64_t significand = quotient >> drop;
+  exponent += drop;
+  if (low > half || (low == half && (sticky || (significand & 1) != 0))) ++significand;
+  if (significand == (static_cast<uint64_t>(1) << 53)) significand >>= 1, ++exponent;
+  // frexp: the double is (significand / 2^53) * 2^(exponent + 53).
+  int32_t e = exponent + 53;
+  // std::round(q * 2^31), half away from zero, q = significand / 2^53 > 0.
+  int64_t fixed = static_cast<int64_t>((significand + (static_cast<uint64_t>(1) << 21)) >> 22);
+  if (fixed == (static_cast<int64_t>(1) << 31)) fixed /= 2, ++e;
+  if (e < -31) e = 0, fixed = 0;
+  *multiplier = static_cast<int32_t>(fixed);
+  *shift = static_cast<int>(e);
 }
 
 // Requantize, add the output zero point, clamp, as every int8 kernel ends.
@@ -154,7 +226,14 @@ inline int32_t SmladPairs(uint32_t a, uint32_t b, int32_t acc) {
 }
 
 inline uint32_t Sxtb16(uint32_t v) { return static_cast<uint32_t>(__sxtb16(v)); }
-inline uint32_t Sxtb16Ror8(uint32_t v) { return static_cast<uint32_t>(__sxtb16(__ror(v, 8))); }
+
+// SXTB16 of v rotated right by 8, one instruction (GCC 12 does not fold a C rotate into
+// SXTB16's rotate operand, and its arm_acle.h has no __sxtb16 with rotation).
+inline uint32_t Sxtb16Ror8(uint32_t v) {
+  uint32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
 
 // sum a[k] * b[k], k < n, both int8.
 inline uint32_t DotDsp(const int8_t* a, const int8_t* b, int32_t n) {
