@@ -23,6 +23,14 @@ inline T WrappingAdd(T a, T b) {
   return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
 }
 
+// static_cast<int32_t>(x) for a float that may be NaN or out of range (hostile
+// scales or inputs): C++ leaves that undefined; this returns INT32_MIN there,
+// as x86's cvttss2si does, which is what TFLM's reference builds compute.
+inline int32_t FloatToInt32LikeX86(float x) {
+  if (!(x >= -2147483648.0f && x < 2147483648.0f)) return std::numeric_limits<int32_t>::min();
+  return static_cast<int32_t>(x);
+}
+
 inline int32_t SaturatingRoundingDoublingHighMul(int32_t a, int32_t b) {
   const bool overflow = a == b && a == std::numeric_limits<int32_t>::min();
   const int64_t ab = static_cast<int64_t>(a) * static_cast<int64_t>(b);
@@ -115,7 +123,9 @@ inline void QuantizeMultiplier(double double_multiplier, int32_t* quantized_mult
 inline void CalculateActivationRangeQuantized(FusedActivation act, float scale, int32_t zero_point,
                                               int32_t qmin, int32_t qmax, int32_t* act_min,
                                               int32_t* act_max) {
-  auto quantize = [&](float f) { return zero_point + static_cast<int32_t>(std::round(f / scale)); };
+  auto quantize = [&](float f) {
+    return WrappingAdd(zero_point, FloatToInt32LikeX86(std::round(f / scale)));
+  };
   int32_t lo = qmin;
   int32_t hi = qmax;
   if (act == FusedActivation::kRelu) {

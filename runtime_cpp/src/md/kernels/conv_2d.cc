@@ -157,14 +157,14 @@ void ConvChunk(const ConvShape& s, const InT* input, const int8_t* filter, const
               const InT* in_px = in_group + ((b * s.in_h + in_y) * s.in_w + in_x) * s.in_depth;
               const int8_t* f_px = filter_oc + (fy * g.filter_w + fx) * s.filter_depth;
               for (int32_t ic = 0; ic < s.filter_depth; ++ic) {
-                acc += static_cast<int32_t>(f_px[ic]) *
-                       (static_cast<int32_t>(in_px[ic]) + input_offset);
+                acc = WrappingAdd<AccT>(acc, static_cast<int32_t>(f_px[ic]) *
+                                                 (static_cast<int32_t>(in_px[ic]) + input_offset));
               }
             }
           }
-          if (bias != nullptr) acc += bias[oc];
+          if (bias != nullptr) acc = WrappingAdd<AccT>(acc, bias[oc]);
           int32_t v = MultiplyByQuantizedMultiplier(acc, multiplier[oc - c0], shift[oc - c0]);
-          v += output_offset;
+          v = WrappingAdd(v, output_offset);
           v = v < act_min ? act_min : v;
           v = v > act_max ? act_max : v;
           out[oc] = static_cast<OutT>(v);

@@ -158,12 +158,12 @@ void DepthwiseChunk(const DepthwiseShape& s, const InT* input, const int8_t* fil
               if (in_x < 0 || in_x >= s.in_w) continue;
               const int32_t in_val = input[((b * s.in_h + in_y) * s.in_w + in_x) * s.in_depth + ic];
               const int32_t f_val = filter[(fy * g.filter_w + fx) * s.out_depth + oc];
-              acc += f_val * (in_val + input_offset);
+              acc = WrappingAdd<AccT>(acc, f_val * (in_val + input_offset));
             }
           }
-          if (bias != nullptr) acc += bias[oc];
+          if (bias != nullptr) acc = WrappingAdd<AccT>(acc, bias[oc]);
           int32_t v = MultiplyByQuantizedMultiplier(acc, multiplier[oc - c0], shift[oc - c0]);
-          v += output_offset;
+          v = WrappingAdd(v, output_offset);
           v = v < act_min ? act_min : v;
           v = v > act_max ? act_max : v;
           out[oc] = static_cast<OutT>(v);

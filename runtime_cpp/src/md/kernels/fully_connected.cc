@@ -117,13 +117,13 @@ void FcChunk(const FcShape& s, const InT* input, const int8_t* filter, const Bia
       const int8_t* w = filter + oc * s.accum_depth;
       AccT acc = 0;
       for (int32_t d = 0; d < s.accum_depth; ++d) {
-        acc += (static_cast<int32_t>(w[d]) + filter_offset) *
-               (static_cast<int32_t>(in[d]) + input_offset);
+        acc = WrappingAdd<AccT>(acc, (static_cast<int32_t>(w[d]) + filter_offset) *
+                                         (static_cast<int32_t>(in[d]) + input_offset));
       }
-      if (bias != nullptr) acc += bias[oc];
+      if (bias != nullptr) acc = WrappingAdd<AccT>(acc, bias[oc]);
       const int k = per_channel ? oc - c0 : 0;
       int32_t v = MultiplyByQuantizedMultiplier(acc, multiplier[k], shift[k]);
-      v += output_offset;
+      v = WrappingAdd(v, output_offset);
       v = v < act_min ? act_min : v;
       v = v > act_max ? act_max : v;
       output[b * s.out_depth + oc] = static_cast<OutT>(v);

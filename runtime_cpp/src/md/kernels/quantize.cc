@@ -59,7 +59,7 @@ void QuantizeFloat(const float* input, OutT* output, int32_t n, float scale, int
   constexpr int32_t kMin = std::numeric_limits<OutT>::min();
   constexpr int32_t kMax = std::numeric_limits<OutT>::max();
   for (int32_t i = 0; i < n; ++i) {
-    int32_t v = static_cast<int32_t>(std::round(input[i] / scale)) + zero_point;
+    int32_t v = WrappingAdd(FloatToInt32LikeX86(std::round(input[i] / scale)), zero_point);
     v = v < kMin ? kMin : (v > kMax ? kMax : v);
     output[i] = static_cast<OutT>(v);
   }
