@@ -10,6 +10,7 @@ APT_PACKAGES=(
   g++ gcc make python3 python3-venv python3-pip
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib
   qemu-system-arm strace
+  clang libclang-rt-dev
 )
 
 missing=()
