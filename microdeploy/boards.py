@@ -95,6 +95,7 @@ class Board:
     build: str = "platformio"  # BUILD_SYSTEMS
     zephyr_board: str = ""  # the Zephyr board name (`west build -b`) when build = "zephyr"
     docs: str = ""  # where the PlatformIO/Zephyr settings were checked (board documentation)
+    defines: tuple[str, ...] = ()  # preprocessor defines the board's port needs (NAME or NAME=V)
 
     @property
     def is_native(self) -> bool:
@@ -268,6 +269,7 @@ def parse_board_file(path: Path) -> Board:
         build=build,
         zephyr_board=zephyr_board,
         docs=top.text("docs", required=False),
+        defines=top.strings("defines"),
     )
     top.reject_unknown()
     port_dir = paths.runtime_dir() / "src" / "md" / "ports" / board.port
@@ -303,6 +305,9 @@ def _check_consistency(board: Board, top: _Fields) -> None:
             f"must be '{expected_clock}' (the clock port '{board.port}' reads), "
             f"got {board.clock_source!r}",
         )
+    for define in board.defines:
+        if not define or not (define.split("=", 1)[0].replace("_", "a").isalnum()):
+            raise top._fail("defines", f"must be NAME or NAME=VALUE, got {define!r}")
     if board.is_zephyr and board.port != "zephyr":
         raise top._fail("port", f"must be 'zephyr' for a Zephyr build, got {board.port!r}")
     if board.platformio.platform == "md-cortexm" and not board.core.startswith("cortex-m"):

@@ -145,6 +145,7 @@ def platformio_ini(board: Board) -> str:
     if pio.framework:
         env_lines.append(f"framework = {pio.framework}")
     env_lines.append("build_src_flags = -Wall -Wextra")
+    env_lines.append(f"build_flags = {' '.join(board_defines(board))}")
     if pio.is_own_platform:
         # Our offline runner (test/test_custom_runner.py), never Unity from the registry.
         env_lines.append("test_framework = custom")
@@ -163,6 +164,17 @@ def platformio_ini(board: Board) -> str:
         platformio_section="\n".join(platform_lines) + ("\n" if platform_lines else ""),
         env_section="\n".join(env_lines),
     )
+
+
+def board_defines(board: Board) -> list[str]:
+    """-D flags the runtime's port and kernels take from the board definition (all sources)."""
+    flags = [f"-DMD_SERIAL_BAUD={board.serial_baud}"]
+    if board.clock_hz:
+        flags.append(f"-DMD_CPU_HZ={board.clock_hz}")
+    if board.kernels == "reference":
+        flags.append("-DMD_KERNELS_REFERENCE")
+    flags.extend(f"-D{define}" for define in board.defines)
+    return flags
 
 
 def board_json(board: Board) -> str:

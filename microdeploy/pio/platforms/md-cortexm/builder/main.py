@@ -5,6 +5,8 @@
 # FPU and the memory budget; this script turns the budget into the linker script, so firmware
 # that does not fit fails to link. Outputs firmware.elf, firmware.bin and firmware.map.
 import os
+import sys
+import time
 
 from SCons.Script import AlwaysBuild, Default, DefaultEnvironment
 
@@ -130,5 +132,42 @@ if qemu_machine:
         )
 elif env.GetProjectOption("upload_command", ""):
     AlwaysBuild(env.Alias("upload", target_elf, env.VerboseAction("$UPLOADCMD", "Uploading")))
+elif env.subst("$UPLOAD_PROTOCOL") == "stlink":
+    # A real board with an ST-LINK (STM32 bare-metal variants): st-flash from Debian's
+    # stlink-tools writes the raw image at the board's flash origin and resets the chip.
+    env.Replace(
+        UPLOADER="st-flash",
+        UPLOADCMD="$UPLOADER --reset write $SOURCE %s" % fields["FLASH_ORIGIN"],
+    )
+    AlwaysBuild(env.Alias("upload", target_bin, env.VerboseAction("$UPLOADCMD", "Uploading")))
+elif env.subst("$UPLOAD_PROTOCOL") == "sam-ba":
+    # Boards with the Arduino (SAM-BA/bossa) bootloader, e.g. the Nano 33 BLE: a 1200 bps touch
+    # makes the bootloader take over the USB port, then bossac writes the application, which
+    # the bootloader places at its own offset.
+    def _touch_1200bps(target, source, env):
+        import serial  # pyserial comes with PlatformIO
+
+        port = env.subst("$UPLOAD_PORT")
+        if not port:
+            sys.stderr.write("Error: give the board's serial port (upload_port / --port)\n")
+            return 1
+        serial.Serial(port, 1200).close()
+        time.sleep(2.0)  # the bootloader re-enumerates
+        return 0
+
+    env.Replace(
+        UPLOADER="bossac",
+        UPLOADCMD='$UPLOADER --port="$UPLOAD_PORT" -U -i -e -w $SOURCE -R',
+    )
+    AlwaysBuild(
+        env.Alias(
+            "upload",
+            target_bin,
+            [
+                env.VerboseAction(_touch_1200bps, "Resetting into the bootloader (1200 bps)"),
+                env.VerboseAction("$UPLOADCMD", "Uploading"),
+            ],
+        )
+    )
 
 Default([target_elf, target_bin])
