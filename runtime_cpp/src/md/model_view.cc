@@ -439,8 +439,9 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
       for (uint32_t k = 0; k < scales.count; ++k) {
         const float s = Load<float>(buf + scales.first + 4 * k);
         if (!(s >= 0.0f && s <= 3.4028235e38f)) {
-          c.Fail(where, scales.first + 4 * k, "scale %lu is %g (must be finite and >= 0)",
-                 static_cast<unsigned long>(k), static_cast<double>(s));
+          // No %g: newlib-nano formats floats only when _printf_float is linked.
+          c.Fail(where, scales.first + 4 * k, "scale %lu is negative, NaN or infinite",
+                 static_cast<unsigned long>(k));
           return Status::kMalformedModel;
         }
       }
@@ -451,10 +452,13 @@ Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t erro
       for (uint32_t k = 0; k < zero_points.count; ++k) {
         const int64_t z = Load<int64_t>(buf + zero_points.first + 8 * k);
         if (z < zp_min || z > zp_max) {
+          // No %lld: newlib-nano has no long long formatting; the bounds fit
+          // 32 bits and a wider zero point is shown clamped to them.
+          const int64_t shown = z < INT32_MIN ? INT32_MIN : (z > INT32_MAX ? INT32_MAX : z);
           c.Fail(where, zero_points.first + 8 * k,
-                 "zero point %lu is %lld, outside [%lld, %lld] for type %s",
-                 static_cast<unsigned long>(k), static_cast<long long>(z),
-                 static_cast<long long>(zp_min), static_cast<long long>(zp_max), TypeName(type));
+                 "zero point %lu is %ld, outside [%ld, %ld] for type %s",
+                 static_cast<unsigned long>(k), static_cast<long>(shown), static_cast<long>(zp_min),
+                 static_cast<long>(zp_max), TypeName(type));
           return Status::kMalformedModel;
         }
       }
