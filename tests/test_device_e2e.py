@@ -231,3 +231,23 @@ def test_qemu_monitor_reports_banner_and_timings(qemu_project: Path) -> None:
     assert info["board"] == "mps2-an386" and info["clock"] == "systick"
     times = [row for row in rows if row["record"] == "time"]
     assert len(times) >= 2 and len({row["ticks"] for row in times}) == 1  # same input, same count
+
+
+def test_native_repeated_inferences_on_one_input_stay_exact(
+    native_project: Path, person_model: Path
+) -> None:
+    """The arena reuses the input tensor's bytes for later activations; the generated
+    MD_INPUT_BYTES staging copy must put the received input back before every inference."""
+    from microdeploy.device.inputs import load_input
+    from microdeploy.protocol.session import Device
+
+    state = load_state(native_project)
+    assert state is not None
+    tensor = load_input(_images(person_model)[0], "int8", (1, 96, 96, 1))
+    expected = reference.tflm_run(person_model.read_bytes(), [tensor])[0]
+    with Device.open(state.port) as device:
+        device.info()  # the boot record went to an earlier session
+        device.load_input(0, tensor.tobytes())
+        for _ in range(3):
+            outputs = device.run(1).outputs
+            np.testing.assert_array_equal(outputs[0].reshape(expected.shape), expected)

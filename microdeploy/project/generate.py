@@ -24,6 +24,7 @@ from microdeploy.pio import core as pio_core
 from microdeploy.project import app_meta, arena, vendor
 from microdeploy.project.model_facts import ModelFacts, read_model_facts
 from microdeploy.project.sources import c_array_source
+from microdeploy.zephyr import project as zephyr_project
 
 MANIFEST_NAME = "microdeploy.json"
 MANIFEST_FORMAT = 1
@@ -227,20 +228,27 @@ def _generated_files(
     version = vendor.runtime_version()
     ops_h, ops_cc = _op_sources(facts)
     files = {
-        "platformio.ini": platformio_ini(board),
         "src/md_config.h": _template("src/md_config.h.in").format(
             board=board.name,
             runtime_version=version,
             model_sha16=facts.sha256[:16],
             arena_bytes=arena_bytes,
             arena_origin=arena_origin,
+            input_bytes=sum(t.nbytes for t in facts.model.inputs),
         ),
         "src/model_data.h": _template("src/model_data.h.in"),
         "src/model_data.cpp": c_array_source(model_bytes, example_input, facts.sha256),
         "src/md_model_ops.h": ops_h,
         "src/md_model_ops.cpp": ops_cc,
-        f"{RUNTIME_LIB}/library.json": _template("library.json.in").format(runtime_version=version),
     }
+    if board.is_zephyr:
+        # A Zephyr application around the same src/ and vendored runtime (microdeploy/zephyr/).
+        files.update(zephyr_project.generated_files(board, board_defines(board)))
+    else:
+        files["platformio.ini"] = platformio_ini(board)
+        files[f"{RUNTIME_LIB}/library.json"] = _template("library.json.in").format(
+            runtime_version=version
+        )
     if board.platformio.is_own_platform and not board.is_native:
         files[f"boards/{board.platformio.board}.json"] = board_json(board)
     if board.platformio.is_own_platform:
@@ -252,6 +260,12 @@ def _generated_files(
 
 def _user_files(board: Board, app: str = app_meta.GENERIC) -> dict[str, bytes]:
     main = mlperf_project.main_source() if mlperf_project.is_mlperf(app) else None
+    if board.is_zephyr:
+        return {
+            "src/main.cpp": (main or _template("src/main.cpp")).encode("utf-8"),
+            **{rel: text.encode("utf-8") for rel, text in zephyr_project.user_files().items()},
+            ".gitignore": b"build/\n",
+        }
     return {
         "src/main.cpp": (main or _template("src/main.cpp")).encode("utf-8"),
         "platformio_user.ini": _template("platformio_user.ini.in")
