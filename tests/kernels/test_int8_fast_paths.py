@@ -8,6 +8,10 @@ Each case runs with both kernel flavours and must be bit-identical with TFLM."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 from kernel_harness import (
@@ -21,6 +25,7 @@ from kernel_harness import (
     window_out_size,
 )
 
+from microdeploy import paths
 from microdeploy.model.writer import ModelBuilder
 
 _ZERO_POINTS = (-128, 127, 0, -5)
@@ -259,3 +264,29 @@ def test_fully_connected(case: int, kernels: str) -> None:
     x_data = random_ints(rng, [batches, depth], "int8")
     label = f"FC batches={batches} depth={depth} out={out_depth} zp={input_zp} pc={per_channel}"
     assert_same_as_tflm(b.build(), [x_data], label, kernels=kernels)
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_integer_multiplier_and_requantization_equal_the_reference(tmp_path: Path) -> None:
+    """The optimized kernels compute per-channel multipliers without floating point (the
+    Cortex-M4F has no double-precision FPU) and requantize with fewer operations; both must
+    equal quant.h's double-based QuantizeMultiplier and MultiplyByQuantizedMultiplier."""
+    binary = tmp_path / "multiplier_check"
+    source = Path(__file__).resolve().parent / "multiplier_check.cc"
+    include = paths.runtime_dir() / "src"
+    flags = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-fsanitize=undefined"]
+    subprocess.run(
+        [
+            "g++",
+            *flags,
+            "-fno-sanitize-recover=all",
+            f"-I{include}",
+            str(source),
+            "-o",
+            str(binary),
+        ],
+        check=True,
+    )
+    proc = subprocess.run([str(binary), "2000000"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "checked 4000000 mismatches 0" in proc.stdout

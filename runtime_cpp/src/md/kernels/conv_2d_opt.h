@@ -43,7 +43,7 @@ struct ChannelConstants {
   uint32_t base[kChannelChunk];  // bias + input_offset * sum of the whole filter
 };
 
-// True when every filter scale is > 0 (then every multiplier is >= 0, see RequantIsFast)
+// True when every filter scale is > 0 (then every multiplier is >= 0, see ApplyRequant)
 // together with the input and output scales prepare checked.
 inline bool ScalesArePositive(const TensorView& filter, int32_t channels) {
   if (filter.scales == nullptr || filter.num_channels <= 1) return filter.scale > 0.0f;
@@ -60,8 +60,8 @@ inline void FillChannelConstants(const TensorView& input, const TensorView& filt
   for (int32_t oc = c0; oc < c1; ++oc) {
     int32_t multiplier;
     int shift;
-    ChannelOutputMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale, &multiplier,
-                            &shift);
+    ChannelOutputMultiplierInt(input.scale, ChannelScaleOf(filter, oc), output.scale, &multiplier,
+                               &shift);
     k->q[oc - c0] = MakeRequant(multiplier, shift);
     const uint32_t b = bias != nullptr ? static_cast<uint32_t>(bias[oc]) : 0u;
     k->bias[oc - c0] = b;

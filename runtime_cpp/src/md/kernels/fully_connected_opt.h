@@ -37,8 +37,8 @@ inline bool FcInt8Optimized(const FcInt8Args& a, const TensorView& input, const 
       if (per_channel || oc == 0) {
         int32_t multiplier;
         int shift;
-        ChannelOutputMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale, &multiplier,
-                                &shift);
+        ChannelOutputMultiplierInt(input.scale, ChannelScaleOf(filter, oc), output.scale,
+                                   &multiplier, &shift);
         q[per_channel ? oc - c0 : 0] = MakeRequant(multiplier, shift);
       }
     }

@@ -40,32 +40,44 @@ namespace opt {
 // One output channel's requantization, split for the fast form below.
 struct Requant {
   int32_t multiplier = 0;
-  int32_t left_shift = 0;
-  int32_t right_shift = 0;
+  int32_t left_shift = 0;   // 0..; above 31 every bit is shifted out
+  int32_t right_shift = 0;  // 0..31 (QuantizeMultiplier zeroes shifts below -31)
+  uint32_t round_mask = 0;  // 2^right_shift - 1
+  uint32_t round_half = 0;  // 2^(right_shift - 1), 0 for no right shift
+  uint32_t round_neg = 0;   // 1 when there is a right shift (negative values round down)
 };
 
 inline Requant MakeRequant(int32_t multiplier, int shift) {
   Requant q;
   q.multiplier = multiplier;
   q.left_shift = shift > 0 ? shift : 0;
-  q.right_shift = shift > 0 ? 0 : -shift;
+  q.right_shift = shift > 0 ? 0 : (shift < -31 ? 31 : -shift);
+  q.round_mask = static_cast<uint32_t>((static_cast<uint64_t>(1) << q.right_shift) - 1);
+  q.round_half = q.right_shift > 0 ? static_cast<uint32_t>(1) << (q.right_shift - 1) : 0;
+  q.round_neg = q.right_shift > 0 ? 1 : 0;
   return q;
 }
 
-// The fast form needs a multiplier >= 0 (any model with non-negative scales gives one);
-// kernels check this per chunk and otherwise keep the reference arithmetic.
-inline bool RequantIsFast(const Requant& q) { return q.multiplier >= 0; }
-
-// MultiplyByQuantizedMultiplier(acc, multiplier, shift) for multiplier >= 0.
+// MultiplyByQuantizedMultiplier(acc, multiplier, shift) for multiplier >= 0 (kernels take
+// the optimized path only when every scale is > 0, which gives such multipliers).
 // SaturatingRoundingDoublingHighMul is trunc((ab + nudge) / 2^31) with nudge = 2^30 for
 // ab >= 0 and 1 - 2^30 for ab < 0; both cases equal floor((ab + 2^30) / 2^31) (for ab < 0:
-// trunc(y / 2^31) = ceil(y / 2^31) = floor((y + 2^31 - 1) / 2^31)), one multiply-accumulate
+// trunc(y / 2^31) = ceil(y / 2^31) = floor((y + 2^31 - 1) / 2^31)): one multiply-accumulate
 // and a shift. It saturates only for a == b == INT32_MIN, impossible with multiplier >= 0.
+// RoundingDivideByPOT(x, e) is floor(x / 2^e) + [rem > 2^(e-1) - 1 + (x < 0)] with
+// rem = x mod 2^e, and that bracket is (rem + 2^(e-1) - (x < 0)) >> e (for e >= 1): no
+// compares, no overflow. multiplier_check.cc compares both with quant.h's functions.
 inline int32_t ApplyRequant(const Requant& q, int32_t acc) {
-  const int32_t x = WrappingShiftLeft(acc, q.left_shift);
+  int32_t x = acc;
+  if (q.left_shift != 0) {
+    x = q.left_shift > 31 ? 0 : static_cast<int32_t>(static_cast<uint32_t>(acc) << q.left_shift);
+  }
   const int64_t p = static_cast<int64_t>(x) * q.multiplier + (static_cast<int64_t>(1) << 30);
   const int32_t high = static_cast<int32_t>(p >> 31);
-  return RoundingDivideByPOT(high, q.right_shift);
+  const uint32_t u = static_cast<uint32_t>(high);
+  const uint32_t round =
+      ((u & q.round_mask) + q.round_half - ((u >> 31) & q.round_neg)) >> q.right_shift;
+  return (high >> q.right_shift) + static_cast<int32_t>(round);
 }
 
 // ---------------------------------------------------------------------------------------
