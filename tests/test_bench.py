@@ -72,6 +72,14 @@ def test_bench_instructions_on_the_emulated_board_repeat_exactly() -> None:
     assert isinstance(result["instructions"], int) and result["instructions"] > 0
     assert result["macs_per_instruction"] == pytest.approx(result["macs"] / result["instructions"])
     assert result["device_bit_exact"] is True
+    # the same firmware with the reference kernels only: exact too, and counted the same way
+    assert result["reference_device_bit_exact"] is True
+    reference_count = result["reference_instructions"]
+    assert isinstance(reference_count, int) and reference_count > 0
+    assert result["instructions_vs_reference"] == pytest.approx(
+        result["instructions"] / result["reference_instructions"]
+    )
+    assert all(isinstance(p["reference_instructions"], int) for p in result["op_profile"])
     profile = result["op_profile"]
     assert [p["name"] for p in profile] == ["FULLY_CONNECTED"] * 3
     inside = sum(p["instructions"] for p in profile)

@@ -2,7 +2,8 @@
 
 matplotlib is the optional `bench` extra (`pip install -e '.[bench]'`); it is imported only here.
 Panels: arena bytes, host latency per inference (both log scale, ours and TFLM's bars side by
-side) and, when the results have them, instructions per inference on the emulated board.
+side) and, when the results have them, instructions per inference on the emulated board with
+the board's kernels and with the reference kernels.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from microdeploy.errors import MicrodeployError, ToolchainError
 
 _OURS = "#2b7bba"
 _TFLM = "#e08a2b"
+_REF = "#9bbfdc"
 
 
 def _pyplot():  # noqa: ANN202 - matplotlib's module type
@@ -76,24 +78,31 @@ def render_chart(results: list[dict], path: Path) -> None:
         ax = axes[2]
         board = device_rows[0]["board"]
         labels = [r["model"].split("/", 1)[-1] for r in device_rows]
-        values = [r["instructions"] for r in device_rows]
-        ax.bar(range(len(values)), values, 0.6, color=_OURS, label="microdeploy")
+        positions = range(len(device_rows))
+        width = 0.4
+        ours = [r["instructions"] for r in device_rows]
+        ref = [r["reference_instructions"] for r in device_rows]
+        ax.bar([p - width / 2 for p in positions], ours, width, color=_OURS, label="board kernels")
+        ax.bar([p + width / 2 for p in positions], ref, width, color=_REF, label="reference")
         ax.set_yscale("log")
         ax.set_title(
-            f"Instructions per inference on {board} (QEMU -icount; label: MACs per instruction)",
+            f"Instructions per inference on {board} (QEMU -icount); label: board kernels /"
+            " reference kernels, MACs per instruction",
             fontsize=10,
         )
         ax.set_ylabel("instructions")
         for i, r in enumerate(device_rows):
+            mpi = f"{r['macs_per_instruction']:.2f}" if r["macs"] else "-"
             ax.annotate(
-                f"{r['macs_per_instruction']:.3f}" if r["macs"] else "no MACs",
-                (i, r["instructions"]),
+                f"{r['instructions_vs_reference']:.2f}x\n{mpi}",
+                (i, max(ours[i], ref[i])),
                 ha="center",
                 va="bottom",
-                fontsize=7,
+                fontsize=6,
             )
-        ax.set_xticks(list(range(len(values))))
+        ax.set_xticks(list(positions))
         ax.set_xticklabels(labels, rotation=35, ha="right", fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.grid(axis="y", which="major", alpha=0.3)
     fig.tight_layout()
     try:

@@ -100,9 +100,32 @@ def counting_board(board_name: str) -> Board:
     return board
 
 
-def bench_project(model: Path, board: Board) -> Path:
+def bench_project(model: Path, board: Board, kernels: str = "board") -> Path:
     sha = hashlib.sha256(model.read_bytes()).hexdigest()[:16]
-    return paths.cache_dir() / "bench" / f"{board.name}-{sha}"
+    suffix = "" if kernels == "board" else f"-{kernels}"
+    return paths.cache_dir() / "bench" / f"{board.name}-{sha}{suffix}"
+
+
+# PlatformIO runs this before building; defines appended to the environment there reach every
+# source, the vendored runtime library included (build_flags in platformio_user.ini would
+# replace the generated project's own build_flags instead of adding to them).
+_REFERENCE_SCRIPT = """\
+# Written by `microdeploy bench`: build the runtime with its reference kernels only.
+Import("env")  # noqa: F821
+env.Append(CPPDEFINES=["MD_KERNELS_REFERENCE"])  # noqa: F821
+"""
+
+
+def _select_kernels(project: Path, board: Board, kernels: str) -> None:
+    if kernels == "board":
+        return  # init --force wrote the default platformio_user.ini: the board's own kernels
+    (project / "bench_reference_kernels.py").write_text(_REFERENCE_SCRIPT, encoding="utf-8")
+    (project / "platformio_user.ini").write_text(
+        f"[env:{board.name}]\nextra_scripts = pre:bench_reference_kernels.py\n", encoding="utf-8"
+    )
+
+
+KERNELS = ("board", "reference")
 
 
 def measure_on_board(
@@ -110,14 +133,19 @@ def measure_on_board(
     board_name: str,
     inputs: Sequence[np.ndarray],
     on_line: Callable[[str], None] | None = None,
+    kernels: str = "board",
 ) -> DeviceMeasurement:
+    """`kernels`: "board" (the kernels the board definition selects, optimized where the core
+    allows) or "reference" (the runtime built with -DMD_KERNELS_REFERENCE)."""
+    if kernels not in KERNELS:
+        raise ValueError(f"kernels must be one of {KERNELS}, not {kernels!r}")
     board = counting_board(board_name)
-    project = bench_project(model, board)
+    project = bench_project(model, board, kernels)
     project.parent.mkdir(parents=True, exist_ok=True)
     # Two benches of one model on one board share the project: one at a time.
     with open(project.parent / f"{project.name}.lock", "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _measure(model, board, project, inputs, on_line)
+        return _measure(model, board, project, inputs, on_line, kernels)
 
 
 def _measure(
@@ -126,8 +154,10 @@ def _measure(
     project: Path,
     inputs: Sequence[np.ndarray],
     on_line: Callable[[str], None] | None,
+    kernels: str,
 ) -> DeviceMeasurement:
     init = init_project(project, board.name, model=model, force=True)
+    _select_kernels(project, board, kernels)
     built = build_project(project, on_line=on_line)
     report = flash_report(built.firmware.parent / "firmware.map")
     parts = report.parts

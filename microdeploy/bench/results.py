@@ -5,10 +5,12 @@ Keys of a model's result (missing parts are absent, never guessed):
   tflm_arena_bytes, tflm_arena_head, tflm_arena_tail, arena_ratio, latency_us, tflm_latency_us,
   latency_ratio, latency (method details), bit_exact (our host outputs == TFLM's);
 - emulated board: instructions, macs_per_instruction, interpreter_overhead,
-  device_bit_exact, conv1x1_macs_per_instruction (when the model has 1x1 convolutions),
-  op_profile ([{op, name, instructions, macs}]), firmware (flash_bytes, ram_bytes, arena_bytes,
-  model_bytes, runtime_bytes, app_bytes, other_bytes, flash_without_model, runtime_objects:
-  {object file under md_runtime: flash bytes});
+  reference_instructions (the same firmware built with the reference kernels only),
+  instructions_vs_reference, device_bit_exact, reference_device_bit_exact,
+  conv1x1_macs_per_instruction (when the model has 1x1 convolutions),
+  op_profile ([{op, name, instructions, reference_instructions, macs}]), firmware (flash_bytes,
+  ram_bytes, arena_bytes, model_bytes, runtime_bytes, app_bytes, other_bytes,
+  flash_without_model, runtime_objects: {object file under md_runtime: flash bytes});
 - a model that could not be measured: model, path, board, error.
 """
 
@@ -31,7 +33,9 @@ METHOD = {
     "steady_clock around Interpreter::Invoke() (first invoke per batch dropped); TFLM: Python "
     "interpreter, perf_counter_ns around invoke() only; medians; ratio = ours / TFLM",
     "instructions": "QEMU -icount shift=0: SysTick ticks x (1e9 / hz) instructions; per op from "
-    "the interpreter's profiler; smaller of two inferences",
+    "the interpreter's profiler; smaller of two inferences; the board's kernels (optimized where "
+    "the core allows) and, for reference_instructions, the same firmware with "
+    "-DMD_KERNELS_REFERENCE",
     "interpreter_overhead": "(inference ticks - sum of per-op kernel ticks) / inference ticks",
     "inputs": "seeded random values over each input's whole range (seed 0), same on every target",
 }
@@ -80,7 +84,8 @@ def markdown_table(results: list[dict]) -> str:
     head = ["model", "arena B (ours / TFLM)", "arena ratio", "host latency us (ours / TFLM)"]
     head += ["latency ratio"]
     if device:
-        head += ["M4 instructions", "MACs/instr", "1x1 conv MACs/instr", "overhead"]
+        head += ["M4 instructions", "vs reference kernels", "MACs/instr", "1x1 conv MACs/instr"]
+        head += ["overhead"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         if "error" in r:
@@ -97,6 +102,7 @@ def markdown_table(results: list[dict]) -> str:
             conv = r.get("conv1x1_macs_per_instruction")
             cells += [
                 f"{r['instructions']:,}" if "instructions" in r else "-",
+                f"{r['instructions_vs_reference']:.2f}" if "instructions" in r else "-",
                 f"{r['macs_per_instruction']:.3f}" if r.get("macs") else "-",
                 "-" if conv is None else f"{conv:.3f}",
                 f"{100 * r['interpreter_overhead']:.3f}%" if "instructions" in r else "-",

@@ -26,16 +26,27 @@ def _is_conv1x1(model: Model, index: int) -> bool:
     return len(shape) == 4 and shape[1] == 1 and shape[2] == 1
 
 
-def _device_figures(model: Model, measured: firmware.DeviceMeasurement) -> dict:
+def _device_figures(
+    model: Model, measured: firmware.DeviceMeasurement, reference_run: firmware.DeviceMeasurement
+) -> dict:
     macs = [op_macs(model, op) for op in model.operators]
+    reference_ops = {c.op: c.instructions for c in reference_run.ops}
     profile = [
-        {"op": c.op, "name": c.name, "instructions": c.instructions, "macs": macs[c.op]}
+        {
+            "op": c.op,
+            "name": c.name,
+            "instructions": c.instructions,
+            "reference_instructions": reference_ops.get(c.op),
+            "macs": macs[c.op],
+        }
         for c in measured.ops
         if 0 <= c.op < len(macs)
     ]
     figures: dict = {
         "instructions": measured.instructions,
         "macs_per_instruction": sum(macs) / measured.instructions if measured.instructions else 0,
+        "reference_instructions": reference_run.instructions,
+        "instructions_vs_reference": measured.instructions / reference_run.instructions,
         "interpreter_overhead": measured.interpreter_overhead,
         "op_profile": profile,
     }
@@ -127,8 +138,11 @@ def bench_model(
     if board != "native":
         say(f"{model.name}: firmware for {board} (init, build, QEMU)")
         measured = firmware.measure_on_board(model.path, board, inputs)
-        result.update(_device_figures(parsed, measured))
+        say(f"{model.name}: firmware for {board} with the reference kernels")
+        reference_run = firmware.measure_on_board(model.path, board, inputs, kernels="reference")
+        result.update(_device_figures(parsed, measured, reference_run))
         result["device_bit_exact"] = _same(measured.outputs, tflm_outputs)
+        result["reference_device_bit_exact"] = _same(reference_run.outputs, tflm_outputs)
     return result
 
 

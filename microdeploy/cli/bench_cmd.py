@@ -51,8 +51,10 @@ def _host_table(rows: list[dict]) -> Table:
 
 
 def _device_table(rows: list[dict], board: str) -> Table:
-    table = Table(title=f"microdeploy on {board} (instructions counted by QEMU)")
-    for column in ("model", "instr", "MAC/instr", "overhead", "flash B", "runtime B"):
+    table = Table(
+        title=f"microdeploy on {board} (instructions counted by QEMU; vs ref = / reference kernels)"
+    )
+    for column in ("model", "instr", "vs ref", "MAC/instr", "overhead", "flash B", "runtime B"):
         table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
     for row in rows:
         if "instructions" not in row:
@@ -60,6 +62,7 @@ def _device_table(rows: list[dict], board: str) -> Table:
         table.add_row(
             escape(row["model"]) + ("" if row.get("device_bit_exact", True) else " [red]!=[/]"),
             f"{row['instructions']:,}",
+            f"{row['instructions_vs_reference']:.2f}",
             f"{row['macs_per_instruction']:.3f}",
             f"{100 * row['interpreter_overhead']:.2f}%",
             f"{row['firmware']['flash_bytes']:,}",
@@ -70,7 +73,7 @@ def _device_table(rows: list[dict], board: str) -> Table:
 
 def _profile_table(row: dict) -> Table:
     table = Table(title=f"{row['model']} on {row['board']}: instructions per op")
-    for column in ("op", "name", "instructions", "%", "MACs", "MAC/instr"):
+    for column in ("op", "name", "instructions", "%", "reference", "MACs", "MAC/instr"):
         table.add_column(column, justify="left" if column == "name" else "right")
     total = row["instructions"] or 1
     for p in row["op_profile"]:
@@ -80,6 +83,7 @@ def _profile_table(row: dict) -> Table:
             p["name"],
             f"{p['instructions']:,}",
             f"{100 * p['instructions'] / total:.1f}",
+            "-" if p["reference_instructions"] is None else f"{p['reference_instructions']:,}",
             f"{p['macs']:,}",
             f"{per:.3f}" if p["macs"] else "-",
         )
