@@ -202,6 +202,10 @@ def build_project(
     project = project.resolve()
     manifest = load_manifest(project)
     board = get_board(str(manifest.get("board", "")))
+    if board.is_zephyr:
+        from microdeploy.zephyr import west  # a Zephyr application: west, not PlatformIO
+
+        return west.build_project(project, board, on_line)
     compiler = compiler_for(board)
     if compiler:
         _require_tool(compiler)

@@ -54,6 +54,13 @@ def flash(
 ) -> FlashResult:
     project = project.resolve()
     board = project_board(project)
+    if board.is_zephyr:  # `west flash` with the board's runner (microdeploy/zephyr/west.py)
+        from microdeploy.zephyr import west
+
+        firmware = west.flash(project, on_line)
+        state = DeviceState(board.name, "board", port or "", None, str(firmware), time.time(), "")
+        save_state(project, state)
+        return FlashResult(state, board, False)
     firmware = firmware_path(project, board)
     stopped = stop_device(project)
     work = project / STATE_DIR
