@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import json
 import platform
+import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from microdeploy import paths
 from microdeploy.errors import MicrodeployError
 
 FORMAT = 1
@@ -48,6 +50,25 @@ def _version(package: str) -> str | None:
         return None
 
 
+def _checkout() -> dict[str, object]:
+    """The commit measured, and whether runtime_cpp/ had uncommitted changes (best effort)."""
+    root = str(paths.repo_root())
+    try:
+        head = subprocess.run(
+            ["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
+        status = subprocess.run(
+            ["git", "-C", root, "status", "--porcelain", "--", "runtime_cpp"],
+            capture_output=True,
+            text=True,
+        )
+    except OSError:
+        return {}
+    if head.returncode != 0:
+        return {}
+    return {"commit": head.stdout.strip(), "runtime_uncommitted_changes": bool(status.stdout)}
+
+
 def document(results: list[dict]) -> dict:
     return {
         "format": FORMAT,
@@ -59,6 +80,7 @@ def document(results: list[dict]) -> dict:
             "tflite_micro": _version("tflite-micro"),
             "microdeploy": _version("microdeploy"),
         },
+        "checkout": _checkout(),
         "method": METHOD,
         "results": results,
     }
