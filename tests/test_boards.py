@@ -113,3 +113,42 @@ def test_cli_bad_board_file_is_one_error_line_not_a_traceback(tmp_path: Path) ->
     assert result.stderr.startswith("error: ")
     assert "bad.toml" in result.stderr and "'clock_hz'" in result.stderr
     assert "hint: " in result.stderr
+
+
+def test_cli_boards_json_has_the_real_board_fields() -> None:
+    result = run_cli("boards", "--json")
+    assert result.code == 0, result.stderr
+    boards = {b["name"]: b for b in json.loads(result.stdout)}
+    nano = boards["nano33ble-sense"]
+    assert (nano["platform"], nano["pio_board"], nano["framework"]) == (
+        "nordicnrf52",
+        "nano33ble",
+        "arduino",
+    )
+    assert (nano["upload_protocol"], nano["serial_baud"], nano["kernels"]) == (
+        "sam-ba",
+        115200,
+        "arm-dsp",
+    )
+    assert nano["clock_source"] == "micros" and nano["docs"].startswith("https://")
+    assert boards["mps2-an385"]["kernels"] == "portable" and boards["mps2-an385"]["fpu"] == "none"
+    zephyr = boards["nucleo-l4r5zi-zephyr"]
+    assert (zephyr["build"], zephyr["zephyr_board"], zephyr["platform"]) == (
+        "zephyr",
+        "nucleo_l4r5zi",
+        None,
+    )
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_cli_boards_table_fits_the_terminal(width: int) -> None:
+    result = run_cli("boards", env={"COLUMNS": str(width)})
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= width
+    names = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    for name in ("mps2-an385", "mps2-an500", "stm32f746g-disco-baremetal", "nucleo-l4r5zi-zephyr"):
+        assert name in names  # names are never cut or folded
+    assert "zephyr:<name>" in result.stdout
+    if width >= 140:
+        assert "arm-dsp" in result.stdout and "k_cycle" in result.stdout
