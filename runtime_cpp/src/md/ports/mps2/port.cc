@@ -1,4 +1,6 @@
-// Port of the runtime to the Arm MPS2 AN386 (Cortex-M4F) as QEMU emulates it
+// Port of the runtime to the Arm MPS2 AN386 (Cortex-M4F) as QEMU emulates it, and to
+// AN385 (Cortex-M3, no FPU) and AN500 (Cortex-M7), which QEMU gives the same peripherals at the
+// same addresses and the same 25 MHz clock
 // (`qemu-system-arm -M mps2-an386 -semihosting-config enable=on,target=native`).
 //
 // - Serial line: CMSDK APB UART0 at 0x40004000 (QEMU's first -serial).
