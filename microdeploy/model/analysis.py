@@ -198,11 +198,12 @@ def runtime_arena_bytes(
 ) -> tuple[int, int]:
     """(tail, total) as the runtime lays out its arena (md/interpreter.cc). Without the runtime's
     facts the tail is its uint32 offset per tensor (kernels' persistent data unknown). While
-    planning, the head holds the scratch requests (8 bytes each) and 28 bytes per buffer
-    candidate, which is more than the plan itself only for tiny models."""
+    planning, the head holds the scratch requests (8 bytes each) and 28 bytes per planned
+    buffer (tensors and scratch), which is more than the plan itself only for tiny models."""
     num_scratch = len(runtime.scratch) if runtime else 0
     tail = runtime.tail if runtime else align(4 * len(model.tensors))
-    planning = align(align(8 * num_scratch) + 28 * (len(model.tensors) + num_scratch))
+    planned_tensors = sum(1 for b in plan.buffers if b.tensor >= 0)
+    planning = align(align(8 * num_scratch) + 28 * (planned_tensors + num_scratch))
     return tail, max(plan.head, planning) + tail
 
 
