@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from microdeploy import __version__, paths
-from microdeploy.boards import Board, get_board
+from microdeploy.boards import ARM_DSP_CORES, Board, get_board
 from microdeploy.errors import ProjectError
 from microdeploy.mlperf import project as mlperf_project
 from microdeploy.pio import core as pio_core
@@ -174,6 +174,8 @@ def board_defines(board: Board) -> list[str]:
         flags.append(f"-DMD_CPU_HZ={board.clock_hz}")
     if board.kernels == "reference":
         flags.append("-DMD_KERNELS_REFERENCE")
+    elif board.kernels == "portable" and board.core in ARM_DSP_CORES:
+        flags.append("-DMD_KERNELS_PORTABLE")  # int8_opt.h would take the DSP path otherwise
     flags.extend(f"-D{define}" for define in board.defines)
     return flags
 

@@ -135,7 +135,9 @@ inline void DotFourPixelsDsp(const int8_t* filter, const uint32_t* buf, int32_t 
 #endif
 
 // 1x1, stride 1, no padding: out[p][oc] for every pixel p, channels [c0, c1).
-inline void PointwiseChunk(const ConvInt8Args& a, const ChannelConstants& k, int32_t c0,
+// `a` and the geometry are taken by value: stores through int8_t* may alias any memory, and
+// fields read through a reference would be reloaded after every output byte.
+inline void PointwiseChunk(const ConvInt8Args a, const ChannelConstants& k, int32_t c0,
                            int32_t c1) {
   const int32_t pixels = a.batches * a.in_h * a.in_w;
   const int32_t depth = a.depth;
@@ -172,8 +174,8 @@ inline void PointwiseChunk(const ConvInt8Args& a, const ChannelConstants& k, int
 }
 
 // Any window: one output pixel at a time, channels [c0, c1).
-inline void WindowChunk(const ConvInt8Args& a, const ChannelConstants& k, int32_t c0, int32_t c1) {
-  const WindowGeometry& g = a.g;
+inline void WindowChunk(const ConvInt8Args a, const ChannelConstants& k, int32_t c0, int32_t c1) {
+  const WindowGeometry g = a.g;
   const int32_t depth = a.depth;
   const int32_t filter_size = g.filter_h * g.filter_w * depth;
   for (int32_t b = 0; b < a.batches; ++b) {

@@ -52,28 +52,39 @@ inline void TapRowAny(const int8_t* in, const int8_t* f, int32_t offset, int32_t
 }
 
 #if MD_KERNELS_ARM_DSP
-// Channels [c, c + 4) of one output pixel whose window lies inside the input
-// (depth multiplier 1): accumulators in registers over all taps.
-inline void DepthwiseFourChannelsDsp(const DepthwiseInt8Args& a, const int8_t* in_origin,
-                                     const int8_t* filter, const uint32_t* base, uint32_t* acc) {
-  const WindowGeometry& g = a.g;
+// Channels [c, c + 4) of one output pixel whose window lies inside the input: accumulators in
+// registers over all taps. kBroadcast: the four channels read one input channel (depth
+// multiplier a multiple of 4), else four adjacent input channels (depth multiplier 1).
+// step_x / step_y: input bytes between horizontal / vertical taps; filter_step: out_depth.
+template <bool kBroadcast>
+inline void DepthwiseFourChannelsDsp(const int8_t* in_origin, const int8_t* filter,
+                                     int32_t filter_h, int32_t filter_w, int32_t step_x,
+                                     int32_t step_y, int32_t filter_step, const uint32_t* base,
+                                     uint32_t* acc) {
   int32_t a0 = static_cast<int32_t>(base[0]), a1 = static_cast<int32_t>(base[1]);
   int32_t a2 = static_cast<int32_t>(base[2]), a3 = static_cast<int32_t>(base[3]);
-  const int32_t step_x = g.dilation_w * a.in_depth;
-  const int32_t step_y = g.dilation_h * a.in_w * a.in_depth;
-  for (int32_t fy = 0; fy < g.filter_h; ++fy) {
+  for (int32_t fy = 0; fy < filter_h; ++fy) {
     const int8_t* in = in_origin + fy * step_y;
-    for (int32_t fx = 0; fx < g.filter_w; ++fx) {
-      const uint32_t x = LoadWord(in);
+    for (int32_t fx = 0; fx < filter_w; ++fx) {
       const uint32_t w = LoadWord(filter);
-      const int16x2_t x02 = __sxtb16(x), x13 = static_cast<int16x2_t>(Sxtb16Ror8(x));
       const int16x2_t w02 = __sxtb16(w), w13 = static_cast<int16x2_t>(Sxtb16Ror8(w));
-      a0 = __smlabb(x02, w02, a0);
-      a2 = __smlatt(x02, w02, a2);
-      a1 = __smlabb(x13, w13, a1);
-      a3 = __smlatt(x13, w13, a3);
+      if (kBroadcast) {
+        // The bottom half of a sign-extended int8 is the value: SMLABB/SMLABT take it.
+        const int16x2_t x = static_cast<int16x2_t>(static_cast<int32_t>(*in));
+        a0 = __smlabb(x, w02, a0);
+        a2 = __smlabt(x, w02, a2);
+        a1 = __smlabb(x, w13, a1);
+        a3 = __smlabt(x, w13, a3);
+      } else {
+        const uint32_t xw = LoadWord(in);
+        const int16x2_t x02 = __sxtb16(xw), x13 = static_cast<int16x2_t>(Sxtb16Ror8(xw));
+        a0 = __smlabb(x02, w02, a0);
+        a2 = __smlatt(x02, w02, a2);
+        a1 = __smlabb(x13, w13, a1);
+        a3 = __smlatt(x13, w13, a3);
+      }
       in += step_x;
-      filter += a.out_depth;
+      filter += filter_step;
     }
   }
   acc[0] = static_cast<uint32_t>(a0), acc[1] = static_cast<uint32_t>(a1);
@@ -82,10 +93,13 @@ inline void DepthwiseFourChannelsDsp(const DepthwiseInt8Args& a, const int8_t* i
 #endif
 
 // Returns false, having written nothing, when the optimized path does not apply.
-inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& a, const TensorView& input,
+inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorView& input,
                                    const TensorView& filter, const TensorView& output) {
+  // Local copies: stores through int8_t* may alias any memory, and fields read through a
+  // reference would be reloaded after every output byte.
+  const DepthwiseInt8Args a = args;
+  const WindowGeometry g = a.g;
   if (!ScalesArePositive(filter, a.out_depth)) return false;
-  const WindowGeometry& g = a.g;
   const int32_t taps = g.filter_h * g.filter_w;
   const int32_t dm = a.depth_multiplier;
   Requant q[kChannelChunk];
@@ -123,10 +137,19 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& a, const TensorView&
           const bool full = fy_lo == 0 && fy_hi == g.filter_h && fx_lo == 0 && fx_hi == g.filter_w;
           int32_t c = 0;
 #if MD_KERNELS_ARM_DSP
-          if (full && dm == 1) {
+          if (full && (dm == 1 || dm % 4 == 0)) {
             const int8_t* origin = image + (y0 * a.in_w + x0) * a.in_depth;
+            const int32_t step_x = g.dilation_w * a.in_depth;
+            const int32_t step_y = g.dilation_h * a.in_w * a.in_depth;
             for (; c + 4 <= n; c += 4) {
-              DepthwiseFourChannelsDsp(a, origin + c0 + c, a.filter + c0 + c, base + c, acc + c);
+              const int8_t* f = a.filter + c0 + c;
+              if (dm == 1) {
+                DepthwiseFourChannelsDsp<false>(origin + c0 + c, f, g.filter_h, g.filter_w, step_x,
+                                                step_y, a.out_depth, base + c, acc + c);
+              } else {
+                DepthwiseFourChannelsDsp<true>(origin + (c0 + c) / dm, f, g.filter_h, g.filter_w,
+                                               step_x, step_y, a.out_depth, base + c, acc + c);
+              }
             }
           }
 #endif
@@ -143,12 +166,18 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& a, const TensorView&
                 if (dm == 1) {
                   TapRowAny(in_px + c0 + c, f + c, tap_offset, n - c, acc + c);
                 } else {
-                  // Output channel oc reads input channel oc / dm.
-                  int32_t ic = (c0 + c) / dm, m = (c0 + c) % dm;
-                  for (int32_t i = c; i < n; ++i) {
-                    acc[i] += static_cast<uint32_t>((static_cast<int32_t>(in_px[ic]) + tap_offset) *
-                                                    static_cast<int32_t>(f[i]));
-                    if (++m == dm) m = 0, ++ic;
+                  // Output channel oc reads input channel oc / dm: one input value per run
+                  // of channels.
+                  int32_t ic = (c0 + c) / dm, i = c;
+                  int32_t run_end = (ic + 1) * dm - c0;
+                  while (i < n) {
+                    const int32_t x = static_cast<int32_t>(in_px[ic]) + tap_offset;
+                    const int32_t end = run_end < n ? run_end : n;
+                    for (; i < end; ++i) {
+                      acc[i] += static_cast<uint32_t>(x * static_cast<int32_t>(f[i]));
+                    }
+                    ++ic;
+                    run_end += dm;
                   }
                 }
               }

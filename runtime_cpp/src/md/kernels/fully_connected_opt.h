@@ -25,8 +25,9 @@ struct FcInt8Args {
 };
 
 // Returns false, having written nothing, when the optimized path does not apply.
-inline bool FcInt8Optimized(const FcInt8Args& a, const TensorView& input, const TensorView& filter,
-                            const TensorView& output) {
+inline bool FcInt8Optimized(const FcInt8Args& args, const TensorView& input,
+                            const TensorView& filter, const TensorView& output) {
+  const FcInt8Args a = args;  // a local copy: int8_t stores would force reloads of the fields
   const bool per_channel = filter.num_channels > 1;
   if (!per_channel && filter.zero_point != 0) return false;
   if (!ScalesArePositive(filter, a.out_depth)) return false;

@@ -4,10 +4,11 @@
 // SMLAD, as CMSIS-NN does) and a requantization step equal to
 // MultiplyByQuantizedMultiplier but cheaper.
 //
-// Selection, at compile time:
+// Selection, at compile time (the board definition's `kernels` field sets the macros):
 //   MD_KERNELS_REFERENCE defined -> the reference kernels only (MD_KERNELS_OPTIMIZED is 0);
 //   otherwise the optimized paths, with the DSP version when the compiler targets a core
-//   with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33 with -mcpu=...).
+//   with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33 with -mcpu=...) unless
+//   MD_KERNELS_PORTABLE is defined.
 //
 // Bit-exactness: every accumulator is a sum of exact integer products, so the order of
 // the additions does not matter; sums are kept in uint32_t, i.e. modulo 2^32, which is what
@@ -27,7 +28,8 @@
 #define MD_KERNELS_OPTIMIZED 1
 #endif
 
-#if MD_KERNELS_OPTIMIZED && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#if MD_KERNELS_OPTIMIZED && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && \
+    !defined(MD_KERNELS_PORTABLE)
 #define MD_KERNELS_ARM_DSP 1
 #include <arm_acle.h>
 #else
@@ -40,7 +42,7 @@ namespace opt {
 // One output channel's requantization, split for the fast form below.
 struct Requant {
   int32_t multiplier = 0;
-  int32_t left_shift = 0;   // 0..; above 31 every bit is shifted out
+  int32_t left_shift = 0;   // 0..31 (a larger one shifts every bit out: multiplier 0 instead)
   int32_t right_shift = 0;  // 0..31 (QuantizeMultiplier zeroes shifts below -31)
   uint32_t round_mask = 0;  // 2^right_shift - 1
   uint32_t round_half = 0;  // 2^(right_shift - 1), 0 for no right shift
@@ -51,6 +53,7 @@ inline Requant MakeRequant(int32_t multiplier, int shift) {
   Requant q;
   q.multiplier = multiplier;
   q.left_shift = shift > 0 ? shift : 0;
+  if (q.left_shift > 31) q.left_shift = 0, q.multiplier = 0;  // x << 32.. is 0, so is x * 0
   q.right_shift = shift > 0 ? 0 : (shift < -31 ? 31 : -shift);
   q.round_mask = static_cast<uint32_t>((static_cast<uint64_t>(1) << q.right_shift) - 1);
   q.round_half = q.right_shift > 0 ? static_cast<uint32_t>(1) << (q.right_shift - 1) : 0;
@@ -68,11 +71,9 @@ inline Requant MakeRequant(int32_t multiplier, int shift) {
 // rem = x mod 2^e, and that bracket is (rem + 2^(e-1) - (x < 0)) >> e (for e >= 1): no
 // compares, no overflow. multiplier_check.cc compares both with quant.h's functions.
 inline int32_t ApplyRequant(const Requant& q, int32_t acc) {
-  int32_t x = acc;
-  if (q.left_shift != 0) {
-    x = q.left_shift > 31 ? 0 : static_cast<int32_t>(static_cast<uint32_t>(acc) << q.left_shift);
-  }
-  const int64_t p = static_cast<int64_t>(x) * q.multiplier + (static_cast<int64_t>(1) << 30);
+  const int32_t x = static_cast<int32_t>(static_cast<uint32_t>(acc) << q.left_shift);
+  const int64_t p = static_cast<int64_t>(x) * static_cast<int64_t>(q.multiplier) +
+                    (static_cast<int64_t>(1) << 30);
   const int32_t high = static_cast<int32_t>(p >> 31);
   const uint32_t u = static_cast<uint32_t>(high);
   const uint32_t round =
@@ -109,9 +110,13 @@ inline bool SplitFloat(float f, uint32_t* sig, int32_t* exp) {
 }
 
 inline int32_t BitLength64(uint64_t v) {
+#if defined(__GNUC__)
+  return v == 0 ? 0 : 64 - __builtin_clzll(v);
+#else
   int32_t n = 0;
   while (v != 0) v >>= 1, ++n;
   return n;
+#endif
 }
 
 // Same multiplier and shift as ChannelOutputMultiplier (conv_common.h); falls back to it for
