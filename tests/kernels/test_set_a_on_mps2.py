@@ -4,11 +4,19 @@ AVERAGE/MAX_POOL_2D (int8, int16, float32), RESHAPE, SOFTMAX (int8 -> int8/int16
 QUANTIZE and DEQUANTIZE side by side is built with `microdeploy build`, flashed, and run on seeded
 random inputs with `microdeploy run --json`, which compares every output bit for bit with TFLM's
 Python interpreter (x86). This is where target differences would show: fused multiply-adds in
-the float kernels, newlib's expf in softmax, 32-bit `long`."""
+the float kernels, newlib's expf in softmax, 32-bit `long`.
+
+The firmware is built twice: with the optimized int8 kernels (on this Cortex-M4 their DSP-extension
+path: SXTB16/SMLAD, 4-pixel 1x1 blocks, 4-channel depthwise blocks) and with the reference
+kernels only (a board definition with `kernels = "reference"`). Extra int8 ops hit the optimized
+paths' branches: 1x1 with a depth that is a multiple of 4 and a pixel count that is not,
+1x1 with another depth, clipped 3x3 windows, depthwise blocks of 4 channels plus a rest, FC with
+a depth that is not a multiple of 4."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +28,7 @@ from kernel_harness import bias_values, channel_scales, random_ints, symmetric_w
 
 from microdeploy import reference
 from microdeploy.model.writer import ModelBuilder
+from microdeploy.paths import repo_root
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
@@ -118,6 +127,43 @@ def _fully_connected_ops(m: _MultiOpModel) -> None:
     m.b.add_operator("FULLY_CONNECTED", [x, w, -1], [y], {"fused_activation_function": "RELU"})
 
 
+def _int8_fast_path_ops(m: _MultiOpModel) -> None:
+    rng = m.rng
+    valid = {"padding": "VALID", "stride_h": 1, "stride_w": 1}
+    same = {"padding": "SAME", "stride_h": 1, "stride_w": 1}
+    for depth, out_depth in ((16, 36), (6, 5)):  # 1x1: 4-pixel DSP blocks, then the fallback
+        x = m.input([1, 3, 5, depth], "int8", scale=0.05, zero_point=-128)
+        scales = channel_scales(rng, out_depth)
+        w = m.const(symmetric_weights(rng, [out_depth, 1, 1, depth]), "int8", scale=scales,
+                    zero_point=[0] * out_depth)  # fmt: skip
+        data, b_scales = bias_values(rng, out_depth, 0.05, scales)
+        bias = m.const(data, "int32", scale=b_scales, zero_point=[0] * out_depth)
+        y = m.output([1, 3, 5, out_depth], "int8", scale=0.4, zero_point=3)
+        m.b.add_operator("CONV_2D", [x, w, bias], [y], valid)
+    x = m.input([1, 5, 6, 8], "int8", scale=0.05, zero_point=127)  # clipped 3x3 windows
+    scales = channel_scales(rng, 6)
+    w = m.const(symmetric_weights(rng, [6, 3, 3, 8]), "int8", scale=scales, zero_point=[0] * 6)
+    data, b_scales = bias_values(rng, 6, 0.05, scales)
+    bias = m.const(data, "int32", scale=b_scales, zero_point=[0] * 6)
+    y = m.output([1, 5, 6, 6], "int8", scale=1.0, zero_point=0)
+    m.b.add_operator("CONV_2D", [x, w, bias], [y], same)
+    for channels in (12, 6):  # depthwise: 4-channel DSP blocks (+ a rest of 2)
+        x = m.input([1, 5, 7, channels], "int8", scale=0.05, zero_point=-100)
+        scales = channel_scales(rng, channels)
+        w = m.const(symmetric_weights(rng, [1, 3, 3, channels]), "int8", scale=scales,
+                    zero_point=[0] * channels, quantized_dimension=3)  # fmt: skip
+        data, b_scales = bias_values(rng, channels, 0.05, scales)
+        bias = m.const(data, "int32", scale=b_scales, zero_point=[0] * channels)
+        y = m.output([1, 5, 7, channels], "int8", scale=0.15, zero_point=-4)
+        options = {**same, "depth_multiplier": 1}
+        m.b.add_operator("DEPTHWISE_CONV_2D", [x, w, bias], [y], options)
+    x = m.input([2, 37], "int8", scale=0.03, zero_point=90)
+    scales = channel_scales(rng, 9)
+    w = m.const(symmetric_weights(rng, [9, 37]), "int8", scale=scales, zero_point=[0] * 9)
+    y = m.output([2, 9], "int8", scale=0.3, zero_point=-1)
+    m.b.add_operator("FULLY_CONNECTED", [x, w, -1], [y])
+
+
 def _pool_reshape_ops(m: _MultiOpModel) -> None:
     options = {"padding": "SAME", "stride_h": 2, "stride_w": 2, "filter_height": 3}
     for op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
@@ -160,14 +206,29 @@ def _multi_op_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], 
     _conv_ops(m)
     _depthwise_ops(m)
     _fully_connected_ops(m)
+    _int8_fast_path_ops(m)
     _pool_reshape_ops(m)
     _softmax_quantize_ops(m)
     m.b.set_io(m.inputs, m.outputs)
     return m.b.build(), m.arrays, len(m.outputs)
 
 
-@pytest.fixture(scope="module")
-def flashed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[Path], int]]:
+def _reference_board(folder: Path) -> str:
+    """mps2-an386 with `kernels = "reference"` (-DMD_KERNELS_REFERENCE), as a board definition
+    in `folder`."""
+    name = "mps2-an386-reference"
+    text = (repo_root() / "board_defs" / "mps2-an386.toml").read_text()
+    text = text.replace('name = "mps2-an386"', f'name = "{name}"', 1)
+    text = re.sub(r"(?m)^kernels = .*$", 'kernels = "reference"', text)
+    assert 'kernels = "reference"' in text
+    (folder / f"{name}.toml").write_text(text)
+    return name
+
+
+@pytest.fixture(scope="module", params=("optimized", "reference"))
+def flashed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, list[Path], int, dict[str, str]]]:
     if shutil.which("qemu-system-arm") is None:
         pytest.skip("qemu-system-arm is not installed")
     if not reference.available():
@@ -180,23 +241,30 @@ def flashed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, li
         files.append(root / f"input{i}.npy")
         np.save(files[-1], array)
     project = root / "project"
+    board, env = "mps2-an386", {}
+    if request.param == "reference":
+        (root / "boards").mkdir()
+        board = _reference_board(root / "boards")
+        env = {"MICRODEPLOY_BOARD_PATH": str(root / "boards")}
     for args in (
-        ("init", str(project), "--board", "mps2-an386", "--model", str(root / "set_a.tflite")),
+        ("init", str(project), "--board", board, "--model", str(root / "set_a.tflite")),
         ("build", str(project)),
         ("flash", str(project)),
     ):
-        result = run_cli(*args)
+        result = run_cli(*args, env=env)
         assert result.code == 0, f"{args[0]}: {result.stdout}{result.stderr}"
-    yield project, files, num_outputs
-    run_cli("flash", str(project), "--stop")
+    yield project, files, num_outputs, env
+    run_cli("flash", str(project), "--stop", env=env)
 
 
-def test_set_a_kernels_match_tflm_on_mps2(flashed: tuple[Path, list[Path], int]) -> None:
-    project, files, num_outputs = flashed
+def test_set_a_kernels_match_tflm_on_mps2(
+    flashed: tuple[Path, list[Path], int, dict[str, str]],
+) -> None:
+    project, files, num_outputs, env = flashed
     args = ["run", str(project), "--json"]
     for file in files:
         args += ["--input", str(file)]
-    result = run_cli(*args)
+    result = run_cli(*args, env=env)
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert result.code == 0 and len(lines) == 1, result.stdout + result.stderr
     assert len(lines[0]["output"]) == num_outputs  # every op's output came back
