@@ -130,6 +130,22 @@ def test_unsupported_op_is_named_with_its_index(tmp_path: Path) -> None:
     assert not (tmp_path / "p").exists()
 
 
+def test_model_the_runtime_refuses_is_named_at_init(tmp_path: Path) -> None:
+    """A well-formed flatbuffer whose FULLY_CONNECTED output disagrees with its weights: the
+    kernel's own check is reported by init, not at the device's boot."""
+    b = ModelBuilder()
+    x = b.add_tensor([1, 8], "int8", scale=0.5)
+    w = b.add_tensor([4, 8], "int8", data=np.ones((4, 8), np.int8), scale=0.1)
+    y = b.add_tensor([1, 5], "int8", scale=0.5)
+    b.add_operator("FULLY_CONNECTED", [x, w, -1], [y])
+    b.set_io([x], [y])
+    model = tmp_path / "fc.tflite"
+    model.write_bytes(b.build())
+    result = run_cli("init", str(tmp_path / "p"), "--board", "native", "--model", str(model))
+    assert_clean_error(result, "the runtime refuses this model", "op 0 FULLY_CONNECTED")
+    assert not (tmp_path / "p").exists()
+
+
 def _big_model(path: Path, weight_bytes: int) -> Path:
     rows = weight_bytes // 400
     b = ModelBuilder()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from microdeploy.errors import MicrodeployError
+from microdeploy.errors import MicrodeployError, ModelError
 from microdeploy.project.model_facts import ModelFacts
 
 # Room for the persistent tail beyond what the host measured (pointer sizes differ between the
@@ -29,6 +29,16 @@ def _measured(model_path: Path) -> int | None:
     try:
         host_runtime = importlib.import_module("microdeploy.host_runtime")
         return int(host_runtime.plan_model(model_path, sanitize=False).arena_bytes)
+    except ModelError as exc:
+        # The runtime itself refuses the model (HostRunnerError): the firmware would only
+        # report it at boot, so say it now.
+        if getattr(exc, "kind", "ArenaTooSmall") == "ArenaTooSmall":
+            return None
+        raise ModelError(
+            f"{model_path}: the runtime refuses this model: {exc.message}",
+            hint="the model is corrupt or outside what the runtime supports; "
+            "`microdeploy inspect` shows its ops and tensors",
+        ) from None
     except (ImportError, AttributeError, MicrodeployError, OSError, ValueError, TypeError):
         return None
 
