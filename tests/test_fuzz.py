@@ -144,11 +144,13 @@ def build_fuzzer() -> Path:
     root = paths.cache_dir() / "fuzz"
     (root / "obj").mkdir(parents=True, exist_ok=True)
     objects: list[Path] = []
-    pending: list[subprocess.Popen[str]] = []
+    pending: list[tuple[subprocess.Popen[str], Path, Path]] = []
 
-    def finish(proc: subprocess.Popen[str]) -> None:
+    def finish(job: tuple[subprocess.Popen[str], Path, Path]) -> None:
+        proc, tmp, obj = job
         out, _ = proc.communicate()
         assert proc.returncode == 0, f"fuzz harness did not compile:\n{out}"
+        os.replace(tmp, obj)
 
     for source in _fuzz_sources():
         key = hashlib.sha256(config.encode() + source.read_bytes()).hexdigest()[:20]
@@ -158,14 +160,12 @@ def build_fuzzer() -> Path:
             continue
         tmp = obj.with_suffix(f".tmp{os.getpid()}")
         cmd = [clang, *_FUZZ_FLAGS, f"-I{include}", "-c", str(source), "-o", str(tmp)]
-        pending.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
-        pending[-1].args_obj = (tmp, obj)  # type: ignore[attr-defined]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        pending.append((proc, tmp, obj))
         if len(pending) >= 2:  # the machines we run on have two cores
-            finish(pending[0])
-            os.replace(*pending.pop(0).args_obj)  # type: ignore[attr-defined]
-    for proc in pending:
-        finish(proc)
-        os.replace(*proc.args_obj)  # type: ignore[attr-defined]
+            finish(pending.pop(0))
+    for job in pending:
+        finish(job)
     link_key = hashlib.sha256("".join(o.name for o in objects).encode()).hexdigest()[:20]
     binary = root / f"fuzz_model-{link_key}"
     if not binary.is_file():
@@ -181,7 +181,17 @@ def build_fuzzer() -> Path:
             )
         assert link.returncode == 0, f"fuzz harness did not link:\n{link.stderr}"
         os.replace(tmp, binary)
+        _keep_newest(root, "fuzz_model-", 3)
+        for source in _fuzz_sources():
+            _keep_newest(root / "obj", f"{source.stem}-", 3)
     return binary
+
+
+def _keep_newest(folder: Path, prefix: str, keep: int) -> None:
+    """The cache follows every source change; old builds go."""
+    files = sorted(folder.glob(f"{prefix}*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[keep:]:
+        old.unlink(missing_ok=True)
 
 
 def _load_test_module(path: Path):
