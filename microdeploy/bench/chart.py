@@ -104,6 +104,9 @@ def render_chart(results: list[dict], path: Path) -> None:
         ax.set_xticklabels(labels, rotation=35, ha="right", fontsize=7)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.grid(axis="y", which="major", alpha=0.3)
+    for ax in axes:
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(bottom, top * 4)  # room for the labels above the tallest bars (log scale)
     fig.tight_layout()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
