@@ -217,3 +217,17 @@ def test_baremetal_variant_builds_and_links_within_the_board(tmp_path: Path, nam
         ["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True
     ).stdout
     assert re.search(r"\bmd_uart_init$", symbols, re.M)  # the register-level UART is linked in
+
+
+def test_reference_kernels_and_defines_reach_the_compiler_flags() -> None:
+    import dataclasses
+
+    board = get_board("stm32f746g-disco-baremetal")
+    flags = platformio_ini(board).split("build_flags = ", 1)[1].splitlines()[0].split()
+    assert flags == [
+        "-DMD_SERIAL_BAUD=115200",
+        "-DMD_CPU_HZ=16000000",
+        "-DMD_CMSIS_STM32F7_USART1",
+    ]
+    reference = dataclasses.replace(board, kernels="reference")
+    assert "-DMD_KERNELS_REFERENCE" in platformio_ini(reference)
