@@ -231,3 +231,16 @@ def test_reference_kernels_and_defines_reach_the_compiler_flags() -> None:
     ]
     reference = dataclasses.replace(board, kernels="reference")
     assert "-DMD_KERNELS_REFERENCE" in platformio_ini(reference)
+
+
+@pytest.mark.parametrize("name", sorted(load_boards()))
+def test_init_works_for_every_board_and_vendors_its_port(tmp_path: Path, name: str) -> None:
+    board = get_board(name)
+    project = tmp_path / "p"
+    result = init_project(project, name, example="hello_world")
+    ports = project / "lib" / "md_runtime" / "src" / "md" / "ports"
+    assert [p.name for p in ports.iterdir()] == [board.port]
+    build_file = "CMakeLists.txt" if board.is_zephyr else "platformio.ini"
+    assert build_file in result.written
+    own_board_json = board.platformio.is_own_platform and not board.is_native
+    assert (project / "boards" / f"{board.platformio.board}.json").is_file() == own_board_json
