@@ -185,6 +185,14 @@ inline uint32_t DotPortable(const int8_t* a, const int8_t* b, int32_t n) {
     }
     acc += static_cast<uint32_t>(block);
   }
+  if (k + kBlock / 2 <= n) {  // depth 8 (and the rest of 24, 40, ...): 8 lanes
+    int32_t block = 0;
+    for (int32_t j = 0; j < kBlock / 2; ++j) {
+      block += static_cast<int32_t>(a[k + j]) * static_cast<int32_t>(b[k + j]);
+    }
+    acc += static_cast<uint32_t>(block);
+    k += kBlock / 2;
+  }
   for (; k < n; ++k) {
     acc += static_cast<uint32_t>(static_cast<int32_t>(a[k]) * static_cast<int32_t>(b[k]));
   }
