@@ -4,8 +4,13 @@
 #include "sim.h"
 
 static bool g_installed = false;
+static bool g_configured = false;  // a UART left unconfigured sends nothing (write check fails)
 
-esp_err_t uart_param_config(uart_port_t, const uart_config_t*) { return 0; }
+// Accepts only what the port must ask for: a valid IDF 5 source clock, MD_SERIAL_BAUD.
+esp_err_t uart_param_config(uart_port_t, const uart_config_t* config) {
+  g_configured = config->source_clk == UART_SCLK_DEFAULT && config->baud_rate == 115200;
+  return g_configured ? 0 : -1;
+}
 
 esp_err_t uart_driver_install(uart_port_t, int, int, int, QueueHandle_t*, int) {
   g_installed = true;
@@ -13,7 +18,7 @@ esp_err_t uart_driver_install(uart_port_t, int, int, int, QueueHandle_t*, int) {
 }
 
 int uart_write_bytes(uart_port_t, const void* src, size_t size) {
-  if (!g_installed) return -1;
+  if (!g_installed || !g_configured) return -1;
   sim::tx.append(static_cast<const char*>(src), size);
   return static_cast<int>(size);
 }

@@ -15,6 +15,7 @@ typedef enum { UART_DATA_8_BITS = 3 } uart_word_length_t;
 typedef enum { UART_PARITY_DISABLE = 0 } uart_parity_t;
 typedef enum { UART_STOP_BITS_1 = 1 } uart_stop_bits_t;
 typedef enum { UART_HW_FLOWCTRL_DISABLE = 0 } uart_hw_flowcontrol_t;
+typedef enum { UART_SCLK_APB = 4, UART_SCLK_DEFAULT = UART_SCLK_APB } uart_sclk_t;  // IDF 5
 
 typedef struct {
   int baud_rate;
@@ -23,6 +24,7 @@ typedef struct {
   uart_stop_bits_t stop_bits;
   uart_hw_flowcontrol_t flow_ctrl;
   uint8_t rx_flow_ctrl_thresh;
+  uart_sclk_t source_clk;
 } uart_config_t;
 
 esp_err_t uart_param_config(uart_port_t uart_num, const uart_config_t* uart_config);

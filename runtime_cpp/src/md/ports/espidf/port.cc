@@ -9,6 +9,7 @@
 #include "md/port.h"
 
 #include "driver/uart.h"
+#include "esp_idf_version.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
@@ -39,6 +40,9 @@ void Init() {
   config.parity = UART_PARITY_DISABLE;
   config.stop_bits = UART_STOP_BITS_1;
   config.flow_ctrl = UART_HW_FLOWCTRL_DISABLE;
+#if ESP_IDF_VERSION_MAJOR >= 5
+  config.source_clk = UART_SCLK_DEFAULT;  // IDF 5: a zeroed source clock is not a valid one
+#endif
   uart_param_config(kUart, &config);
   // No TX buffer: uart_write_bytes blocks until the bytes are in the hardware FIFO.
   uart_driver_install(kUart, kRxBufferBytes, 0, 0, nullptr, 0);
