@@ -298,6 +298,13 @@ def _check_consistency(board: Board, top: _Fields) -> None:
             f"is 'arm-dsp' but core '{board.core}' has no DSP extension "
             f"(cores with it: {', '.join(ARM_DSP_CORES)})",
         )
+    if board.kernels == "portable" and board.core in ARM_DSP_CORES:
+        # int8_opt.h takes the DSP path whenever the compiler targets such a core
+        raise top._fail(
+            "kernels",
+            f"is 'portable' but core '{board.core}' always gets the DSP path of the optimized "
+            "kernels: say 'arm-dsp' (or 'reference' for the reference kernels)",
+        )
     expected_clock = PORT_CLOCKS.get(board.port)
     if expected_clock is not None and board.clock_source != expected_clock:
         raise top._fail(

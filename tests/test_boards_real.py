@@ -140,6 +140,7 @@ def test_arm_dsp_on_a_core_without_it_is_refused(tmp_path: Path) -> None:
     ("edit", "field"),
     [
         (lambda t: t.replace('clock_source = "micros"', 'clock_source = "dwt"'), "clock_source"),
+        (lambda t: t.replace('kernels = "arm-dsp"', 'kernels = "portable"'), "kernels"),
         (lambda t: t.replace('kernels = "arm-dsp"', 'kernels = "fast"'), "kernels"),
         (lambda t: t.replace('[upload]\nprotocol = "stlink"\n', ""), "upload"),
         (lambda t: t.replace('framework = "arduino"', "framework = 1"), "platformio.framework"),
