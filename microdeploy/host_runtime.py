@@ -102,6 +102,7 @@ class PlannedBuffer:
     first: int
     last: int
     offset: int
+    alias: int = -1  # id of the buffer whose bytes it shares in place (-1: placed on its own)
 
 
 @dataclass(frozen=True)
@@ -414,7 +415,8 @@ def plan_model(model: bytes | Path, sanitize: bool = True) -> ArenaPlan:
         arena_bytes=int(answer["arena_bytes"]),
         buffers=[
             PlannedBuffer(
-                **{k: int(b[k]) for k in ("id", "tensor", "op", "size", "first", "last", "offset")}
+                **{k: int(b[k]) for k in ("id", "tensor", "op", "size", "first", "last", "offset")},
+                alias=int(b.get("alias", -1)),
             )
             for b in answer["buffers"]
         ],

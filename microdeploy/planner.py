@@ -3,8 +3,10 @@
 1. Buffers: every non-constant tensor used by subgraph 0 (its inputs/outputs, any op's inputs,
    outputs or intermediates), living [first op, last op] that touches it; subgraph inputs start
    at op 0, outputs end at the last op, variable tensors live the whole run. Scratch requests
-   (known only to kernels; passed in by the caller) live [op, op].
-2. Size = bytes rounded up to 16.
+   (known only to kernels; passed in by the caller) live [op, op]. Size = bytes rounded to 16.
+2. In-place aliasing (`alias_in_place`): an op in IN_PLACE_RULES may write its only output over
+   an input that dies at that op; the output then shares that input's bytes (its alias group's
+   first buffer, whose lifetime grows to cover the output) and is not placed itself.
 3. Placement order: size descending, first op ascending, buffer id ascending (tensors in tensor
    order first, then scratch in request order).
 4. Each buffer goes to the lowest 16-aligned offset that overlaps no placed buffer whose lifetime
@@ -21,6 +23,27 @@ from dataclasses import dataclass
 from microdeploy.model.reader import Model
 
 ALIGNMENT = 16
+
+
+@dataclass(frozen=True)
+class InPlaceRule:
+    """Input positions an op's only output may overwrite; `same_dims`: the input must have the
+    output's exact dims (element-wise kernels), else equal byte size is enough (RESHAPE)."""
+
+    inputs: tuple[int, ...]
+    same_dims: bool
+
+
+# By builtin code, the same table as InPlaceRuleFor in runtime_cpp/src/md/planner.cc. Each kernel
+# named here reads element i of the aliased input before writing element i of its output.
+IN_PLACE_RULES: dict[int, InPlaceRule] = {
+    22: InPlaceRule((0,), same_dims=False),  # RESHAPE
+    0: InPlaceRule((0, 1), same_dims=True),  # ADD
+    18: InPlaceRule((0, 1), same_dims=True),  # MUL
+    14: InPlaceRule((0,), same_dims=True),  # LOGISTIC
+    28: InPlaceRule((0,), same_dims=True),  # TANH
+    114: InPlaceRule((0,), same_dims=True),  # QUANTIZE (same type only: requantization)
+}
 
 
 def align(size: int) -> int:
@@ -41,6 +64,7 @@ class PlannedBuffer:
     first: int
     last: int
     offset: int
+    alias: int = -1  # id of the buffer whose bytes it shares in place (-1: placed on its own)
 
     def live_at(self, op: int) -> bool:
         return self.first <= op <= self.last
@@ -53,19 +77,25 @@ class ArenaPlan:
     num_ops: int
 
     def live_bytes(self, op: int) -> int:
-        """Sum of the sizes of the buffers alive during `op` (a lower bound for the head)."""
-        return sum(b.size for b in self.buffers if b.live_at(op))
+        """Sum of the sizes of the distinct memory blocks alive during `op` (a lower bound for
+        the head); buffers sharing bytes in place count once."""
+        return sum(b.size for b in self.buffers if b.live_at(op) and b.alias < 0)
 
     def for_tensor(self, tensor: int) -> PlannedBuffer | None:
         return next((b for b in self.buffers if b.tensor == tensor), None)
 
 
 def place(
-    sizes: Sequence[int], firsts: Sequence[int], lasts: Sequence[int]
+    sizes: Sequence[int],
+    firsts: Sequence[int],
+    lasts: Sequence[int],
+    aliases: Sequence[int] | None = None,
 ) -> tuple[list[int], int]:
-    """Offsets for buffers given by id (list index), and the head size. Steps 3-5 above."""
+    """Offsets for buffers given by id (list index), and the head size. Steps 3-5 above; an
+    aliased buffer (aliases[i] >= 0) is not placed and takes its alias's offset."""
     n = len(sizes)
-    order = sorted(range(n), key=lambda i: (-sizes[i], firsts[i], i))
+    alias = list(aliases) if aliases is not None else [-1] * n
+    order = sorted((i for i in range(n) if alias[i] < 0), key=lambda i: (-sizes[i], firsts[i], i))
     offsets = [0] * n
     by_offset: list[int] = []  # placed ids sorted by offset; ties keep placement order
     head = 0
@@ -83,7 +113,53 @@ def place(
         while position > 0 and offsets[by_offset[position - 1]] > candidate:
             position -= 1
         by_offset.insert(position, i)
+    for i in range(n):
+        if alias[i] >= 0:
+            offsets[i] = offsets[alias[i]]
     return offsets, head
+
+
+def alias_in_place(
+    model: Model, buffer_of: dict[int, int], firsts: list[int], lasts: list[int]
+) -> list[int]:
+    """Step 2: each buffer's alias (-1 none); extends the alias groups' lasts in `lasts`.
+
+    In op order, an op with a rule and one output writes it over the first allowed input that
+    dies at this op, when both are planned, not variable, of the same type and byte size (and
+    dims when the rule says so), the input is no subgraph output and the output no subgraph
+    input, and the output is first used by this op.
+    """
+    graph = model.main
+    alias = [-1] * len(firsts)
+    for op in graph.operators:
+        rule = IN_PLACE_RULES.get(op.builtin_code)
+        if rule is None or len(op.outputs) != 1:
+            continue
+        out = op.outputs[0]
+        ob = buffer_of.get(out)
+        if ob is None or out in graph.inputs:
+            continue
+        ot = graph.tensors[out]
+        if ot.is_variable or firsts[ob] != op.index or alias[ob] >= 0:
+            continue
+        for k in rule.inputs:
+            if k >= len(op.inputs) or op.inputs[k] < 0 or op.inputs[k] == out:
+                continue
+            ib = buffer_of.get(op.inputs[k])
+            if ib is None:
+                continue
+            it = graph.tensors[op.inputs[k]]
+            if it.is_variable or lasts[ib] != op.index or op.inputs[k] in graph.outputs:
+                continue
+            if it.type != ot.type or it.nbytes != ot.nbytes:
+                continue
+            if rule.same_dims and tuple(it.shape) != tuple(ot.shape):
+                continue
+            root = alias[ib] if alias[ib] >= 0 else ib
+            alias[ob] = root
+            lasts[root] = max(lasts[root], lasts[ob])
+            break
+    return alias
 
 
 def plan_arena(model: Model, scratch: Sequence[ScratchRequest] = ()) -> ArenaPlan:
@@ -130,9 +206,11 @@ def plan_arena(model: Model, scratch: Sequence[ScratchRequest] = ()) -> ArenaPla
         firsts.append(request.op)
         lasts.append(request.op)
 
-    offsets, head = place(sizes, firsts, lasts)
+    buffer_of = {t: i for i, t in enumerate(tensor_ids) if t >= 0}
+    aliases = alias_in_place(model, buffer_of, firsts, lasts)
+    offsets, head = place(sizes, firsts, lasts, aliases)
     buffers = tuple(
-        PlannedBuffer(i, tensor_ids[i], sizes[i], firsts[i], lasts[i], offsets[i])
+        PlannedBuffer(i, tensor_ids[i], sizes[i], firsts[i], lasts[i], offsets[i], aliases[i])
         for i in range(len(sizes))
     )
     return ArenaPlan(buffers, head, num_ops)

@@ -219,8 +219,9 @@ def test_no_runtime_estimates_without_building_anything(tmp_path: Path) -> None:
     model.write_bytes(b.build())
     report = _inspect_json(str(model), "--no-runtime")
     assert report["arena_source"] == "estimate"
-    # Two 48-byte buffers live together at op 0; the tail holds a uint32 offset per tensor.
-    assert report["arena_head"] == 96 and report["arena_tail"] == 16
+    # x dies at op 0 and ADD writes y over it in place (docs/architecture.md, arena planning):
+    # one 48-byte buffer; the tail holds a uint32 offset per tensor.
+    assert report["arena_head"] == 48 and report["arena_tail"] == 16
 
 
 def test_analysis_copes_with_every_model_the_reader_accepts() -> None:

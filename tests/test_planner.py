@@ -11,7 +11,14 @@ import pytest
 from microdeploy import paths
 from microdeploy.model.reader import Model, read_model
 from microdeploy.model.writer import ModelBuilder
-from microdeploy.planner import ALIGNMENT, ArenaPlan, ScratchRequest, place, plan_arena
+from microdeploy.planner import (
+    ALIGNMENT,
+    IN_PLACE_RULES,
+    ArenaPlan,
+    ScratchRequest,
+    place,
+    plan_arena,
+)
 
 
 def _shared_models() -> list[Path]:
@@ -21,12 +28,65 @@ def _shared_models() -> list[Path]:
     return sorted(d.glob("*/*.tflite"))
 
 
-def _assert_valid(plan: ArenaPlan) -> None:
+def own_lifetimes(model: Model) -> dict[int, tuple[int, int]]:
+    """Each non-constant tensor's [first, last] op, recomputed here from the documented rules."""
+    last_op = max(len(model.operators) - 1, 0)
+    spans: dict[int, tuple[int, int]] = {}
+
+    def touch(t: int, op: int) -> None:
+        if t >= 0 and not model.tensors[t].is_constant:
+            first, last = spans.get(t, (op, op))
+            spans[t] = (min(first, op), max(last, op))
+
+    for t in model.main.inputs:
+        touch(t, 0)
+    for op in model.operators:
+        for t in (*op.inputs, *op.outputs, *op.intermediates):
+            touch(t, op.index)
+    for t in model.main.outputs:
+        touch(t, last_op)
+    for t in spans:
+        if model.tensors[t].is_variable:
+            spans[t] = (0, last_op)
+    return spans
+
+
+def _assert_in_place_groups_are_handoffs(plan: ArenaPlan, model: Model) -> None:
+    """Buffers sharing bytes form chains x0 -> x1 -> ...: x(k+1) is the only output of the op
+    where x(k) is last used, that op reads x(k) and has an in-place rule; the group's first
+    buffer is planned over the whole chain."""
+    spans = own_lifetimes(model)
+    groups: dict[int, list[int]] = {}
+    for b in plan.buffers:
+        if b.alias >= 0:
+            root = plan.buffers[b.alias]
+            assert root.alias == -1 and root.offset == b.offset and root.size == b.size, b
+            assert (b.first, b.last) == spans[b.tensor]
+            groups.setdefault(root.id, [root.tensor]).append(b.tensor)
+    for root_id, tensors in groups.items():
+        chain = sorted(tensors, key=lambda t: spans[t][0])
+        for before, after in zip(chain, chain[1:], strict=False):
+            handoff = spans[before][1]
+            op = model.operators[handoff]
+            assert spans[after][0] == handoff and op.outputs == (after,), (before, after)
+            assert before in op.inputs and op.builtin_code in IN_PLACE_RULES
+        root = plan.buffers[root_id]
+        assert (root.first, root.last) == (spans[chain[0]][0], spans[chain[-1]][1])
+
+
+def _assert_valid(plan: ArenaPlan, model: Model | None = None) -> None:
     for b in plan.buffers:
         assert b.offset % ALIGNMENT == 0 and b.size % ALIGNMENT == 0
         assert b.offset + b.size <= plan.head
-    for i, a in enumerate(plan.buffers):
-        for b in plan.buffers[i + 1 :]:
+    if model is not None:
+        _assert_in_place_groups_are_handoffs(plan, model)
+    else:
+        assert all(b.alias == -1 for b in plan.buffers)
+    # An alias group's first buffer is planned over the group's whole lifetime, so checking
+    # the unaliased buffers covers every byte in use.
+    placed = [b for b in plan.buffers if b.alias == -1]
+    for i, a in enumerate(placed):
+        for b in placed[i + 1 :]:
             lifetimes_meet = a.first <= b.last and b.first <= a.last
             memory_meets = a.offset < b.offset + b.size and b.offset < a.offset + a.size
             assert not (lifetimes_meet and memory_meets), (a, b)
@@ -75,7 +135,7 @@ def test_plans_of_the_real_models_are_valid_and_deterministic() -> None:
     for path in _shared_models():
         model = read_model(path)
         plan = plan_arena(model)
-        _assert_valid(plan)
+        _assert_valid(plan, model)
         assert plan == plan_arena(read_model(path))
 
 
@@ -100,7 +160,7 @@ def test_person_detect_needs_at_least_its_largest_layer_pair() -> None:
 def test_random_graph_plans_are_valid(seed: int) -> None:
     model = read_model(random_graph_model(seed))
     plan = plan_arena(model)
-    _assert_valid(plan)
+    _assert_valid(plan, model)
     assert {b.tensor for b in plan.buffers} == {t.index for t in model.tensors if not t.is_constant}
 
 

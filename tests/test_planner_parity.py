@@ -28,7 +28,7 @@ def _compare(model_bytes: bytes) -> None:
         raise
     scratch = [ScratchRequest(b.op, b.size) for b in cpp.buffers if b.tensor == -1]
     py = plan_arena(read_model(model_bytes), scratch)
-    fields = ("id", "tensor", "size", "first", "last", "offset")
+    fields = ("id", "tensor", "size", "first", "last", "offset", "alias")
     ours = [tuple(getattr(b, f) for f in fields) for b in py.buffers]
     theirs = [tuple(getattr(b, f) for f in fields) for b in cpp.buffers]
     assert ours == theirs

@@ -51,6 +51,25 @@ MD_TEST(PlannerRejectsSmallWorkArea) {
   CHECK_EQ(head, 0);
 }
 
+MD_TEST(PlannerAliasesShareTheirGroupsBytes) {
+  // A [0,1] is written in place by B (op 1, alias of A, A's lifetime already grown to B's);
+  // C [1,2] must go elsewhere: it meets A's group. B is not placed and takes A's offset.
+  md::PlanBuffer b[3] = {{64, 0, 2, 0}, {64, 1, 2, 0, 0}, {32, 1, 2, 0}};
+  int32_t work[6];
+  uint32_t head = 0;
+  CHECK(md::PlanBuffers(b, 3, work, sizeof(work), &head) == md::Status::kOk);
+  CHECK_EQ(b[0].offset, 0);
+  CHECK_EQ(b[1].offset, 0);
+  CHECK_EQ(b[2].offset, 64);
+  CHECK_EQ(head, 96);
+  // An alias must name an unaliased buffer in the array.
+  md::PlanBuffer bad[2] = {{16, 0, 0, 0, 1}, {16, 0, 0, 0, 0}};
+  CHECK(md::PlanBuffers(bad, 2, work, sizeof(work), &head) == md::Status::kInvalidArgument);
+  md::PlanBuffer out_of_range[1] = {{16, 0, 0, 0, 5}};
+  CHECK(md::PlanBuffers(out_of_range, 1, work, sizeof(work), &head) ==
+        md::Status::kInvalidArgument);
+}
+
 MD_TEST(PlannerRandomGraphs) {
   md_test::Random rng(7);
   constexpr int kMax = 200;
@@ -60,10 +79,10 @@ MD_TEST(PlannerRandomGraphs) {
     const int n = 1 + static_cast<int>(rng.Below(kMax));
     const int ops = 1 + static_cast<int>(rng.Below(60));
     for (int i = 0; i < n; ++i) {
-      const int32_t first = static_cast<int32_t>(rng.Below(static_cast<uint32_t>(ops)));
-      const int32_t len = static_cast<int32_t>(rng.Below(graph % 3 == 0 ? 3 : 20));
+      const uint16_t first = static_cast<uint16_t>(rng.Below(static_cast<uint32_t>(ops)));
+      const uint16_t len = static_cast<uint16_t>(rng.Below(graph % 3 == 0 ? 3 : 20));
       const uint32_t raw = rng.Below(graph % 2 ? 64 : 5000);
-      b[i] = md::PlanBuffer{md::PlanAlign(raw), first, first + len, 0xdeadu};
+      b[i] = md::PlanBuffer{md::PlanAlign(raw), first, static_cast<uint16_t>(first + len), 0xdeadu};
       again[i] = b[i];
     }
     uint32_t head = 0, head2 = 0;

@@ -195,8 +195,8 @@ void PrintPlan(const md::Interpreter& interp, const md::PlanRecord* records, int
     const md::PlanRecord& r = records[i];
     std::printf(
         "%s{\"id\":%d,\"tensor\":%d,\"op\":%d,\"size\":%u,\"first\":%d,\"last\":%d,"
-        "\"offset\":%u}",
-        i ? "," : "", r.id, r.tensor, r.op, r.size, r.first, r.last, r.offset);
+        "\"offset\":%u,\"alias\":%d}",
+        i ? "," : "", r.id, r.tensor, r.op, r.size, r.first, r.last, r.offset, r.alias);
   }
   std::printf("]}\n");
 }

@@ -16,6 +16,62 @@ constexpr size_t kTailAlignment = 8;  // pointers and int64 in persistent blocks
 uintptr_t AlignUp(uintptr_t x, uintptr_t a) { return (x + a - 1) & ~(a - 1); }
 uintptr_t AlignDown(uintptr_t x, uintptr_t a) { return x & ~(a - 1); }
 
+bool IsGraphInput(const ModelView& model, int32_t t) {
+  for (int i = 0; i < model.NumInputs(); ++i) {
+    if (model.InputTensor(i) == t) return true;
+  }
+  return false;
+}
+
+bool IsGraphOutput(const ModelView& model, int32_t t) {
+  for (int i = 0; i < model.NumOutputs(); ++i) {
+    if (model.OutputTensor(i) == t) return true;
+  }
+  return false;
+}
+
+bool SameDims(const TensorInfo& a, const TensorInfo& b) {
+  if (a.rank != b.rank) return false;
+  for (int32_t i = 0; i < a.rank; ++i) {
+    if (a.dims[i] != b.dims[i]) return false;
+  }
+  return true;
+}
+
+// In-place aliasing, the rule of docs/architecture.md (arena planning, step 2): in op order, an
+// op with an InPlaceRule writes its only output over the first allowed input that dies at this
+// op, when both are planned, not variable, of the same type and byte size (and dims, for
+// element-wise ops), the input is no subgraph output and the output no subgraph input. The
+// output then shares the bytes of that input's alias group, whose lifetime grows to cover it.
+// `buffer_of[t]` is tensor t's buffer index (kNoOffset when t is not planned).
+void AliasInPlace(const ModelView& model, const uint32_t* buffer_of, uint32_t no_buffer,
+                  PlanBuffer* buffers) {
+  for (int op = 0; op < model.NumOperators(); ++op) {
+    const OpInfo info = model.Operator(op);
+    const InPlaceRule rule = InPlaceRuleFor(info.builtin_code);
+    if (rule.inputs == 0 || info.num_outputs != 1) continue;
+    const int32_t out = info.outputs[0];
+    if (out < 0 || buffer_of[out] == no_buffer || IsGraphInput(model, out)) continue;
+    PlanBuffer& ob = buffers[buffer_of[out]];
+    const TensorInfo ot = model.Tensor(out);
+    if (ot.is_variable || ob.first != op || ob.alias >= 0) continue;
+    for (int k = 0; k < info.num_inputs && k < 8; ++k) {
+      const int32_t in = info.inputs[k];
+      if ((rule.inputs & (1u << k)) == 0 || in < 0 || in == out) continue;
+      if (buffer_of[in] == no_buffer) continue;
+      const PlanBuffer& ib = buffers[buffer_of[in]];
+      const TensorInfo it = model.Tensor(in);
+      if (it.is_variable || ib.last != op || IsGraphOutput(model, in)) continue;
+      if (it.type != ot.type || ModelView::TensorBytes(it) != ModelView::TensorBytes(ot)) continue;
+      if (rule.same_dims && !SameDims(it, ot)) continue;
+      const int32_t root = ib.alias >= 0 ? ib.alias : static_cast<int32_t>(buffer_of[in]);
+      ob.alias = root;
+      if (buffers[root].last < ob.last) buffers[root].last = ob.last;
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 Interpreter::Interpreter(const uint8_t* model, size_t model_size, const OpResolver& resolver,
@@ -261,21 +317,25 @@ Status Interpreter::PlanAndLayout() {
     const uint32_t v = tensor_offsets_[t];
     if (v == kNoOffset) continue;
     const TensorInfo info = model_.Tensor(t);
-    PlanBuffer b{PlanAlign(ModelView::TensorBytes(info)), static_cast<int32_t>(v >> 16),
-                 static_cast<int32_t>(v & 0xffffu), 0};
+    PlanBuffer b{PlanAlign(ModelView::TensorBytes(info)), static_cast<uint16_t>(v >> 16),
+                 static_cast<uint16_t>(v & 0xffffu), 0};
     if (info.is_variable) {
       b.first = 0;
-      b.last = last_op;
+      b.last = static_cast<uint16_t>(last_op);
     }
     buffers[n] = b;
     ids[n] = t;
     ++n;
   }
   for (int s = 0; s < num_scratch_; ++s) {
-    buffers[n] = PlanBuffer{requests[s].value, requests[s].op, requests[s].op, 0};
+    const uint16_t op = static_cast<uint16_t>(requests[s].op);
+    buffers[n] = PlanBuffer{requests[s].value, op, op, 0};
     ids[n] = -1 - s;
     ++n;
   }
+  // Tensor -> buffer index, for the in-place pass (the offsets are written below).
+  for (int k = 0; k < n && ids[k] >= 0; ++k) tensor_offsets_[ids[k]] = static_cast<uint32_t>(k);
+  AliasInPlace(model_, tensor_offsets_, kNoOffset, buffers);
 
   uint32_t head = 0;
   if (PlanBuffers(buffers, n, planner_work, PlannerWorkBytes(n), &head) != Status::kOk) {
@@ -293,7 +353,8 @@ Status Interpreter::PlanAndLayout() {
                                     buffers[k].size,
                                     buffers[k].first,
                                     buffers[k].last,
-                                    buffers[k].offset};
+                                    buffers[k].offset,
+                                    buffers[k].alias};
     }
   }
   if (head + tail > free_bytes) return ArenaTooSmall(required, false);

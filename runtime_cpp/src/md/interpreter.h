@@ -67,6 +67,7 @@ struct PlanRecord {
   int32_t first;
   int32_t last;
   uint32_t offset;
+  int32_t alias;  // id of the buffer whose bytes it shares in place, -1 if none
 };
 
 class Interpreter {

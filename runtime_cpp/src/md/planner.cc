@@ -1,6 +1,8 @@
 // Greedy-by-size placement, see planner.h and docs/architecture.md.
 #include "md/planner.h"
 
+#include "md/types.h"
+
 namespace md {
 
 namespace {
@@ -18,6 +20,22 @@ bool LifetimesIntersect(const PlanBuffer& a, const PlanBuffer& b) {
 
 }  // namespace
 
+InPlaceRule InPlaceRuleFor(int32_t builtin_code) {
+  switch (builtin_code) {
+    case kOpReshape:
+      return InPlaceRule{0x1, false};
+    case kOpAdd:
+    case kOpMul:
+      return InPlaceRule{0x3, true};
+    case kOpLogistic:
+    case kOpTanh:
+    case kOpQuantize:  // the planner also requires the same type (requantize int8->int8, ...)
+      return InPlaceRule{0x1, true};
+    default:
+      return InPlaceRule{};
+  }
+}
+
 Status PlanBuffers(PlanBuffer* buffers, int n, void* work, size_t work_bytes,
                    uint32_t* head_bytes) {
   *head_bytes = 0;
@@ -28,8 +46,16 @@ Status PlanBuffers(PlanBuffer* buffers, int n, void* work, size_t work_bytes,
   int32_t* by_offset = order + n;  // placed buffers sorted by offset
 
   // Insertion sort: stable, no recursion, n is a few hundred at most.
+  // Aliased buffers are not placed.
+  int32_t to_place = 0;
   for (int32_t i = 0; i < n; ++i) {
-    int32_t j = i;
+    if (buffers[i].alias >= 0) {
+      if (buffers[i].alias >= n || buffers[buffers[i].alias].alias >= 0) {
+        return Status::kInvalidArgument;
+      }
+      continue;
+    }
+    int32_t j = to_place++;
     while (j > 0 && PlacedBefore(buffers, i, order[j - 1])) {
       order[j] = order[j - 1];
       --j;
@@ -39,7 +65,7 @@ Status PlanBuffers(PlanBuffer* buffers, int n, void* work, size_t work_bytes,
 
   uint64_t head = 0;
   int32_t placed = 0;
-  for (int32_t k = 0; k < n; ++k) {
+  for (int32_t k = 0; k < to_place; ++k) {
     PlanBuffer& b = buffers[order[k]];
     // First gap among conflicting buffers (scanned by offset) that fits.
     uint64_t candidate = 0;
@@ -61,6 +87,9 @@ Status PlanBuffers(PlanBuffer* buffers, int n, void* work, size_t work_bytes,
     }
     by_offset[j] = order[k];
     ++placed;
+  }
+  for (int32_t i = 0; i < n; ++i) {
+    if (buffers[i].alias >= 0) buffers[i].offset = buffers[buffers[i].alias].offset;
   }
   *head_bytes = static_cast<uint32_t>(head);
   return Status::kOk;

@@ -21,10 +21,26 @@ constexpr uint32_t kPlanAlignment = 16;
 // PlanBuffers (tensors first in tensor order, then scratch in request order).
 struct PlanBuffer {
   uint32_t size;    // bytes, already rounded up to kPlanAlignment
-  int32_t first;    // first op index that uses it
-  int32_t last;     // last op index that uses it (inclusive)
+  uint16_t first;   // first op index that uses it (16 bits: the interpreter runs <= 65535 ops,
+  uint16_t last;    // last op index that uses it (inclusive)   and the struct stays 16 bytes)
   uint32_t offset;  // output
+  // In-place aliasing: the id of the buffer whose bytes this one reuses (-1: placed on its
+  // own). An aliased buffer is not placed; it gets that buffer's offset, and that buffer's
+  // [first, last] must already cover this one's (see AliasInPlace in docs/architecture.md).
+  int32_t alias = -1;
 };
+
+// Which inputs an op's only output may overwrite in place, by builtin code. The kernels named
+// here read element i of the aliased input before writing element i of the output and never
+// read it again (checked per kernel), so sharing the bytes is bit-exact. `inputs` is a bit mask
+// of input positions; `same_dims` requires the aliased input to have the output's exact dims
+// (element-wise kernels with broadcasting), otherwise equal byte size is enough (RESHAPE).
+// microdeploy/planner.py holds the same table (IN_PLACE_RULES).
+struct InPlaceRule {
+  uint8_t inputs = 0;  // 0: the op never runs in place
+  bool same_dims = true;
+};
+InPlaceRule InPlaceRuleFor(int32_t builtin_code);
 
 inline uint32_t PlanAlign(uint32_t bytes) {
   return (bytes + (kPlanAlignment - 1)) & ~(kPlanAlignment - 1);
@@ -33,10 +49,10 @@ inline uint32_t PlanAlign(uint32_t bytes) {
 // Work bytes PlanBuffers needs for `n` buffers (two index arrays).
 inline size_t PlannerWorkBytes(int n) { return 2u * sizeof(int32_t) * static_cast<size_t>(n); }
 
-// Sets buffers[i].offset for every buffer and *head_bytes to the region
-// size. Deterministic: the same input always gives the same offsets.
-// Returns kInvalidArgument when `work` is too small or the head would not fit
-// in 32 bits.
+// Sets buffers[i].offset for every buffer (aliased ones take their alias's offset) and
+// *head_bytes to the region size. Deterministic: the same input always gives the same offsets.
+// Returns kInvalidArgument when `work` is too small, an alias is not an unaliased buffer id, or
+// the head would not fit in 32 bits.
 Status PlanBuffers(PlanBuffer* buffers, int n, void* work, size_t work_bytes, uint32_t* head_bytes);
 
 }  // namespace md
