@@ -45,8 +45,7 @@ int main(int argc, char** argv) {
   const int first = md::port::SerialRead(buffer, 3, 1000);
   Check(first == 3 && std::memcmp(buffer, "hel", 3) == 0, "read_up_to_n", std::to_string(first));
   const int rest = md::port::SerialRead(buffer, sizeof(buffer), 1000);
-  Check(rest == 2 && std::memcmp(buffer, "lo", 2) == 0, "read_what_is_there",
-        std::to_string(rest));
+  Check(rest == 2 && std::memcmp(buffer, "lo", 2) == 0, "read_what_is_there", std::to_string(rest));
 
   md::port::SerialWrite(reinterpret_cast<const uint8_t*>("abc\n"), 4);
   Check(sim::tx == "abc\n", "write", sim::tx);

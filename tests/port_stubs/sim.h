@@ -9,10 +9,10 @@
 
 namespace sim {
 
-extern uint64_t now_us;          // simulated time since boot
-extern std::deque<uint8_t> rx;   // bytes the host sent, not read yet
-extern std::string tx;           // bytes the port wrote
-extern uint32_t cycles_per_us;   // cycle counters (Zephyr) run this many times faster
+extern uint64_t now_us;         // simulated time since boot
+extern std::deque<uint8_t> rx;  // bytes the host sent, not read yet
+extern std::string tx;          // bytes the port wrote
+extern uint32_t cycles_per_us;  // cycle counters (Zephyr) run this many times faster
 
 inline void Advance(uint64_t us) { now_us += us; }
 

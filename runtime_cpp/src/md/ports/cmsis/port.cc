@@ -15,10 +15,10 @@
 // The core runs on its reset clock (the port starts no PLL): 16 MHz HSI on the STM32F746,
 // 64 MHz on the nRF52840. The board definition's clock_hz says the same, and TicksPerSecond
 // returns it (MD_CPU_HZ, from the board's f_cpu).
+#include "md/port.h"
+
 #include <cstddef>
 #include <cstdint>
-
-#include "md/port.h"
 
 #ifndef MD_SERIAL_BAUD
 #define MD_SERIAL_BAUD 115200
@@ -99,8 +99,8 @@ extern "C" __attribute__((weak)) int md_uart_get() {
 namespace {
 constexpr uintptr_t kUart0 = 0x40002000u;
 constexpr uintptr_t kStartRx = 0x000u, kStartTx = 0x008u, kEventRxdrdy = 0x108u,
-                    kEventTxdrdy = 0x11Cu, kEnable = 0x500u, kPselTxd = 0x50Cu,
-                    kPselRxd = 0x514u, kRxd = 0x518u, kTxd = 0x51Cu, kBaudrate = 0x524u;
+                    kEventTxdrdy = 0x11Cu, kEnable = 0x500u, kPselTxd = 0x50Cu, kPselRxd = 0x514u,
+                    kRxd = 0x518u, kTxd = 0x51Cu, kBaudrate = 0x524u;
 constexpr uint32_t kEnableUart = 4u;
 constexpr uint32_t kPinTx = 32u + 3u;   // P1.03
 constexpr uint32_t kPinRx = 32u + 10u;  // P1.10
