@@ -87,6 +87,19 @@ def _newlib_nano() -> Check:
     return Check("newlib-nano (Cortex-M C library)", True, found, "")
 
 
+def _zephyr_workspace() -> Check:
+    """Only Zephyr boards need it (west build/flash); never required."""
+    from microdeploy.errors import ToolchainError
+    from microdeploy.zephyr import west
+
+    name = "Zephyr workspace: ZEPHYR_BASE + west (Zephyr boards)"
+    try:
+        west_path, base = west.check_workspace()
+    except ToolchainError as exc:
+        return Check(name, False, exc.message, exc.hint, required=False)
+    return Check(name, True, f"ZEPHYR_BASE={base}, {west_path}", "", required=False)
+
+
 def run_checks() -> list[Check]:
     """All checks, in the order a user would fix them."""
     checks = [
@@ -111,5 +124,6 @@ def run_checks() -> list[Check]:
             ["qemu-system-arm", "--version"],
             f"{_APT} qemu-system-arm",
         ),
+        _zephyr_workspace(),
     ]
     return checks
