@@ -1,10 +1,13 @@
-// Compares md::opt::ChannelOutputMultiplierInt
-// (runtime_cpp/src/md/kernels/int8_opt.h), the float-free per-channel
-// multiplier of the optimized kernels, with ChannelOutputMultiplier (double
-// arithmetic, as TFLM) on random scale triples: log-uniform over the normal
-// floats' whole exponent range, subnormals, neighbours of powers of two, and
-// realistic scales. Prints the first mismatches and "checked N mismatches M".
-// Built and run by test_int8_fast_paths.py.
+// Checks the arithmetic shortcuts of the optimized kernels
+// (runtime_cpp/src/md/kernels/int8_opt.h) against the reference functions:
+// - md::opt::ChannelOutputMultiplierInt, the float-free per-channel multiplier, against
+//   ChannelOutputMultiplier (double arithmetic, as TFLM) on random scale triples: any positive
+//   float, subnormals, powers of two and their neighbours, and realistic scales;
+// - md::opt::ApplyRequant (and ApplyRequantSimple where it applies) against
+//   MultiplyByQuantizedMultiplier (quant.h) on random accumulators of every magnitude,
+//   extremes included, for the multipliers and shifts QuantizeMultiplier gives.
+// Prints the first mismatches and "checked N mismatches M". Built and run by
+// test_int8_fast_paths.py.
 #include <climits>
 #include <cstdint>
 #include <cstdio>
@@ -18,7 +21,7 @@ namespace {
 
 uint64_t state = 0x9E3779B97F4A7C15ull;
 
-uint64_t Next() { // xorshift64*
+uint64_t Next() {  // xorshift64*
   state ^= state >> 12;
   state ^= state << 25;
   state ^= state >> 27;
@@ -36,22 +39,22 @@ float RandomScale() {
   const uint32_t r = static_cast<uint32_t>(Next());
   const uint32_t mantissa = static_cast<uint32_t>(Next()) & 0x7FFFFF;
   switch (r % 5) {
-  case 0: // any positive finite float
-    return FromBits(((1 + r % 254) << 23) | mantissa);
-  case 1: // subnormal
-    return FromBits(mantissa == 0 ? 1 : mantissa);
-  case 2: // a power of two or a neighbour
-    return FromBits(((1 + r % 254) << 23) | ((r >> 8) % 3 == 0   ? 0
-                                             : (r >> 8) % 3 == 1 ? 1
-                                                                 : 0x7FFFFF));
-  default: // scales of real models: 2^-20 .. 2^2
-    return FromBits(((107 + r % 22) << 23) | mantissa);
+    case 0:  // any positive finite float
+      return FromBits(((1 + r % 254) << 23) | mantissa);
+    case 1:  // subnormal
+      return FromBits(mantissa == 0 ? 1 : mantissa);
+    case 2:  // a power of two or a neighbour
+      return FromBits(((1 + r % 254) << 23) | ((r >> 8) % 3 == 0   ? 0
+                                               : (r >> 8) % 3 == 1 ? 1
+                                                                   : 0x7FFFFF));
+    default:  // scales of real models: 2^-20 .. 2^2
+      return FromBits(((107 + r % 22) << 23) | mantissa);
   }
 }
 
-} // namespace
+}  // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   const long count = argc > 1 ? std::atol(argv[1]) : 1000000;
   long mismatches = 0;
   for (long i = 0; i < count; ++i) {
@@ -62,34 +65,31 @@ int main(int argc, char **argv) {
     md::opt::ChannelOutputMultiplierInt(a, b, c, &m_int, &s_int);
     if (m_ref != m_int || s_ref != s_int) {
       if (++mismatches <= 10) {
-        std::printf("mismatch %.9g %.9g %.9g: double %ld/%d integer %ld/%d\n",
-                    a, b, c, static_cast<long>(m_ref), s_ref,
-                    static_cast<long>(m_int), s_int);
+        std::printf("mismatch %.9g %.9g %.9g: double %ld/%d integer %ld/%d\n", a, b, c,
+                    static_cast<long>(m_ref), s_ref, static_cast<long>(m_int), s_int);
       }
     }
   }
   for (long i = 0; i < count; ++i) {
     const uint64_t r = Next();
-    int32_t multiplier =
-        static_cast<int32_t>((1u << 30) | (static_cast<uint32_t>(r) >> 2));
-    if (r % 97 == 0)
-      multiplier = 0;
-    if (r % 89 == 0)
-      multiplier = 0x7FFFFFFF;
-    const int shift = static_cast<int>((r >> 32) % 62) - 31; // -31..30
+    int32_t multiplier = static_cast<int32_t>((1u << 30) | (static_cast<uint32_t>(r) >> 2));
+    if (r % 97 == 0) multiplier = 0;
+    if (r % 89 == 0) multiplier = 0x7FFFFFFF;
+    const int shift = static_cast<int>((r >> 32) % 62) - 31;  // -31..30
     int32_t acc = static_cast<int32_t>(Next());
-    acc >>= static_cast<int>((r >> 40) % 32); // every magnitude
-    if (r % 101 == 0)
-      acc = (r & 1) ? INT32_MIN : INT32_MAX;
-    const int32_t expected =
-        md::MultiplyByQuantizedMultiplier(acc, multiplier, shift);
-    const int32_t got =
-        md::opt::ApplyRequant(md::opt::MakeRequant(multiplier, shift), acc);
+    acc >>= static_cast<int>((r >> 40) % 32);  // every magnitude
+    if (r % 101 == 0) acc = (r & 1) ? INT32_MIN : INT32_MAX;
+    const int32_t expected = md::MultiplyByQuantizedMultiplier(acc, multiplier, shift);
+    const md::opt::Requant q = md::opt::MakeRequant(multiplier, shift);
+    int32_t got = md::opt::ApplyRequant(q, acc);
+    // The shortcut for channels without a left shift must agree too.
+    if (md::opt::RequantIsSimple(q) && md::opt::ApplyRequantSimple(q, acc) != got) got = ~got;
     if (expected != got && ++mismatches <= 10) {
-      std::printf("requant mismatch acc %ld multiplier %ld shift %d: %ld, "
-                  "expected %ld\n",
-                  static_cast<long>(acc), static_cast<long>(multiplier), shift,
-                  static_cast<long>(got), static_cast<long>(expected));
+      std::printf(
+          "requant mismatch acc %ld multiplier %ld shift %d: %ld, "
+          "expected %ld\n",
+          static_cast<long>(acc), static_cast<long>(multiplier), shift, static_cast<long>(got),
+          static_cast<long>(expected));
     }
   }
   std::printf("checked %ld mismatches %ld\n", 2 * count, mismatches);

@@ -141,6 +141,7 @@ inline void PointwiseChunk(const ConvInt8Args a, const ChannelConstants& k, int3
                            int32_t c1) {
   const int32_t pixels = a.batches * a.in_h * a.in_w;
   const int32_t depth = a.depth;
+  const bool simple = AllRequantsSimple(k.q, c1 - c0);
   int32_t p = 0;
 #if MD_KERNELS_ARM_DSP
   if (depth % 4 == 0 && depth <= kDspMaxDepth) {
@@ -155,9 +156,16 @@ inline void PointwiseChunk(const ConvInt8Args a, const ChannelConstants& k, int3
         int32_t acc[4] = {b, b, b, b};
         DotFourPixelsDsp(a.filter + oc * depth, buf, depth, acc);
         const Requant& q = k.q[oc - c0];
-        for (int32_t i = 0; i < 4; ++i) {
-          out[i * a.out_depth + oc] = RequantizeToInt8(q, static_cast<uint32_t>(acc[i]),
-                                                       a.output_offset, a.act_min, a.act_max);
+        if (simple) {
+          for (int32_t i = 0; i < 4; ++i) {
+            out[i * a.out_depth + oc] = RequantizeToInt8<true>(
+                q, static_cast<uint32_t>(acc[i]), a.output_offset, a.act_min, a.act_max);
+          }
+        } else {
+          for (int32_t i = 0; i < 4; ++i) {
+            out[i * a.out_depth + oc] = RequantizeToInt8(q, static_cast<uint32_t>(acc[i]),
+                                                         a.output_offset, a.act_min, a.act_max);
+          }
         }
       }
     }
@@ -168,7 +176,9 @@ inline void PointwiseChunk(const ConvInt8Args a, const ChannelConstants& k, int3
     int8_t* out = a.output + p * a.out_depth;
     for (int32_t oc = c0; oc < c1; ++oc) {
       const uint32_t acc = k.base[oc - c0] + Dot(in, a.filter + oc * depth, depth);
-      out[oc] = RequantizeToInt8(k.q[oc - c0], acc, a.output_offset, a.act_min, a.act_max);
+      out[oc] =
+          simple ? RequantizeToInt8<true>(k.q[oc - c0], acc, a.output_offset, a.act_min, a.act_max)
+                 : RequantizeToInt8(k.q[oc - c0], acc, a.output_offset, a.act_min, a.act_max);
     }
   }
 }

@@ -56,11 +56,14 @@ inline void TapRowAny(const int8_t* in, const int8_t* f, int32_t offset, int32_t
 // registers over all taps. kBroadcast: the four channels read one input channel (depth
 // multiplier a multiple of 4), else four adjacent input channels (depth multiplier 1).
 // step_x / step_y: input bytes between horizontal / vertical taps; filter_step: out_depth.
+// Not inlined: inside the pixel loop it would share registers with that loop's state and
+// spill its accumulators on every tap.
 template <bool kBroadcast>
-inline void DepthwiseFourChannelsDsp(const int8_t* in_origin, const int8_t* filter,
-                                     int32_t filter_h, int32_t filter_w, int32_t step_x,
-                                     int32_t step_y, int32_t filter_step, const uint32_t* base,
-                                     uint32_t* acc) {
+__attribute__((noinline)) void DepthwiseFourChannelsDsp(const int8_t* in_origin,
+                                                        const int8_t* filter, int32_t filter_h,
+                                                        int32_t filter_w, int32_t step_x,
+                                                        int32_t step_y, int32_t filter_step,
+                                                        const uint32_t* base, uint32_t* acc) {
   int32_t a0 = static_cast<int32_t>(base[0]), a1 = static_cast<int32_t>(base[1]);
   int32_t a2 = static_cast<int32_t>(base[2]), a3 = static_cast<int32_t>(base[3]);
   for (int32_t fy = 0; fy < filter_h; ++fy) {
@@ -122,6 +125,7 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
       }
       base[oc - c0] = bias[oc - c0] + static_cast<uint32_t>(a.input_offset) * filter_sum;
     }
+    const bool simple = AllRequantsSimple(q, n);
     for (int32_t b = 0; b < a.batches; ++b) {
       const int8_t* image = a.input + b * a.in_h * a.in_w * a.in_depth;
       for (int32_t out_y = 0; out_y < g.out_h; ++out_y) {
@@ -184,8 +188,14 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
             }
           }
           int8_t* out = a.output + ((b * g.out_h + out_y) * g.out_w + out_x) * a.out_depth + c0;
-          for (int32_t i = 0; i < n; ++i) {
-            out[i] = RequantizeToInt8(q[i], acc[i], a.output_offset, a.act_min, a.act_max);
+          if (simple) {
+            for (int32_t i = 0; i < n; ++i) {
+              out[i] = RequantizeToInt8<true>(q[i], acc[i], a.output_offset, a.act_min, a.act_max);
+            }
+          } else {
+            for (int32_t i = 0; i < n; ++i) {
+              out[i] = RequantizeToInt8(q[i], acc[i], a.output_offset, a.act_min, a.act_max);
+            }
           }
         }
       }

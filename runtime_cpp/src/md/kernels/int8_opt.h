@@ -119,6 +119,31 @@ inline int32_t BitLength64(uint64_t v) {
 #endif
 }
 
+// floor(num * 2^extra_bits / den) for den < 2^24 and a quotient below 2^64, by long division
+// in 8-bit digits: each partial remainder, shifted by 8, fits in 32 bits, so every step is one
+// 32-bit division (a UDIV on Cortex-M3 and up; libgcc's 64-bit division is a slow loop).
+// *inexact: whether a remainder is left.
+inline uint64_t LongDivide(uint64_t num, uint32_t den, int32_t extra_bits, bool* inexact) {
+  uint64_t q = 0;
+  uint32_t r = 0;
+  for (int32_t i = 7; i >= 0; --i) {
+    const uint32_t cur = (r << 8) | static_cast<uint32_t>((num >> (8 * i)) & 0xFF);
+    const uint32_t d = cur / den;
+    r = cur - d * den;
+    q = (q << 8) | d;
+  }
+  while (extra_bits > 0) {
+    const int32_t step = extra_bits < 8 ? extra_bits : 8;
+    const uint32_t cur = r << step;
+    const uint32_t d = cur / den;
+    r = cur - d * den;
+    q = (q << step) | d;
+    extra_bits -= step;
+  }
+  *inexact = r != 0;
+  return q;
+}
+
 // Same multiplier and shift as ChannelOutputMultiplier (conv_common.h); falls back to it for
 // scales that are not positive finite floats.
 inline void ChannelOutputMultiplierInt(float input_scale, float filter_scale, float output_scale,
@@ -132,11 +157,8 @@ inline void ChannelOutputMultiplierInt(float input_scale, float filter_scale, fl
   }
   // a * b / c = (sa * sb * 2^15) * 2^23 / sc * 2^(ea + eb - ec - 38).
   const uint64_t numerator = (static_cast<uint64_t>(sa) * sb) << 15;  // in [2^61, 2^63)
-  const uint64_t q1 = numerator / sc;                                 // < 2^40
-  const uint64_t r1 = numerator % sc;                                 // < 2^24
-  const uint64_t q2 = (r1 << 23) / sc;
-  const bool sticky = ((r1 << 23) % sc) != 0;
-  const uint64_t quotient = (q1 << 23) + q2;  // in (2^60, 2^63)
+  bool sticky;
+  const uint64_t quotient = LongDivide(numerator, sc, 23, &sticky);  // in (2^60, 2^63)
   int32_t exponent = ea + eb - ec - 38;
   // Round to a 53-bit significand, to nearest, ties to even (the double division).
   const int32_t drop = BitLength64(quotient) - 53;
@@ -156,13 +178,37 @@ inline void ChannelOutputMultiplierInt(float input_scale, float filter_scale, fl
   *shift = static_cast<int>(e);
 }
 
-// Requantize, add the output zero point, clamp, as every int8 kernel ends.
+// Every realistic channel has no left shift (multiplier < 1) and a right shift >= 1: then
+// ApplyRequant needs neither the shift left nor the mask of its sign term.
+inline bool RequantIsSimple(const Requant& q) { return q.left_shift == 0 && q.right_shift >= 1; }
+
+inline bool AllRequantsSimple(const Requant* q, int32_t n) {
+  for (int32_t i = 0; i < n; ++i) {
+    if (!RequantIsSimple(q[i])) return false;
+  }
+  return true;
+}
+
+// ApplyRequant for a channel with RequantIsSimple.
+inline int32_t ApplyRequantSimple(const Requant& q, int32_t acc) {
+  const int64_t p = static_cast<int64_t>(acc) * static_cast<int64_t>(q.multiplier) +
+                    (static_cast<int64_t>(1) << 30);
+  const int32_t high = static_cast<int32_t>(p >> 31);
+  const uint32_t u = static_cast<uint32_t>(high);
+  const uint32_t round = ((u & q.round_mask) + q.round_half - (u >> 31)) >> q.right_shift;
+  return (high >> q.right_shift) + static_cast<int32_t>(round);
+}
+
+// Requantize, add the output zero point, clamp, as every int8 kernel ends. kSimple: the
+// channel passed RequantIsSimple.
+template <bool kSimple = false>
 inline int8_t RequantizeToInt8(const Requant& q, uint32_t acc, int32_t output_offset,
                                int32_t act_min, int32_t act_max) {
   // Wrapping add: a hostile zero point must not be undefined behaviour.
-  int32_t v =
-      static_cast<int32_t>(static_cast<uint32_t>(ApplyRequant(q, static_cast<int32_t>(acc))) +
-                           static_cast<uint32_t>(output_offset));
+  int32_t v = static_cast<int32_t>(
+      static_cast<uint32_t>(kSimple ? ApplyRequantSimple(q, static_cast<int32_t>(acc))
+                                    : ApplyRequant(q, static_cast<int32_t>(acc))) +
+      static_cast<uint32_t>(output_offset));
   v = v < act_min ? act_min : v;
   v = v > act_max ? act_max : v;
   return static_cast<int8_t>(v);
@@ -318,7 +364,25 @@ inline uint32_t Dot(const int8_t* a, const int8_t* b, int32_t n) {
 #endif
 }
 
-inline uint32_t Sum(const int8_t* a, int32_t n) { return SumPortable(a, n); }
+#if MD_KERNELS_ARM_DSP
+// sum a[k], k < n: USADA8 adds four unsigned bytes; a byte x ^ 0x80 is x + 128.
+inline uint32_t SumDsp(const int8_t* a, int32_t n) {
+  uint32_t acc = 0;
+  int32_t k = 0;
+  for (; k + 4 <= n; k += 4) acc = __usada8(LoadWord(a + k) ^ 0x80808080u, 0, acc);
+  acc -= static_cast<uint32_t>(128 * k);
+  for (; k < n; ++k) acc += static_cast<uint32_t>(static_cast<int32_t>(a[k]));
+  return acc;
+}
+#endif
+
+inline uint32_t Sum(const int8_t* a, int32_t n) {
+#if MD_KERNELS_ARM_DSP
+  return SumDsp(a, n);
+#else
+  return SumPortable(a, n);
+#endif
+}
 
 }  // namespace opt
 }  // namespace md
