@@ -60,8 +60,8 @@ inline void FillChannelConstants(const TensorView& input, const TensorView& filt
   for (int32_t oc = c0; oc < c1; ++oc) {
     int32_t multiplier;
     int shift;
-    ChannelOutputMultiplierInt(input.scale, ChannelScaleOf(filter, oc), output.scale, &multiplier,
-                               &shift);
+    OptChannelMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale, &multiplier,
+                         &shift);
     k->q[oc - c0] = MakeRequant(multiplier, shift);
     const uint32_t b = bias != nullptr ? static_cast<uint32_t>(bias[oc]) : 0u;
     k->bias[oc - c0] = b;

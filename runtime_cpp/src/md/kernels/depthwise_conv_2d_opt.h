@@ -115,8 +115,8 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
     for (int32_t oc = c0; oc < c1; ++oc) {
       int32_t multiplier;
       int shift;
-      ChannelOutputMultiplierInt(input.scale, ChannelScaleOf(filter, oc), output.scale, &multiplier,
-                                 &shift);
+      OptChannelMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale, &multiplier,
+                           &shift);
       q[oc - c0] = MakeRequant(multiplier, shift);
       bias[oc - c0] = a.bias != nullptr ? static_cast<uint32_t>(a.bias[oc]) : 0u;
       uint32_t filter_sum = 0;

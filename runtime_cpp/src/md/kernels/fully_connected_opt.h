@@ -38,8 +38,8 @@ inline bool FcInt8Optimized(const FcInt8Args& args, const TensorView& input,
       if (per_channel || oc == 0) {
         int32_t multiplier;
         int shift;
-        ChannelOutputMultiplierInt(input.scale, ChannelScaleOf(filter, oc), output.scale,
-                                   &multiplier, &shift);
+        OptChannelMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale, &multiplier,
+                             &shift);
         q[per_channel ? oc - c0 : 0] = MakeRequant(multiplier, shift);
       }
     }

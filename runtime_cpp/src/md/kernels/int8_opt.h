@@ -178,6 +178,18 @@ inline void ChannelOutputMultiplierInt(float input_scale, float filter_scale, fl
   *shift = static_cast<int>(e);
 }
 
+// The multiplier of one channel, computed the cheaper way for the target: without a
+// double-precision FPU (Cortex-M4F has single precision only, __ARM_FP bit 3 clear) in
+// integers, elsewhere in double, as the reference kernels do. Both give the same bits.
+inline void OptChannelMultiplier(float input_scale, float filter_scale, float output_scale,
+                                 int32_t* multiplier, int* shift) {
+#if defined(__arm__) && !(defined(__ARM_FP) && (__ARM_FP & 8))
+  ChannelOutputMultiplierInt(input_scale, filter_scale, output_scale, multiplier, shift);
+#else
+  ChannelOutputMultiplier(input_scale, filter_scale, output_scale, multiplier, shift);
+#endif
+}
+
 // Every realistic channel has no left shift (multiplier < 1) and a right shift >= 1: then
 // ApplyRequant needs neither the shift left nor the mask of its sign term.
 inline bool RequantIsSimple(const Requant& q) { return q.left_shift == 0 && q.right_shift >= 1; }
