@@ -74,7 +74,8 @@ Status Prepare(OpContext& ctx) {
                     static_cast<int>(s.out_depth), static_cast<int>(filter.Dim(0)),
                     static_cast<int>(filter.Dim(1)));
   }
-  if (input.FlatSize() != s.batches * s.accum_depth) {
+  // 64-bit product: hostile output and weight shapes overflow 32 bits here.
+  if (input.FlatSize() != static_cast<int64_t>(s.batches) * s.accum_depth) {
     return ctx.Fail(Status::kShapeMismatch, "input has %d values, expected %d batches x %d inputs",
                     static_cast<int>(input.FlatSize()), static_cast<int>(s.batches),
                     static_cast<int>(s.accum_depth));

@@ -55,10 +55,12 @@ Status Prepare(OpContext& ctx) {
     if (pad[2 * d] < 0 || pad[2 * d + 1] < 0) {
       return ctx.Fail(Status::kShapeMismatch, "negative padding on dim %d", d);
     }
-    if (out.dims[d] != in.dims[d] + pad[2 * d] + pad[2 * d + 1]) {
-      return ctx.Fail(Status::kShapeMismatch, "output dim %d is %d, expected %d", d,
+    // 64-bit sum: paddings near INT32_MAX (a hostile model) overflow 32 bits.
+    const int64_t expected = static_cast<int64_t>(in.dims[d]) + pad[2 * d] + pad[2 * d + 1];
+    if (out.dims[d] != expected) {
+      return ctx.Fail(Status::kShapeMismatch, "output dim %d is %d, expected %ld", d,
                       static_cast<int>(out.dims[d]),
-                      static_cast<int>(in.dims[d] + pad[2 * d] + pad[2 * d + 1]));
+                      static_cast<long>(expected > INT32_MAX ? INT32_MAX : expected));
     }
   }
   if (ctx.NumInputs() == 3 && ctx.HasInput(2)) {

@@ -150,9 +150,10 @@ Status Prepare(OpContext& ctx) {
     if (st == Status::kOk) st = CheckDims(ctx, kBiasFirst + g, s.state_dim, -1);
     if (st != Status::kOk) return st;
   }
-  if (hidden.FlatSize() != s.batch * s.state_dim || cell.FlatSize() != s.batch * s.state_dim) {
-    return ctx.Fail(Status::kShapeMismatch, "hidden and cell state need %d elements",
-                    s.batch * s.state_dim);
+  const int64_t state_elements = static_cast<int64_t>(s.batch) * s.state_dim;  // may pass 2^31
+  if (hidden.FlatSize() != state_elements || cell.FlatSize() != state_elements) {
+    return ctx.Fail(Status::kShapeMismatch, "hidden and cell state need %ld elements",
+                    static_cast<long>(state_elements > INT32_MAX ? INT32_MAX : state_elements));
   }
   if (out.rank != 3 || out.dims[0] != in.dims[0] || out.dims[1] != in.dims[1] ||
       out.dims[2] != s.state_dim) {
