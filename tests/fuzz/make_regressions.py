@@ -68,6 +68,28 @@ def _depthwise_bias_overflow() -> bytes:
     return b.build()
 
 
+def _fc_batches_overflow() -> bytes:
+    """Output [8388609, 1] over weights [1, 560]: batches x depth passes 2^31 in prepare."""
+    b = ModelBuilder()
+    x = b.add_tensor([1, 560], "int8", scale=0.5)
+    w = b.add_tensor([1, 560], "int8", data=np.ones((1, 560), np.int8), scale=0.5)
+    y = b.add_tensor([8388609, 1], "int8", scale=0.5)
+    b.add_operator("FULLY_CONNECTED", [x, w, -1], [y])
+    b.set_io([x], [y])
+    return b.build()
+
+
+def _pad_overflow() -> bytes:
+    """A padding of INT32_MAX: input dim + paddings passes 2^31 in prepare."""
+    b = ModelBuilder()
+    x = b.add_tensor([1, 4], "int8", scale=0.5)
+    pads = b.add_tensor([2, 2], "int32", data=np.array([[0, 0], [INT32_MAX, 5]], np.int32))
+    y = b.add_tensor([1, 9], "int8", scale=0.5)
+    b.add_operator("PAD", [x, pads], [y])
+    b.set_io([x], [y])
+    return b.build()
+
+
 MODELS = {
     # int32 accumulator + bias past INT32_MAX / INT32_MIN (signed overflow)
     "fc_bias_overflows_accumulator.tflite": lambda: _fully_connected(bias=[-INT32_MAX, INT32_MAX]),
@@ -81,6 +103,8 @@ MODELS = {
     "fc_huge_multiplier.tflite": lambda: _fully_connected(in_scale=1e30, out_scale=1e-8),
     "conv_huge_multiplier.tflite": _conv_huge_multiplier,
     "depthwise_bias_overflows_accumulator.tflite": _depthwise_bias_overflow,
+    "fc_batches_times_depth_overflow.tflite": _fc_batches_overflow,
+    "pad_paddings_overflow.tflite": _pad_overflow,
 }
 
 
