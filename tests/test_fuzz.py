@@ -264,7 +264,8 @@ def test_fuzz_runtime_with_libfuzzer(tmp_path: Path) -> None:
             keep = Path(os.environ.get("TMPDIR", "/tmp")) / f"microdeploy-{crash.name}"
             shutil.copyfile(crash, keep)
             kept.append(keep)
-        report = "\n".join(proc.stderr.splitlines()[-60:])
+        seed = [line for line in proc.stderr.splitlines() if line.startswith("INFO: Seed:")]
+        report = "\n".join(seed[:1] + proc.stderr.splitlines()[-60:])
         repro = "\n".join(f"  {binary} {k}" for k in kept) or "  (no artifact written)"
         pytest.fail(
             f"the fuzzer found a crash (exit {proc.returncode}).\n{report}\n"
