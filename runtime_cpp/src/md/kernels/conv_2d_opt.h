@@ -183,11 +183,20 @@ inline void PointwiseChunk(const ConvInt8Args a, const ChannelConstants& k, int3
   }
 }
 
+// Largest window (filter_h x filter_w x depth) gathered into a stack patch.
+constexpr int32_t kPatchMax = 512;
+
 // Any window: one output pixel at a time, channels [c0, c1).
 inline void WindowChunk(const ConvInt8Args a, const ChannelConstants& k, int32_t c0, int32_t c1) {
   const WindowGeometry g = a.g;
   const int32_t depth = a.depth;
   const int32_t filter_size = g.filter_h * g.filter_w * depth;
+  const bool simple = AllRequantsSimple(k.q, c1 - c0);
+  // The input zero point (-input_offset) fills the patch's taps outside the input.
+  const bool use_patch =
+      filter_size <= kPatchMax && a.input_offset >= -127 && a.input_offset <= 128;
+  const int8_t zero_point = static_cast<int8_t>(use_patch ? -a.input_offset : 0);
+  int8_t patch[kPatchMax];
   for (int32_t b = 0; b < a.batches; ++b) {
     const int8_t* image = a.input + b * a.in_h * a.in_w * depth;
     for (int32_t out_y = 0; out_y < g.out_h; ++out_y) {
@@ -203,6 +212,33 @@ inline void WindowChunk(const ConvInt8Args a, const ChannelConstants& k, int32_t
         while (fx_hi > fx_lo && x0 + g.dilation_w * (fx_hi - 1) >= a.in_w) --fx_hi;
         const bool full = fy_lo == 0 && fy_hi == g.filter_h && fx_lo == 0 && fx_hi == g.filter_w;
         int8_t* out = a.output + ((b * g.out_h + out_y) * g.out_w + out_x) * a.out_depth;
+        if (use_patch) {
+          // Gather the window into one patch (taps outside the input hold the input zero
+          // point, whose offset-corrected value is 0): then every output channel is one
+          // contiguous dot product with the whole-filter base, however small the depth.
+          for (int32_t fy = 0; fy < g.filter_h; ++fy) {
+            const int32_t in_y = y0 + g.dilation_h * fy;
+            for (int32_t fx = 0; fx < g.filter_w; ++fx) {
+              const int32_t in_x = x0 + g.dilation_w * fx;
+              int8_t* dst = patch + (fy * g.filter_w + fx) * depth;
+              if (in_y < 0 || in_y >= a.in_h || in_x < 0 || in_x >= a.in_w) {
+                for (int32_t i = 0; i < depth; ++i) dst[i] = zero_point;
+              } else {
+                const int8_t* src = image + (in_y * a.in_w + in_x) * depth;
+                for (int32_t i = 0; i < depth; ++i) dst[i] = src[i];
+              }
+            }
+          }
+          for (int32_t oc = c0; oc < c1; ++oc) {
+            const uint32_t acc =
+                k.base[oc - c0] + Dot(patch, a.filter + oc * filter_size, filter_size);
+            out[oc] =
+                simple ? RequantizeToInt8<true>(k.q[oc - c0], acc, a.output_offset, a.act_min,
+                                                a.act_max)
+                       : RequantizeToInt8(k.q[oc - c0], acc, a.output_offset, a.act_min, a.act_max);
+          }
+          continue;
+        }
         for (int32_t oc = c0; oc < c1; ++oc) {
           const int8_t* f = a.filter + oc * filter_size;
           uint32_t acc = full ? k.base[oc - c0] : k.bias[oc - c0];
