@@ -111,6 +111,8 @@ class ArenaPlan:
     tail: int
     arena_bytes: int
     buffers: list[PlannedBuffer]
+    # Patch-based stage (first op, last op) the runtime streams row by row, None if none.
+    stage: tuple[int, int] | None = None
 
 
 def runner_sources() -> list[Path]:
@@ -420,4 +422,11 @@ def plan_model(model: bytes | Path, sanitize: bool = True) -> ArenaPlan:
             )
             for b in answer["buffers"]
         ],
+        stage=_stage(answer.get("stage")),
     )
+
+
+def _stage(value: object) -> tuple[int, int] | None:
+    if isinstance(value, list) and len(value) == 2 and int(value[0]) >= 0:
+        return int(value[0]), int(value[1])
+    return None

@@ -12,6 +12,9 @@
 4. Each buffer goes to the lowest 16-aligned offset that overlaps no placed buffer whose lifetime
    intersects its own (first gap among those, scanned by offset).
 5. Head = max(offset + size).
+6. Patch-based execution (microdeploy/patching.py): steps 3-5 are also run with each candidate
+   stage's buffers shrunk to row windows; the stage giving the smallest head is kept when it
+   beats the plan without one (`tiling=False` turns this off).
 tests/test_planner_parity.py checks that both implementations give the same offsets.
 """
 
@@ -21,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from microdeploy.model.reader import Model
+from microdeploy.patching import Buffers, choose_stage
 
 ALIGNMENT = 16
 
@@ -75,6 +79,9 @@ class ArenaPlan:
     buffers: tuple[PlannedBuffer, ...]
     head: int  # bytes of the planned region
     num_ops: int
+    # Patch-based stage (first op, last op) streamed row by row (docs/patch_execution.md); its
+    # intermediate tensors' buffers are row windows. None: layer-by-layer execution.
+    stage: tuple[int, int] | None = None
 
     def live_bytes(self, op: int) -> int:
         """Sum of the sizes of the distinct memory blocks alive during `op` (a lower bound for
@@ -162,7 +169,9 @@ def alias_in_place(
     return alias
 
 
-def plan_arena(model: Model, scratch: Sequence[ScratchRequest] = ()) -> ArenaPlan:
+def plan_arena(
+    model: Model, scratch: Sequence[ScratchRequest] = (), tiling: bool = True
+) -> ArenaPlan:
     """Plan subgraph 0's activations (and the given scratch requests)."""
     graph = model.main
     num_ops = len(graph.operators)
@@ -208,9 +217,13 @@ def plan_arena(model: Model, scratch: Sequence[ScratchRequest] = ()) -> ArenaPla
 
     buffer_of = {t: i for i, t in enumerate(tensor_ids) if t >= 0}
     aliases = alias_in_place(model, buffer_of, firsts, lasts)
+    stage = None
+    if tiling:
+        arrays = Buffers(sizes, firsts, lasts, aliases)
+        stage = choose_stage(model, buffer_of, arrays, {r.op for r in scratch}, place)
     offsets, head = place(sizes, firsts, lasts, aliases)
     buffers = tuple(
         PlannedBuffer(i, tensor_ids[i], sizes[i], firsts[i], lasts[i], offsets[i], aliases[i])
         for i in range(len(sizes))
     )
-    return ArenaPlan(buffers, head, num_ops)
+    return ArenaPlan(buffers, head, num_ops, stage)

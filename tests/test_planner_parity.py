@@ -33,6 +33,7 @@ def _compare(model_bytes: bytes) -> None:
     theirs = [tuple(getattr(b, f) for f in fields) for b in cpp.buffers]
     assert ours == theirs
     assert py.head == cpp.head
+    assert py.stage == cpp.stage
 
 
 def _model_paths() -> list[Path]:

@@ -198,7 +198,7 @@ void PrintPlan(const md::Interpreter& interp, const md::PlanRecord* records, int
         "\"offset\":%u,\"alias\":%d}",
         i ? "," : "", r.id, r.tensor, r.op, r.size, r.first, r.last, r.offset, r.alias);
   }
-  std::printf("]}\n");
+  std::printf("],\"stage\":[%d,%d]}\n", interp.PatchStageFirst(), interp.PatchStageLast());
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "md/port.h"
+#include "md/profiler.h"
 #include "md/types.h"
 
 namespace md {
@@ -70,6 +72,65 @@ void AliasInPlace(const ModelView& model, const uint32_t* buffer_of, uint32_t no
       break;
     }
   }
+}
+
+// Row geometry of an op that can compute a band of output rows (patch-based
+// execution, docs/patch_execution.md; microdeploy/patching.py has the same rules).
+struct StageGeometry {
+  int32_t kh, dh, sh, pad_h, in_h, out_h;
+  uint32_t in_row, out_row;  // bytes per row of input 0 / output 0
+};
+
+// CONV_2D (one group) or DEPTHWISE_CONV_2D, int8 rank-4 input and output of batch 1.
+bool ReadStageOp(const ModelView& model, int op, StageGeometry* g) {
+  const OpInfo info = model.Operator(op);
+  const bool conv = info.builtin_code == kOpConv2D;
+  if (!conv && info.builtin_code != kOpDepthwiseConv2D) return false;
+  if (info.num_outputs != 1 || info.num_inputs < 2) return false;
+  if (info.inputs[0] < 0 || info.inputs[1] < 0 || info.outputs[0] < 0) return false;
+  const TensorInfo in = model.Tensor(info.inputs[0]);
+  const TensorInfo filter = model.Tensor(info.inputs[1]);
+  const TensorInfo out = model.Tensor(info.outputs[0]);
+  if (in.type != DataType::kInt8 || out.type != DataType::kInt8) return false;
+  if (in.rank != 4 || out.rank != 4 || filter.rank != 4) return false;
+  if (in.dims[0] != 1 || out.dims[0] != 1) return false;
+  if (conv && filter.dims[3] != in.dims[3]) return false;
+  const TableView opts = model.Options(info);
+  g->sh = opts.GetInt32(2, 0);             // stride_h: slot 2 in both options tables
+  g->dh = opts.GetInt32(conv ? 5 : 6, 1);  // dilation_h_factor
+  g->kh = filter.dims[1];
+  g->in_h = in.dims[1];
+  g->out_h = out.dims[1];
+  if (g->sh < 1 || g->dh < 1 || g->kh < 1 || g->in_h < 1 || g->out_h < 1) return false;
+  const int32_t total = (g->out_h - 1) * g->sh + (g->kh - 1) * g->dh + 1 - g->in_h;
+  g->pad_h = total > 0 ? total / 2 : 0;
+  g->in_row = static_cast<uint32_t>(in.dims[2]) * static_cast<uint32_t>(in.dims[3]);
+  g->out_row = static_cast<uint32_t>(out.dims[2]) * static_cast<uint32_t>(out.dims[3]);
+  return true;
+}
+
+// Rows of the consumer's input kept while it is streamed one output row at a time.
+int32_t WindowRows(const StageGeometry& consumer) {
+  const int32_t span = (consumer.kh - 1) * consumer.dh + 1;
+  const int32_t rows = span > consumer.sh ? span : consumer.sh;
+  return rows < consumer.in_h ? rows : consumer.in_h;
+}
+
+int CountUses(const ModelView& model, int32_t t) {
+  int uses = 0;
+  for (int op = 0; op < model.NumOperators(); ++op) {
+    const OpInfo info = model.Operator(op);
+    for (int k = 0; k < info.num_inputs; ++k) uses += info.inputs[k] == t;
+    for (int k = 0; k < info.num_outputs; ++k) uses += info.outputs[k] == t;
+    for (int k = 0; k < info.num_intermediates; ++k) uses += info.intermediates[k] == t;
+  }
+  return uses;
+}
+
+// A pointer `back` bytes before `p`: the base of a virtual full-size tensor
+// of which only the rows from `p` on are backed by memory.
+uint8_t* VirtualBase(uint8_t* p, uint32_t back) {
+  return reinterpret_cast<uint8_t*>(reinterpret_cast<uintptr_t>(p) - back);
 }
 
 }  // namespace
@@ -338,7 +399,8 @@ Status Interpreter::PlanAndLayout() {
   AliasInPlace(model_, tensor_offsets_, kNoOffset, buffers);
 
   uint32_t head = 0;
-  if (PlanBuffers(buffers, n, planner_work, PlannerWorkBytes(n), &head) != Status::kOk) {
+  if (ChooseStage(buffers, n, tensor_offsets_, planner_work, PlannerWorkBytes(n), &head) !=
+      Status::kOk) {
     return ArenaTooSmall(0xffffffffu, true);  // the plan does not even fit in 32 bits
   }
   const size_t tail = PlanAlign(static_cast<uint32_t>(tail_used_));
@@ -377,6 +439,182 @@ Status Interpreter::PlanAndLayout() {
   return ResetVariableTensors();
 }
 
+// Patch-based execution (docs/patch_execution.md, microdeploy/patching.py):
+// every candidate stage s..e is tried on the planner's buffers (edited, then
+// restored); the one with the smallest head is kept if it beats the plan
+// without a stage. `buffer_of[t]` is tensor t's buffer index or kNoOffset.
+Status Interpreter::ChooseStage(PlanBuffer* buffers, int n, const uint32_t* buffer_of, void* work,
+                                size_t work_bytes, uint32_t* head) {
+  stage_first_ = stage_last_ = -1;
+  if (PlanBuffers(buffers, n, work, work_bytes, head) != Status::kOk) {
+    return Status::kInvalidArgument;
+  }
+  const ScratchEntry* requests = reinterpret_cast<const ScratchEntry*>(head_);
+  auto has_scratch = [&](int op) {
+    for (int k = 0; k < num_scratch_; ++k) {
+      if (requests[k].op == op) return true;
+    }
+    return false;
+  };
+  struct Edit {
+    uint32_t buffer;
+    PlanBuffer saved;
+  };
+  Edit edits[kMaxStageOps + 2];
+  int num_edits = 0;
+  StageGeometry chain[kMaxStageOps];
+  // Applies stage [s, e] (chain[0..e-s] filled) to the buffers, saving what it changes.
+  auto apply = [&](int s, int e) {
+    num_edits = 0;
+    for (int k = s; k < e; ++k) {
+      const uint32_t b = buffer_of[model_.Operator(k).outputs[0]];
+      edits[num_edits++] = Edit{b, buffers[b]};
+      buffers[b].size =
+          PlanAlign(static_cast<uint32_t>(WindowRows(chain[k + 1 - s])) * chain[k - s].out_row);
+      buffers[b].first = static_cast<uint16_t>(s);
+      buffers[b].last = static_cast<uint16_t>(e);
+    }
+    const int32_t x = model_.Operator(s).inputs[0];
+    if (buffer_of[x] != kNoOffset) {
+      const uint32_t b = buffers[buffer_of[x]].alias >= 0
+                             ? static_cast<uint32_t>(buffers[buffer_of[x]].alias)
+                             : buffer_of[x];
+      edits[num_edits++] = Edit{b, buffers[b]};
+      if (buffers[b].last < e) buffers[b].last = static_cast<uint16_t>(e);
+    }
+    const uint32_t y = buffer_of[model_.Operator(e).outputs[0]];
+    edits[num_edits++] = Edit{y, buffers[y]};
+    if (buffers[y].first > s) buffers[y].first = static_cast<uint16_t>(s);
+  };
+  auto restore = [&]() {
+    while (num_edits > 0) {
+      --num_edits;
+      buffers[edits[num_edits].buffer] = edits[num_edits].saved;
+    }
+  };
+  uint32_t best_head = *head;
+  int best_s = -1;
+  int best_e = -1;
+  // Only kernels that declare band support are streamed (a resolver may hold others).
+  auto streamable = [&](int op, StageGeometry* g) {
+    const KernelRegistration* reg = resolver_.Find(model_.Operator(op).builtin_code);
+    return reg != nullptr && reg->runs_on_bands && ReadStageOp(model_, op, g) && !has_scratch(op);
+  };
+  const int num_ops = model_.NumOperators();
+  for (int s = 0; s < num_ops; ++s) {
+    if (!streamable(s, &chain[0])) continue;
+    for (int e = s + 1; e < num_ops && e < s + kMaxStageOps; ++e) {
+      const int32_t mid = model_.Operator(e - 1).outputs[0];
+      if (!streamable(e, &chain[e - s])) break;
+      if (model_.Operator(e).inputs[0] != mid || CountUses(model_, mid) != 2) break;
+      if (buffer_of[mid] == kNoOffset || IsGraphOutput(model_, mid)) break;
+      if (model_.Tensor(mid).is_variable) break;
+      apply(s, e);
+      uint32_t trial = 0;
+      const Status st = PlanBuffers(buffers, n, work, work_bytes, &trial);
+      restore();
+      if (st != Status::kOk) return st;
+      if (trial < best_head) {
+        best_head = trial;
+        best_s = s;
+        best_e = e;
+      }
+    }
+  }
+  if (best_s < 0) return PlanBuffers(buffers, n, work, work_bytes, head);
+  for (int k = best_s; k <= best_e; ++k) ReadStageOp(model_, k, &chain[k - best_s]);
+  apply(best_s, best_e);
+  stage_first_ = best_s;
+  stage_last_ = best_e;
+  return PlanBuffers(buffers, n, work, work_bytes, head);
+}
+
+Status Interpreter::InvokeOp(int op, Band band, uint8_t* input, uint8_t* output) {
+  const KernelRegistration* reg = resolver_.Find(CurrentOp(op).builtin_code);
+  band_op_ = op;
+  band_ = band;
+  band_input_ = input;
+  band_output_ = output;
+  OpContext ctx(this, op);
+  error_[0] = '\0';
+  const Status s = reg->invoke(ctx);
+  band_op_ = -1;
+  if (s != Status::kOk && error_[0] == '\0') {
+    SetError(s, "op %ld (%s): invoke failed (%s)", static_cast<long>(op), reg->name, StatusName(s));
+  }
+  return s;
+}
+
+// Streams the stage: one output row of its last op at a time; each op j
+// first makes the rows of op j-1's output it needs (kept in a window of
+// run.rows[j-1] rows, oldest dropped first), then computes its row.
+Status Interpreter::RunStage() {
+  StageRun run{};
+  const int n = stage_last_ - stage_first_ + 1;
+  for (int j = 0; j < n; ++j) {
+    StageGeometry g{};
+    ReadStageOp(model_, stage_first_ + j, &g);  // checked when the stage was chosen
+    run.kh[j] = g.kh;
+    run.dh[j] = g.dh;
+    run.sh[j] = g.sh;
+    run.pad_h[j] = g.pad_h;
+    run.in_h[j] = g.in_h;
+    run.out_h[j] = g.out_h;
+    run.in_row[j] = g.in_row;
+    run.out_row[j] = g.out_row;
+    run.produced[j] = run.lo[j] = run.count[j] = 0;
+    run.window[j] = nullptr;
+    run.rows[j] = 0;
+    run.ticks[j] = 0;
+    if (j > 0) {
+      run.rows[j - 1] = WindowRows(g);
+      run.window[j - 1] = head_ + tensor_offsets_[model_.Operator(stage_first_ + j - 1).outputs[0]];
+    }
+  }
+  Status s = Status::kOk;
+  for (int32_t row = 0; row < run.out_h[n - 1] && s == Status::kOk; ++row) {
+    s = ProduceStageRow(run, n - 1, row);
+  }
+  if (profiler_ != nullptr && s == Status::kOk) {
+    for (int j = 0; j < n; ++j) {
+      const KernelRegistration* reg = resolver_.Find(CurrentOp(stage_first_ + j).builtin_code);
+      profiler_->AddRecord(stage_first_ + j, reg->name, run.ticks[j]);
+    }
+  }
+  return s;
+}
+
+Status Interpreter::ProduceStageRow(StageRun& run, int j, int32_t row) {
+  const int n = stage_last_ - stage_first_ + 1;
+  uint8_t* input = nullptr;  // op 0 of the stage reads its full-size input
+  if (j > 0) {
+    int32_t needed = row * run.sh[j] - run.pad_h[j] + (run.kh[j] - 1) * run.dh[j];
+    if (needed > run.in_h[j] - 1) needed = run.in_h[j] - 1;
+    while (run.produced[j - 1] <= needed) {
+      const Status s = ProduceStageRow(run, j - 1, run.produced[j - 1]);
+      if (s != Status::kOk) return s;
+    }
+    input = VirtualBase(run.window[j - 1], static_cast<uint32_t>(run.lo[j - 1]) * run.in_row[j]);
+  }
+  const uint64_t start = profiler_ != nullptr ? port::Ticks() : 0;
+  uint8_t* output = nullptr;  // the stage's last op writes its full-size output
+  if (j + 1 < n) {
+    if (run.count[j] == run.rows[j]) {
+      std::memmove(run.window[j], run.window[j] + run.out_row[j],
+                   static_cast<size_t>(run.rows[j] - 1) * run.out_row[j]);
+      ++run.lo[j];
+      --run.count[j];
+    }
+    uint8_t* slot = run.window[j] + static_cast<uint32_t>(run.count[j]) * run.out_row[j];
+    output = VirtualBase(slot, static_cast<uint32_t>(row) * run.out_row[j]);
+    ++run.count[j];
+  }
+  const Status s = InvokeOp(stage_first_ + j, Band{row, row + 1}, input, output);
+  if (j + 1 < n) run.produced[j] = row + 1;
+  if (profiler_ != nullptr) run.ticks[j] += port::Ticks() - start;
+  return s;
+}
+
 Status Interpreter::ResetVariableTensors() {
   if (!allocated_) {
     return SetError(Status::kInvalidArgument,
@@ -404,6 +642,15 @@ Status Interpreter::Invoke() {
   user_cursor_ = user_first_;
   const int num_ops = model_.NumOperators();
   for (int i = 0; i < num_ops; ++i) {
+    if (i == stage_first_) {
+      const Status st = RunStage();
+      if (st != Status::kOk) {
+        phase_ = Phase::kNone;
+        return st;
+      }
+      i = stage_last_;
+      continue;
+    }
     const KernelRegistration* reg = resolver_.Find(CurrentOp(i).builtin_code);
     while (scratch_cursor_ < num_scratch_ && scratch_[scratch_cursor_].op < i) ++scratch_cursor_;
     while (user_cursor_ != nullptr && user_cursor_->op < i) user_cursor_ = user_cursor_->next;
@@ -527,14 +774,24 @@ bool OpContext::HasInput(int i) const {
 
 TensorView OpContext::Input(int i) const {
   if (!HasInput(i)) return TensorView();
-  return interp_->Tensor(interp_->CurrentOp(op_index_).inputs[i]);
+  TensorView v = interp_->Tensor(interp_->CurrentOp(op_index_).inputs[i]);
+  if (i == 0 && interp_->band_op_ == op_index_ && interp_->band_input_ != nullptr) {
+    v.data = interp_->band_input_;  // a window of rows inside a patch-based stage
+  }
+  return v;
 }
 
 TensorView OpContext::Output(int i) const {
   const OpInfo& op = interp_->CurrentOp(op_index_);
   if (i < 0 || i >= op.num_outputs) return TensorView();
-  return interp_->Tensor(op.outputs[i]);
+  TensorView v = interp_->Tensor(op.outputs[i]);
+  if (i == 0 && interp_->band_op_ == op_index_ && interp_->band_output_ != nullptr) {
+    v.data = interp_->band_output_;
+  }
+  return v;
 }
+
+Band OpContext::band() const { return interp_->band_op_ == op_index_ ? interp_->band_ : Band(); }
 
 TensorView OpContext::Intermediate(int i) const {
   const OpInfo& op = interp_->CurrentOp(op_index_);

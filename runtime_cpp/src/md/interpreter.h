@@ -103,6 +103,10 @@ class Interpreter {
   bool required_is_lower_bound() const { return required_is_lower_bound_; }
 
   const char* error_message() const { return error_; }
+  // Patch-based execution (docs/patch_execution.md): the ops [first, last]
+  // streamed row by row, or -1 for both when the plan runs layer by layer.
+  int PatchStageFirst() const { return stage_first_; }
+  int PatchStageLast() const { return stage_last_; }
   const ModelView& model() const { return model_; }
 
   // Optional: AllocateTensors() copies the plan into `records` (up to
@@ -136,6 +140,20 @@ class Interpreter {
   static constexpr uint32_t kNoOffset = 0xffffffffu;
   static constexpr int kMaxOps = 65535;  // op indices are packed into 16 bits while planning
   static constexpr size_t kErrorSize = 256;
+  static constexpr int kMaxStageOps = 16;  // ops in one patch-based stage
+
+  // Streaming state of a patch-based stage while it runs (on the stack).
+  struct StageRun {
+    int32_t kh[kMaxStageOps], dh[kMaxStageOps], sh[kMaxStageOps], pad_h[kMaxStageOps];
+    int32_t in_h[kMaxStageOps], out_h[kMaxStageOps];
+    uint32_t in_row[kMaxStageOps], out_row[kMaxStageOps];  // bytes per row
+    int32_t rows[kMaxStageOps];      // window rows of op j's output (j < last)
+    int32_t produced[kMaxStageOps];  // rows of op j's output computed so far
+    int32_t lo[kMaxStageOps];        // first row held in op j's window
+    int32_t count[kMaxStageOps];     // rows held in op j's window
+    uint8_t* window[kMaxStageOps];
+    uint64_t ticks[kMaxStageOps];  // per op, summed when profiling
+  };
 
   Status SetError(Status status, const char* fmt, ...)
 #if defined(__GNUC__)
@@ -146,6 +164,11 @@ class Interpreter {
   void* AllocTail(size_t bytes);
   const OpInfo& CurrentOp(int op_index) const;
   Status PlanAndLayout();
+  Status ChooseStage(PlanBuffer* buffers, int n, const uint32_t* buffer_of, void* work,
+                     size_t work_bytes, uint32_t* head);
+  Status InvokeOp(int op, Band band, uint8_t* input, uint8_t* output);
+  Status RunStage();
+  Status ProduceStageRow(StageRun& run, int j, int32_t row);
 
   // OpContext support.
   void* AllocatePersistent(int op_index, size_t bytes);
@@ -186,6 +209,14 @@ class Interpreter {
   size_t used_bytes_ = 0;
   size_t required_bytes_ = 0;
   bool required_is_lower_bound_ = false;
+
+  int stage_first_ = -1;  // patch-based stage, -1 when none
+  int stage_last_ = -1;
+  // The op being invoked on a band, and its input 0 / output 0 data then.
+  int band_op_ = -1;
+  Band band_;
+  uint8_t* band_input_ = nullptr;
+  uint8_t* band_output_ = nullptr;
 
   PlanRecord* plan_records_ = nullptr;
   int plan_capacity_ = 0;

@@ -21,6 +21,18 @@ namespace md {
 
 class Interpreter;
 
+// A band of output rows [row_begin, row_end) of a rank-4 (NHWC) output, for
+// patch-based execution (docs/patch_execution.md). When a kernel is invoked
+// with an active band, Input(0) and Output(0) point at virtual full-size
+// tensors of which only the rows this band reads or writes are backed by
+// memory; the kernel computes exactly the band's rows. Only kernels that
+// support it (CONV_2D, DEPTHWISE_CONV_2D) are ever given an active band.
+struct Band {
+  int32_t row_begin = 0;
+  int32_t row_end = -1;  // -1: no band, the whole output
+  bool active() const { return row_end >= 0; }
+};
+
 // Handed to a kernel for one op. Implemented by the interpreter.
 class OpContext {
  public:
@@ -47,6 +59,8 @@ class OpContext {
   Status RequestScratch(size_t bytes, int* scratch_index);
   // Invoke only.
   void* Scratch(int scratch_index) const;
+  // Invoke only: the band of output rows to compute (inactive: all rows).
+  Band band() const;
   // Persistent data of this op set during prepare (nullptr if none).
   void* user_data() const;
   void set_user_data(void* data);
@@ -71,6 +85,8 @@ struct KernelRegistration {
   const char* name;  // "CONV_2D"
   KernelFn prepare;  // may be nullptr
   KernelFn invoke;
+  // Honours OpContext::band() (patch-based execution may then stream it).
+  bool runs_on_bands = false;
 };
 
 }  // namespace md

@@ -10,10 +10,11 @@ void Profiler::BeginOp(int32_t op, const char* name) {
   start_ = port::Ticks();
 }
 
-void Profiler::EndOp() {
-  const uint64_t ticks = port::Ticks() - start_;
+void Profiler::EndOp() { AddRecord(op_, name_, port::Ticks() - start_); }
+
+void Profiler::AddRecord(int32_t op, const char* name, uint64_t ticks) {
   if (count_ < capacity_) {
-    records_[count_++] = ProfileRecord{op_, name_, ticks};
+    records_[count_++] = ProfileRecord{op, name, ticks};
   } else {
     ++dropped_;
   }

@@ -22,6 +22,9 @@ class Profiler {
 
   void BeginOp(int32_t op, const char* name);
   void EndOp();
+  // A record measured by the caller (ops of a patch-based stage run interleaved,
+  // so the interpreter sums each op's ticks itself).
+  void AddRecord(int32_t op, const char* name, uint64_t ticks);
   // Forget the records (call before each Invoke to keep only the last one).
   void Reset() {
     count_ = 0;

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "md/kernel.h"
+#include "md/kernels/band.h"
 #include "md/kernels/conv_2d_opt.h"
 #include "md/kernels/conv_common.h"
 #include "md/kernels/float_exact_common.h"
@@ -231,14 +232,15 @@ MD_NO_FP_CONTRACT void ConvFloat(const ConvShape& s, const float* input, const f
 }
 
 Status Invoke(OpContext& ctx) {
-  const TensorView input = ctx.Input(0);
+  TensorView input = ctx.Input(0);
   const TensorView filter = ctx.Input(1);
-  const TensorView output = ctx.Output(0);
+  TensorView output = ctx.Output(0);
   const bool has_bias = ctx.NumInputs() == 3 && ctx.HasInput(2);
   const TensorView bias = has_bias ? ctx.Input(2) : TensorView();
   ConvShape s;
   int32_t padding = 0;
   ReadShape(ctx, input, filter, &s, &padding);
+  ApplyBand(ctx.band(), &s, &input, &output);  // patch-based execution: one band of rows
   const FusedActivation act = ReadActivation(ctx);
 
   if (input.type == DataType::kFloat32) {
@@ -291,7 +293,7 @@ Status Invoke(OpContext& ctx) {
 }  // namespace
 
 const KernelRegistration& Register_CONV_2D() {
-  static const KernelRegistration registration = {kOpConv2D, "CONV_2D", Prepare, Invoke};
+  static const KernelRegistration registration = {kOpConv2D, "CONV_2D", Prepare, Invoke, true};
   return registration;
 }
 

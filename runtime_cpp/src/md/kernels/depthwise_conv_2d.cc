@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "md/kernel.h"
+#include "md/kernels/band.h"
 #include "md/kernels/conv_common.h"
 #include "md/kernels/depthwise_conv_2d_opt.h"
 #include "md/kernels/float_exact_common.h"
@@ -226,14 +227,15 @@ MD_NO_FP_CONTRACT void DepthwiseFloat(const DepthwiseShape& s, const float* inpu
 }
 
 Status Invoke(OpContext& ctx) {
-  const TensorView input = ctx.Input(0);
+  TensorView input = ctx.Input(0);
   const TensorView filter = ctx.Input(1);
-  const TensorView output = ctx.Output(0);
+  TensorView output = ctx.Output(0);
   const bool has_bias = ctx.NumInputs() == 3 && ctx.HasInput(2);
   const TensorView bias = has_bias ? ctx.Input(2) : TensorView();
   DepthwiseShape s;
   int32_t padding = 0;
   ReadShape(ctx, input, filter, &s, &padding);
+  ApplyBand(ctx.band(), &s, &input, &output);  // patch-based execution: one band of rows
   const auto act = static_cast<FusedActivation>(ctx.Options().GetInt8(kActivation, 0));
 
   if (input.type == DataType::kFloat32) {
@@ -281,7 +283,7 @@ Status Invoke(OpContext& ctx) {
 
 const KernelRegistration& Register_DEPTHWISE_CONV_2D() {
   static const KernelRegistration registration = {kOpDepthwiseConv2D, "DEPTHWISE_CONV_2D", Prepare,
-                                                  Invoke};
+                                                  Invoke, true};
   return registration;
 }
 
