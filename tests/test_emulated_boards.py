@@ -26,11 +26,23 @@ from microdeploy.project.generate import init_project
 pytestmark = [pytest.mark.slow, pytest.mark.qemu]
 
 BOARDS = ["mps2-an385", "mps2-an500"]
-# float (all arithmetic in soft-float on the M3), int8 dense, int8 conv/depthwise network
+# Every reference model the runtime covers: float (all arithmetic in soft-float on the M3),
+# int8 dense, conv/depthwise networks, residual ADDs, int16 SVDF and the int8 LSTM.
+# (audio_preprocessor uses TFLM's custom signal ops, out of scope.)
 MODELS = [
     "tflm/hello_world_float.tflite",
     "tflm/hello_world_int8.tflite",
     "tflm/person_detect.tflite",
+    "tflm/micro_speech_quantized.tflite",
+    "tflm/keyword_scrambled.tflite",
+    "tflm/keyword_scrambled_8bit.tflite",
+    "tflm/trained_lstm_int8.tflite",
+    "tflm/simple_add_model.tflite",
+    "mlperf_tiny/vww_96_int8.tflite",
+    "mlperf_tiny/kws_ref_model.tflite",
+    "mlperf_tiny/pretrainedResnet_quant.tflite",
+    "mlperf_tiny/ad01_int8.tflite",
+    "mlperf_tiny/str_ww_ref_model.tflite",
 ]
 
 
