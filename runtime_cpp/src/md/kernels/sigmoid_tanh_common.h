@@ -17,6 +17,8 @@
 #include <cstring>
 #include <limits>
 
+#include "md/kernel.h"
+#include "md/kernels/elementwise_common.h"
 #include "md/kernels/exp_common.h"
 #include "md/quant.h"
 
@@ -461,6 +463,63 @@ inline Int16InputRescale ComputeInt16InputRescale(float input_scale, int max_pot
     p.multiplier = static_cast<int32_t>(multiplier);
   }
   return p;
+}
+
+// Which int8 output zero point the kernel's prepare insists on: LOGISTIC
+// requires -128 (as TFLM does); TANH assumes 0 without checking, like TFLM.
+enum class Int8OutputZeroPointCheck { kNone, kMustBeMinus128 };
+
+// Prepare shared by LOGISTIC and TANH: one input and one output of the same
+// type and element count; int8 needs a usable input scale, int16 zero points 0
+// and output scale 2^-15; float32 needs nothing more.
+inline Status PrepareSigmoidOrTanh(OpContext& ctx, Int8OutputZeroPointCheck zero_point_check) {
+  if (ctx.NumInputs() != 1 || ctx.NumOutputs() != 1) {
+    return ctx.Fail(Status::kShapeMismatch, "expects 1 input and 1 output, got %d and %d",
+                    ctx.NumInputs(), ctx.NumOutputs());
+  }
+  const Status present = elementwise::RequireInputs(ctx, 0, 1);
+  if (present != Status::kOk) return present;
+  const TensorView in = ctx.Input(0);
+  const TensorView out = ctx.Output(0);
+  if (in.type != out.type) {
+    return ctx.Fail(Status::kUnsupportedType, "input type %s differs from output type %s",
+                    DataTypeName(in.type), DataTypeName(out.type));
+  }
+  if (in.FlatSize() != out.FlatSize()) {
+    return ctx.Fail(Status::kShapeMismatch, "input has %d elements, output %d",
+                    static_cast<int>(in.FlatSize()), static_cast<int>(out.FlatSize()));
+  }
+  if (in.type == DataType::kInt8) {
+    if (zero_point_check == Int8OutputZeroPointCheck::kMustBeMinus128 && out.zero_point != -128) {
+      return ctx.Fail(Status::kUnsupportedType, "int8 output zero point must be -128, got %d",
+                      static_cast<int>(out.zero_point));
+    }
+    if (in.scale <= 0.0f) {
+      return ctx.Fail(Status::kUnsupportedType, "int8 input has no quantization scale");
+    }
+    const Int8InputRescale p = ComputeInt8InputRescale(in.scale);
+    if (p.left_shift < 0 || p.left_shift > 31) {
+      return ctx.Fail(Status::kUnsupportedType, "input scale %g out of range",
+                      static_cast<double>(in.scale));
+    }
+  } else if (in.type == DataType::kInt16) {
+    if (in.zero_point != 0 || out.zero_point != 0) {
+      return ctx.Fail(Status::kUnsupportedType, "int16 zero points must be 0, got %d/%d",
+                      static_cast<int>(in.zero_point), static_cast<int>(out.zero_point));
+    }
+    int out_log2;
+    if (!elementwise::CheckedLog2(out.scale, &out_log2) || out_log2 != -15) {
+      return ctx.Fail(Status::kUnsupportedType, "int16 output scale must be 2^-15, got %g",
+                      static_cast<double>(out.scale));
+    }
+    if (in.scale <= 0.0f) {
+      return ctx.Fail(Status::kUnsupportedType, "int16 input has no quantization scale");
+    }
+  } else if (in.type != DataType::kFloat32) {
+    return ctx.Fail(Status::kUnsupportedType, "type %s not supported (int8, int16, float32)",
+                    DataTypeName(in.type));
+  }
+  return Status::kOk;
 }
 
 }  // namespace lut

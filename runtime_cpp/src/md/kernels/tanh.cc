@@ -22,7 +22,6 @@
 #include <limits>
 
 #include "md/kernel.h"
-#include "md/kernels/elementwise_common.h"
 #include "md/kernels/register.h"
 #include "md/kernels/sigmoid_tanh_common.h"
 #include "md/quant.h"
@@ -31,49 +30,7 @@ namespace md {
 namespace {
 
 Status Prepare(OpContext& ctx) {
-  if (ctx.NumInputs() != 1 || ctx.NumOutputs() != 1) {
-    return ctx.Fail(Status::kShapeMismatch, "expects 1 input and 1 output, got %d and %d",
-                    ctx.NumInputs(), ctx.NumOutputs());
-  }
-  const Status present = elementwise::RequireInputs(ctx, 0, 1);
-  if (present != Status::kOk) return present;
-  const TensorView in = ctx.Input(0);
-  const TensorView out = ctx.Output(0);
-  if (in.type != out.type) {
-    return ctx.Fail(Status::kUnsupportedType, "input type %s differs from output type %s",
-                    DataTypeName(in.type), DataTypeName(out.type));
-  }
-  if (in.FlatSize() != out.FlatSize()) {
-    return ctx.Fail(Status::kShapeMismatch, "input has %d elements, output %d",
-                    static_cast<int>(in.FlatSize()), static_cast<int>(out.FlatSize()));
-  }
-  if (in.type == DataType::kInt8) {
-    if (in.scale <= 0.0f) {
-      return ctx.Fail(Status::kUnsupportedType, "int8 input has no quantization scale");
-    }
-    const lut::Int8InputRescale p = lut::ComputeInt8InputRescale(in.scale);
-    if (p.left_shift < 0 || p.left_shift > 31) {
-      return ctx.Fail(Status::kUnsupportedType, "input scale %g out of range",
-                      static_cast<double>(in.scale));
-    }
-  } else if (in.type == DataType::kInt16) {
-    if (in.zero_point != 0 || out.zero_point != 0) {
-      return ctx.Fail(Status::kUnsupportedType, "int16 zero points must be 0, got %d/%d",
-                      static_cast<int>(in.zero_point), static_cast<int>(out.zero_point));
-    }
-    int out_log2;
-    if (!elementwise::CheckedLog2(out.scale, &out_log2) || out_log2 != -15) {
-      return ctx.Fail(Status::kUnsupportedType, "int16 output scale must be 2^-15, got %g",
-                      static_cast<double>(out.scale));
-    }
-    if (in.scale <= 0.0f) {
-      return ctx.Fail(Status::kUnsupportedType, "int16 input has no quantization scale");
-    }
-  } else if (in.type != DataType::kFloat32) {
-    return ctx.Fail(Status::kUnsupportedType, "type %s not supported (int8, int16, float32)",
-                    DataTypeName(in.type));
-  }
-  return Status::kOk;
+  return lut::PrepareSigmoidOrTanh(ctx, lut::Int8OutputZeroPointCheck::kNone);
 }
 
 void TanhInt8(const TensorView& in, const TensorView& out) {
