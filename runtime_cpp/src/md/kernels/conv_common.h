@@ -119,6 +119,85 @@ inline Status CheckFilterQuantization(const OpContext& ctx, const TensorView& fi
   return Status::kOk;
 }
 
+// Operand types a conv-like kernel (CONV_2D, DEPTHWISE_CONV_2D,
+// FULLY_CONNECTED) accepts: float32, int8 x int8 or int16 x int8.
+struct ConvOperandTypes {
+  bool is_float;
+  bool is_int8;
+  bool is_int16;
+};
+
+inline ConvOperandTypes ClassifyConvOperands(const TensorView& input, const TensorView& filter) {
+  ConvOperandTypes t;
+  t.is_float = input.type == DataType::kFloat32 && filter.type == DataType::kFloat32;
+  t.is_int8 = input.type == DataType::kInt8 && filter.type == DataType::kInt8;
+  t.is_int16 = input.type == DataType::kInt16 && filter.type == DataType::kInt8;
+  return t;
+}
+
+// Prepare checks shared by CONV_2D and DEPTHWISE_CONV_2D: 2 or 3 inputs and
+// one output, input and filter present, all three 4-D, supported types.
+// Fills *types on success.
+inline Status CheckConv2dOperands(const OpContext& ctx, ConvOperandTypes* types) {
+  if (ctx.NumInputs() < 2 || ctx.NumInputs() > 3 || ctx.NumOutputs() != 1) {
+    return ctx.Fail(Status::kInvalidArgument, "expects 2 or 3 inputs and 1 output, got %d and %d",
+                    ctx.NumInputs(), ctx.NumOutputs());
+  }
+  if (!ctx.HasInput(0) || !ctx.HasInput(1)) {
+    return ctx.Fail(Status::kInvalidArgument, "input and filter are required");
+  }
+  const TensorView input = ctx.Input(0);
+  const TensorView filter = ctx.Input(1);
+  const TensorView output = ctx.Output(0);
+  if (input.rank != 4 || filter.rank != 4 || output.rank != 4) {
+    return ctx.Fail(
+        Status::kShapeMismatch, "input, filter and output must be 4-D (got ranks %d, %d, %d)",
+        static_cast<int>(input.rank), static_cast<int>(filter.rank), static_cast<int>(output.rank));
+  }
+  *types = ClassifyConvOperands(input, filter);
+  if (!(types->is_float || types->is_int8 || types->is_int16) || output.type != input.type) {
+    return ctx.Fail(Status::kUnsupportedType,
+                    "unsupported types input=%s filter=%s output=%s (supported: float32, "
+                    "int8 x int8, int16 x int8)",
+                    DataTypeName(input.type), DataTypeName(filter.type), DataTypeName(output.type));
+  }
+  return Status::kOk;
+}
+
+// Bias check of CONV_2D and FULLY_CONNECTED: float32 bias for float, int32
+// for int8, int32 or int64 for int16 x int8; one value per output channel.
+// `channel_noun` names the channels in the message ("filters", "outputs").
+inline Status CheckConvBias(const OpContext& ctx, const TensorView& bias, const TensorView& input,
+                            const ConvOperandTypes& types, int32_t out_depth,
+                            const char* channel_noun) {
+  const bool bias_ok = types.is_float ? bias.type == DataType::kFloat32
+                       : types.is_int8
+                           ? bias.type == DataType::kInt32
+                           : (bias.type == DataType::kInt32 || bias.type == DataType::kInt64);
+  if (!bias_ok) {
+    return ctx.Fail(Status::kUnsupportedType, "bias type %s does not fit %s input",
+                    DataTypeName(bias.type), DataTypeName(input.type));
+  }
+  if (bias.FlatSize() != out_depth) {
+    return ctx.Fail(Status::kShapeMismatch, "bias has %d values for %d %s",
+                    static_cast<int>(bias.FlatSize()), static_cast<int>(out_depth), channel_noun);
+  }
+  return Status::kOk;
+}
+
+// Quantization checks of the conv-like kernels: filter per-tensor or
+// per-channel along `channel_dim`, input and output scales positive.
+inline Status CheckConvQuantization(const OpContext& ctx, const TensorView& input,
+                                    const TensorView& filter, const TensorView& output,
+                                    int channel_dim) {
+  const Status q = CheckFilterQuantization(ctx, filter, channel_dim);
+  if (q != Status::kOk) return q;
+  if (input.scale <= 0.0f || output.scale <= 0.0f) {
+    return ctx.Fail(Status::kUnsupportedType, "quantized input/output need a scale > 0");
+  }
+  return Status::kOk;
+}
+
 // Quantized clamp range of a fused activation for an int8/int16 output.
 inline void OutputActivationRange(FusedActivation act, const TensorView& output, int32_t* act_min,
                                   int32_t* act_max) {

@@ -60,30 +60,14 @@ void ReadShape(const OpContext& ctx, const TensorView& input, const TensorView& 
 }
 
 Status Prepare(OpContext& ctx) {
-  if (ctx.NumInputs() < 2 || ctx.NumInputs() > 3 || ctx.NumOutputs() != 1) {
-    return ctx.Fail(Status::kInvalidArgument, "expects 2 or 3 inputs and 1 output, got %d and %d",
-                    ctx.NumInputs(), ctx.NumOutputs());
-  }
-  if (!ctx.HasInput(0) || !ctx.HasInput(1)) {
-    return ctx.Fail(Status::kInvalidArgument, "input and filter are required");
-  }
+  ConvOperandTypes types;
+  const Status operands = CheckConv2dOperands(ctx, &types);
+  if (operands != Status::kOk) return operands;
+  const bool is_float = types.is_float;
+  const bool is_int8 = types.is_int8;
   const TensorView input = ctx.Input(0);
   const TensorView filter = ctx.Input(1);
   const TensorView output = ctx.Output(0);
-  if (input.rank != 4 || filter.rank != 4 || output.rank != 4) {
-    return ctx.Fail(
-        Status::kShapeMismatch, "input, filter and output must be 4-D (got ranks %d, %d, %d)",
-        static_cast<int>(input.rank), static_cast<int>(filter.rank), static_cast<int>(output.rank));
-  }
-  const bool is_float = input.type == DataType::kFloat32 && filter.type == DataType::kFloat32;
-  const bool is_int8 = input.type == DataType::kInt8 && filter.type == DataType::kInt8;
-  const bool is_int16 = input.type == DataType::kInt16 && filter.type == DataType::kInt8;
-  if (!(is_float || is_int8 || is_int16) || output.type != input.type) {
-    return ctx.Fail(Status::kUnsupportedType,
-                    "unsupported types input=%s filter=%s output=%s (supported: float32, "
-                    "int8 x int8, int16 x int8)",
-                    DataTypeName(input.type), DataTypeName(filter.type), DataTypeName(output.type));
-  }
   DepthwiseShape s;
   int32_t padding = 0;
   ReadShape(ctx, input, filter, &s, &padding);
@@ -125,11 +109,8 @@ Status Prepare(OpContext& ctx) {
     }
   }
   if (!is_float) {
-    const Status q = CheckFilterQuantization(ctx, filter, kQuantizedDimension);
+    const Status q = CheckConvQuantization(ctx, input, filter, output, kQuantizedDimension);
     if (q != Status::kOk) return q;
-    if (input.scale <= 0.0f || output.scale <= 0.0f) {
-      return ctx.Fail(Status::kUnsupportedType, "quantized input/output need a scale > 0");
-    }
   }
   return Status::kOk;
 }

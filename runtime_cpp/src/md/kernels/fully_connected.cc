@@ -53,10 +53,9 @@ Status Prepare(OpContext& ctx) {
   if (ctx.Options().GetInt8(kWeightsFormat, 0) != 0) {
     return ctx.Fail(Status::kUnsupportedType, "shuffled weights format is not supported");
   }
-  const bool is_float = input.type == DataType::kFloat32 && filter.type == DataType::kFloat32;
-  const bool is_int8 = input.type == DataType::kInt8 && filter.type == DataType::kInt8;
-  const bool is_int16 = input.type == DataType::kInt16 && filter.type == DataType::kInt8;
-  if (!(is_float || is_int8 || is_int16) || output.type != input.type) {
+  const ConvOperandTypes types = ClassifyConvOperands(input, filter);
+  const bool is_float = types.is_float;
+  if (!(is_float || types.is_int8 || types.is_int16) || output.type != input.type) {
     return ctx.Fail(Status::kUnsupportedType,
                     "unsupported types input=%s weights=%s output=%s (supported: float32, "
                     "int8 x int8, int16 x int8; hybrid models are not supported)",
@@ -82,25 +81,12 @@ Status Prepare(OpContext& ctx) {
   }
   if (HasBias(ctx)) {
     const TensorView bias = ctx.Input(2);
-    const bool bias_ok = is_float ? bias.type == DataType::kFloat32
-                         : is_int8
-                             ? bias.type == DataType::kInt32
-                             : (bias.type == DataType::kInt32 || bias.type == DataType::kInt64);
-    if (!bias_ok) {
-      return ctx.Fail(Status::kUnsupportedType, "bias type %s does not fit %s input",
-                      DataTypeName(bias.type), DataTypeName(input.type));
-    }
-    if (bias.FlatSize() != s.out_depth) {
-      return ctx.Fail(Status::kShapeMismatch, "bias has %d values for %d outputs",
-                      static_cast<int>(bias.FlatSize()), static_cast<int>(s.out_depth));
-    }
+    const Status b = CheckConvBias(ctx, bias, input, types, s.out_depth, "outputs");
+    if (b != Status::kOk) return b;
   }
   if (!is_float) {
-    const Status q = CheckFilterQuantization(ctx, filter, 0);
+    const Status q = CheckConvQuantization(ctx, input, filter, output, 0);
     if (q != Status::kOk) return q;
-    if (input.scale <= 0.0f || output.scale <= 0.0f) {
-      return ctx.Fail(Status::kUnsupportedType, "quantized input/output need a scale > 0");
-    }
   }
   return Status::kOk;
 }
