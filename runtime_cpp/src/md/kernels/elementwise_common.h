@@ -211,6 +211,45 @@ inline int PositiveAxis(int axis, int rank) {
   return (a >= 0 && a < rank) ? a : -1;
 }
 
+// Prepare checks shared by ADD and MUL: two present inputs and one output of
+// the same supported type, a clamp activation, broadcastable shapes, and for
+// int8/int16 a positive scale on every tensor. `op_name` names the op in the
+// last message ("quantized ADD needs scales on all tensors").
+inline Status CheckBinaryArithmetic(OpContext& ctx, FusedActivation act, const char* op_name) {
+  if (ctx.NumInputs() != 2 || ctx.NumOutputs() != 1) {
+    return ctx.Fail(Status::kShapeMismatch, "expects 2 inputs and 1 output, got %d and %d",
+                    ctx.NumInputs(), ctx.NumOutputs());
+  }
+  const Status present = RequireInputs(ctx, 0, 2);
+  if (present != Status::kOk) return present;
+  const TensorView in1 = ctx.Input(0);
+  const TensorView in2 = ctx.Input(1);
+  const TensorView out = ctx.Output(0);
+  if (in1.type != out.type || in2.type != out.type) {
+    return ctx.Fail(Status::kUnsupportedType, "input types %s/%s differ from output type %s",
+                    DataTypeName(in1.type), DataTypeName(in2.type), DataTypeName(out.type));
+  }
+  if (out.type != DataType::kInt8 && out.type != DataType::kInt16 &&
+      out.type != DataType::kFloat32 && out.type != DataType::kInt32) {
+    return ctx.Fail(Status::kUnsupportedType, "type %s not supported (int8, int16, float32, int32)",
+                    DataTypeName(out.type));
+  }
+  if (!IsClampActivation(act)) {
+    return ctx.Fail(Status::kUnsupportedType, "fused activation %d not supported",
+                    static_cast<int>(act));
+  }
+  BroadcastPlan plan;
+  const char* why = nullptr;
+  if (!MakeBroadcastPlan(in1, in2, out, &plan, &why)) {
+    return ctx.Fail(Status::kShapeMismatch, "%s", why);
+  }
+  if ((out.type == DataType::kInt8 || out.type == DataType::kInt16) &&
+      (in1.scale <= 0.0f || in2.scale <= 0.0f || out.scale <= 0.0f)) {
+    return ctx.Fail(Status::kUnsupportedType, "quantized %s needs scales on all tensors", op_name);
+  }
+  return Status::kOk;
+}
+
 }  // namespace elementwise
 }  // namespace md
 

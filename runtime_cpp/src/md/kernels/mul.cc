@@ -22,44 +22,17 @@ FusedActivation Activation(const OpContext& ctx) {
 }
 
 Status Prepare(OpContext& ctx) {
-  if (ctx.NumInputs() != 2 || ctx.NumOutputs() != 1) {
-    return ctx.Fail(Status::kShapeMismatch, "expects 2 inputs and 1 output, got %d and %d",
-                    ctx.NumInputs(), ctx.NumOutputs());
-  }
-  const Status present = elementwise::RequireInputs(ctx, 0, 2);
-  if (present != Status::kOk) return present;
+  const FusedActivation act = Activation(ctx);
+  const Status checked = elementwise::CheckBinaryArithmetic(ctx, act, "MUL");
+  if (checked != Status::kOk) return checked;
   const TensorView in1 = ctx.Input(0);
   const TensorView in2 = ctx.Input(1);
   const TensorView out = ctx.Output(0);
-  if (in1.type != out.type || in2.type != out.type) {
-    return ctx.Fail(Status::kUnsupportedType, "input types %s/%s differ from output type %s",
-                    DataTypeName(in1.type), DataTypeName(in2.type), DataTypeName(out.type));
-  }
-  if (out.type != DataType::kInt8 && out.type != DataType::kInt16 &&
-      out.type != DataType::kFloat32 && out.type != DataType::kInt32) {
-    return ctx.Fail(Status::kUnsupportedType, "type %s not supported (int8, int16, float32, int32)",
-                    DataTypeName(out.type));
-  }
-  const FusedActivation act = Activation(ctx);
-  if (!elementwise::IsClampActivation(act)) {
-    return ctx.Fail(Status::kUnsupportedType, "fused activation %d not supported",
-                    static_cast<int>(act));
-  }
-  elementwise::BroadcastPlan plan;
-  const char* why = nullptr;
-  if (!elementwise::MakeBroadcastPlan(in1, in2, out, &plan, &why)) {
-    return ctx.Fail(Status::kShapeMismatch, "%s", why);
-  }
-  if (out.type == DataType::kInt8 || out.type == DataType::kInt16) {
-    if (in1.scale <= 0.0f || in2.scale <= 0.0f || out.scale <= 0.0f) {
-      return ctx.Fail(Status::kUnsupportedType, "quantized MUL needs scales on all tensors");
-    }
-    if (out.type == DataType::kInt16 &&
-        (in1.zero_point != 0 || in2.zero_point != 0 || out.zero_point != 0)) {
-      return ctx.Fail(Status::kUnsupportedType, "int16 MUL needs zero points of 0, got %d/%d/%d",
-                      static_cast<int>(in1.zero_point), static_cast<int>(in2.zero_point),
-                      static_cast<int>(out.zero_point));
-    }
+  if (out.type == DataType::kInt16 &&
+      (in1.zero_point != 0 || in2.zero_point != 0 || out.zero_point != 0)) {
+    return ctx.Fail(Status::kUnsupportedType, "int16 MUL needs zero points of 0, got %d/%d/%d",
+                    static_cast<int>(in1.zero_point), static_cast<int>(in2.zero_point),
+                    static_cast<int>(out.zero_point));
   }
   return Status::kOk;
 }
