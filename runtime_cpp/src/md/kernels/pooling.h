@@ -90,94 +90,95 @@ inline Window ClipWindow(const PoolShape& s, int32_t out_y, int32_t out_x) {
   return w;
 }
 
-// Integer average with TFLite's round-half-away-from-zero division.
-template <typename T>
-void AveragePoolInt(const PoolShape& s, const T* input, T* output, int32_t act_min,
-                    int32_t act_max) {
+// Calls visit(w, input_row, out) for every output pixel of every batch: `w` is
+// the window clipped to the input, input_row(fy) the first channel of input
+// row w.in_y_origin + fy of that batch, `out` the pixel's first channel.
+template <typename InT, typename OutT, typename Visit>
+void ForEachPoolOutput(const PoolShape& s, const InT* input, OutT* output, Visit visit) {
   for (int32_t b = 0; b < s.batches; ++b) {
     for (int32_t out_y = 0; out_y < s.g.out_h; ++out_y) {
       for (int32_t out_x = 0; out_x < s.g.out_w; ++out_x) {
         const Window w = ClipWindow(s, out_y, out_x);
-        T* out = output + ((b * s.g.out_h + out_y) * s.g.out_w + out_x) * s.depth;
-        for (int32_t c = 0; c < s.depth; ++c) {
-          int32_t acc = 0;
-          int32_t count = 0;
-          for (int32_t fy = w.y_start; fy < w.y_end; ++fy) {
-            const T* row = input + ((b * s.in_h + w.in_y_origin + fy) * s.in_w) * s.depth;
-            for (int32_t fx = w.x_start; fx < w.x_end; ++fx) {
-              acc += row[(w.in_x_origin + fx) * s.depth + c];
-              ++count;
-            }
-          }
-          // Windows always overlap the input (padding < filter), so count > 0.
-          acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-          acc = acc < act_min ? act_min : acc;
-          acc = acc > act_max ? act_max : acc;
-          out[c] = static_cast<T>(acc);
-        }
+        OutT* out = output + ((b * s.g.out_h + out_y) * s.g.out_w + out_x) * s.depth;
+        const auto input_row = [&s, input, b, &w](int32_t fy) {
+          return input + ((b * s.in_h + w.in_y_origin + fy) * s.in_w) * s.depth;
+        };
+        visit(w, input_row, out);
       }
     }
   }
 }
 
+// Integer average with TFLite's round-half-away-from-zero division.
 template <typename T>
-void MaxPoolInt(const PoolShape& s, const T* input, T* output, int32_t act_min, int32_t act_max) {
-  for (int32_t b = 0; b < s.batches; ++b) {
-    for (int32_t out_y = 0; out_y < s.g.out_h; ++out_y) {
-      for (int32_t out_x = 0; out_x < s.g.out_w; ++out_x) {
-        const Window w = ClipWindow(s, out_y, out_x);
-        T* out = output + ((b * s.g.out_h + out_y) * s.g.out_w + out_x) * s.depth;
-        for (int32_t c = 0; c < s.depth; ++c) {
-          T max = std::numeric_limits<T>::lowest();
-          for (int32_t fy = w.y_start; fy < w.y_end; ++fy) {
-            const T* row = input + ((b * s.in_h + w.in_y_origin + fy) * s.in_w) * s.depth;
-            for (int32_t fx = w.x_start; fx < w.x_end; ++fx) {
-              const T v = row[(w.in_x_origin + fx) * s.depth + c];
-              max = v > max ? v : max;
-            }
-          }
-          int32_t v = max;
-          v = v < act_min ? act_min : v;
-          v = v > act_max ? act_max : v;
-          out[c] = static_cast<T>(v);
+void AveragePoolInt(const PoolShape& s, const T* input, T* output, int32_t act_min,
+                    int32_t act_max) {
+  ForEachPoolOutput(s, input, output, [&](const Window& w, const auto& input_row, T* out) {
+    for (int32_t c = 0; c < s.depth; ++c) {
+      int32_t acc = 0;
+      int32_t count = 0;
+      for (int32_t fy = w.y_start; fy < w.y_end; ++fy) {
+        const T* row = input_row(fy);
+        for (int32_t fx = w.x_start; fx < w.x_end; ++fx) {
+          acc += row[(w.in_x_origin + fx) * s.depth + c];
+          ++count;
         }
       }
+      // Windows always overlap the input (padding < filter), so count > 0.
+      acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+      acc = acc < act_min ? act_min : acc;
+      acc = acc > act_max ? act_max : acc;
+      out[c] = static_cast<T>(acc);
     }
-  }
+  });
+}
+
+template <typename T>
+void MaxPoolInt(const PoolShape& s, const T* input, T* output, int32_t act_min, int32_t act_max) {
+  ForEachPoolOutput(s, input, output, [&](const Window& w, const auto& input_row, T* out) {
+    for (int32_t c = 0; c < s.depth; ++c) {
+      T max = std::numeric_limits<T>::lowest();
+      for (int32_t fy = w.y_start; fy < w.y_end; ++fy) {
+        const T* row = input_row(fy);
+        for (int32_t fx = w.x_start; fx < w.x_end; ++fx) {
+          const T v = row[(w.in_x_origin + fx) * s.depth + c];
+          max = v > max ? v : max;
+        }
+      }
+      int32_t v = max;
+      v = v < act_min ? act_min : v;
+      v = v > act_max ? act_max : v;
+      out[c] = static_cast<T>(v);
+    }
+  });
 }
 
 template <PoolKind kKind>
 void PoolFloat(const PoolShape& s, const float* input, float* output, float act_min,
                float act_max) {
-  for (int32_t b = 0; b < s.batches; ++b) {
-    for (int32_t out_y = 0; out_y < s.g.out_h; ++out_y) {
-      for (int32_t out_x = 0; out_x < s.g.out_w; ++out_x) {
-        const Window w = ClipWindow(s, out_y, out_x);
-        float* out = output + ((b * s.g.out_h + out_y) * s.g.out_w + out_x) * s.depth;
-        for (int32_t c = 0; c < s.depth; ++c) {
-          float total = 0.0f;
-          float count = 0.0f;
-          float max = std::numeric_limits<float>::lowest();
-          for (int32_t fy = w.y_start; fy < w.y_end; ++fy) {
-            const float* row = input + ((b * s.in_h + w.in_y_origin + fy) * s.in_w) * s.depth;
-            for (int32_t fx = w.x_start; fx < w.x_end; ++fx) {
-              const float v = row[(w.in_x_origin + fx) * s.depth + c];
-              if (kKind == PoolKind::kAverage) {
-                total += v;
-                count += 1.0f;
-              } else {
-                max = max < v ? v : max;  // std::max(max, v)
-              }
-            }
+  ForEachPoolOutput(s, input, output, [&](const Window& w, const auto& input_row, float* out) {
+    for (int32_t c = 0; c < s.depth; ++c) {
+      float total = 0.0f;
+      float count = 0.0f;
+      float max = std::numeric_limits<float>::lowest();
+      for (int32_t fy = w.y_start; fy < w.y_end; ++fy) {
+        const float* row = input_row(fy);
+        for (int32_t fx = w.x_start; fx < w.x_end; ++fx) {
+          const float v = row[(w.in_x_origin + fx) * s.depth + c];
+          if (kKind == PoolKind::kAverage) {
+            total += v;
+            count += 1.0f;
+          } else {
+            max = max < v ? v : max;  // std::max(max, v)
           }
-          float v = kKind == PoolKind::kAverage ? total / count : max;
-          v = v < act_min ? act_min : v;
-          v = v > act_max ? act_max : v;
-          out[c] = v;
         }
       }
+      float v = kKind == PoolKind::kAverage ? total / count : max;
+      v = v < act_min ? act_min : v;
+      v = v > act_max ? act_max : v;
+      out[c] = v;
     }
-  }
+  });
 }
 
 template <PoolKind kKind>
