@@ -346,20 +346,38 @@ inline const uint16_t* SigmoidTable() {
   return kTable;
 }
 
+// Rescaling of an int16 input to the sigmoid table's 1/(3*4096) scale, as
+// both int16 reference kernels do it: `multiplier == 0` selects the
+// power-of-two path (multiplier 3 << left_shift, no shift); otherwise the
+// input is multiplied by `multiplier` and shifted right by `left_shift` with
+// rounding.
+struct Int16TableInput {
+  Int16TableInput(int32_t input_multiplier, int32_t input_left_shift) {
+    if (input_multiplier == 0) {  // power-of-two scale
+      input_multiplier = 3 << input_left_shift;
+      input_left_shift = 0;
+    }
+    multiplier = input_multiplier;
+    left_shift = input_left_shift;
+    round = input_left_shift > 0 ? 1 << (input_left_shift - 1) : 0;
+  }
+  int32_t Rescale(int16_t x) const { return (x * multiplier + round) >> left_shift; }
+
+  int32_t multiplier;
+  int32_t left_shift;
+  int32_t round;
+};
+
 // int16 logistic (reference_integer_ops::Logistic, int16 overload). Output is
 // Q0.15 in [0, 1). `input_multiplier == 0` selects the power-of-two scale
 // path with `input_left_shift` in {0}; otherwise the input is rescaled by
 // input_multiplier / 2^input_left_shift to the table's 1/(3*4096) scale.
 inline void LogisticInt16(int32_t input_multiplier, int32_t input_left_shift, int32_t n,
                           const int16_t* input, int16_t* output) {
-  if (input_multiplier == 0) {  // power-of-two scale
-    input_multiplier = 3 << input_left_shift;
-    input_left_shift = 0;
-  }
-  const int32_t round = input_left_shift > 0 ? 1 << (input_left_shift - 1) : 0;
+  const Int16TableInput scaled(input_multiplier, input_left_shift);
   const uint16_t* table = SigmoidTable();
   for (int32_t i = 0; i < n; ++i) {
-    const int32_t input_data = (input[i] * input_multiplier + round) >> input_left_shift;
+    const int32_t input_data = scaled.Rescale(input[i]);
     const uint32_t abs_input_data = static_cast<uint32_t>(std::abs(input_data));
     const uint32_t uh = abs_input_data >> 9;
     uint32_t result;
@@ -380,14 +398,10 @@ inline void LogisticInt16(int32_t input_multiplier, int32_t input_left_shift, in
 // int16 tanh (reference_integer_ops::Tanh, int16 overload). Output Q0.15.
 inline void TanhInt16(int32_t input_multiplier, int32_t input_left_shift, int32_t n,
                       const int16_t* input, int16_t* output) {
-  if (input_multiplier == 0) {  // power-of-two scale
-    input_multiplier = 3 << input_left_shift;
-    input_left_shift = 0;
-  }
-  const int32_t round = input_left_shift > 0 ? 1 << (input_left_shift - 1) : 0;
+  const Int16TableInput scaled(input_multiplier, input_left_shift);
   const uint16_t* table = SigmoidTable();
   for (int32_t i = 0; i < n; ++i) {
-    const int32_t input_data = (input[i] * input_multiplier + round) >> input_left_shift;
+    const int32_t input_data = scaled.Rescale(input[i]);
     const uint32_t abs_input_data = static_cast<uint32_t>(std::abs(input_data));
     const uint32_t uh = abs_input_data >> 8;
     int32_t result;
