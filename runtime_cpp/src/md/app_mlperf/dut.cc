@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "md/app/clock_align.h"
 #include "md/app_mlperf/text.h"
 #include "md/kernels/float_exact_common.h"
 #include "md/port.h"
@@ -111,7 +112,8 @@ class Dut {
 
  private:
   void Dispatch(char* command);
-  void Timestamp();
+  void Timestamp() { TimestampMicros(Micros()); }
+  void TimestampMicros(uint64_t us);
   void Profile();
   void Help();
   void Buffer(char** cursor);
@@ -124,8 +126,8 @@ class Dut {
   bool CheckInput();
   void LoadTensor();
   bool InvokeOnce();
-  uint64_t Micros() const;
-  void AlignToMicrosecond() const;
+  uint64_t Micros() const { return TicksToMicros(port::Ticks()); }
+  static uint64_t TicksToMicros(uint64_t ticks);
   size_t InputElementBytes() const { return config_.benchmark == Benchmark::kAd ? 4 : 1; }
 
   Interpreter& interp_;
@@ -137,29 +139,18 @@ class Dut {
   size_t db_pos_ = 0;   // bytes received since
   bool ready_ = false;  // the interpreter is set up
   bool input_ok_ = false;
+  uint64_t last_infer_ticks_ = 0;  // the previous timed region (guards the SysTick wrap)
   Status invoke_status_ = Status::kOk;
 };
 
-uint64_t Dut::Micros() const {
-  const uint64_t ticks = port::Ticks();
+uint64_t Dut::TicksToMicros(uint64_t ticks) {
   const uint64_t rate = port::TicksPerSecond();
   return ticks / rate * 1000000u + ticks % rate * 1000000u / rate;
 }
 
-// Waits for the board clock to enter a new microsecond, so that a measurement starts at the
-// same phase within it every time: under QEMU's -icount the elapsed microseconds then repeat.
-void Dut::AlignToMicrosecond() const {
-  const uint64_t rate = port::TicksPerSecond();
-  const uint64_t next_us = Micros() + 1;
-  const uint64_t boundary =
-      next_us / 1000000u * rate + (next_us % 1000000u * rate + 999999u) / 1000000u;
-  while (port::Ticks() < boundary) {
-  }
-}
-
-void Dut::Timestamp() {
+void Dut::TimestampMicros(uint64_t us) {
   out_.Str("m-lap-us-");
-  out_.Uint(Micros());
+  out_.Uint(us);
   out_.EndLine();
 }
 
@@ -415,10 +406,20 @@ void Dut::Infer(char** cursor) {
   out_.Str("m-infer-start-");
   out_.Int(n);
   out_.EndLine();
-  AlignToMicrosecond();
-  Timestamp();
+  // The timed region starts at a fixed point of a clock tick (instruction-exact on SysTick) and
+  // holds nothing but the inferences: the two lap lines are formatted afterwards, since their
+  // divisions and UART waits take data-dependent time. Under QEMU's -icount the elapsed ticks,
+  // and so the reported microseconds, then repeat exactly. The host sees the same lines in the
+  // same order; the second lap is the first plus the elapsed time (at most 1 us below the
+  // clock's reading then, and never ahead of a later `timestamp`).
+  app::AlignToClockEdge(last_infer_ticks_);
+  const uint64_t start = port::Ticks();
   for (int32_t i = 0; i < n; ++i) InvokeOnce();
-  Timestamp();
+  const uint64_t elapsed = port::Ticks() - start;
+  last_infer_ticks_ = elapsed;
+  const uint64_t start_us = TicksToMicros(start);
+  TimestampMicros(start_us);
+  TimestampMicros(start_us + TicksToMicros(elapsed));
   out_.Line("m-infer-done");
   if (invoke_status_ != Status::kOk) {
     out_.Str("e-[Inference failed: ");
