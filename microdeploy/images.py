@@ -5,9 +5,13 @@ Every board gets the same tensor because the host does all of the work:
 1. decode to 8-bit pixels [H, W, C] (PNG and PNM by our own decoders; other formats by Pillow);
 2. channels: colour -> grey with ITU-R BT.601 luma weights, grey -> colour by replication;
 3. size: resampled to the model's H x W with area averaging (each output pixel is the mean of
-   the input area it covers, so downscaling does not alias; no crop, the aspect follows the model);
+   the input area it covers, so downscaling does not alias; no crop, the aspect follows the model;
+   camera frames are first cropped to the model's aspect, `frame_tensor`);
 4. values: uint8 tensors take the pixel, int8 tensors the pixel - 128 — TFLM's camera
    convention, which is also how TFLM's own test images (person.bmp) hold their int8 values.
+
+Steps 2-4 are exact integer arithmetic with one rounding (half up), so a camera board's own
+preprocessing (runtime_cpp/src/md/camera/frame_prep.cc) gives the same bytes (docs/camera.md).
 
 8-bit BMP files are not photos here: they keep TFLM's test-image convention in inputs.py.
 """
@@ -27,7 +31,6 @@ PNM_SUFFIXES = (".pgm", ".ppm", ".pnm")
 PILLOW_SUFFIXES = (".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".webp")
 PHOTO_SUFFIXES = PNG_SUFFIXES + PNM_SUFFIXES + PILLOW_SUFFIXES
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_LUMA = np.array([0.299, 0.587, 0.114])
 
 
 class ImageError(MicrodeployError):
@@ -200,22 +203,53 @@ def _unfilter_sequential(row: np.ndarray, up: np.ndarray, bpp: int, kind: int) -
 
 
 # ---- fitting to the model ----------------------------------------------------------------------
+#
+# All of it is exact integer arithmetic, so that a device (runtime_cpp/src/md/camera/frame_prep.cc)
+# computes the very same bytes: BT.601 luma as 299 R + 587 G + 114 B over 1000, area weights as
+# whole numbers over a common denominator, and one rounding (half up) at the end.
+
+LUMA_WEIGHTS = (299, 587, 114)  # ITU-R BT.601, per mille
+_LUMA_INT = np.array(LUMA_WEIGHTS, dtype=np.float64)
 
 
 def _area_weights(size_in: int, size_out: int) -> np.ndarray:
-    """[size_out, size_in] weights: output pixel i averages input span [i, i+1) * in/out."""
-    edges = np.arange(size_out + 1) * (size_in / size_out)
-    starts, ends = edges[:-1, None], edges[1:, None]
-    cells = np.arange(size_in)[None, :]
-    overlap = np.clip(np.minimum(ends, cells + 1) - np.maximum(starts, cells), 0.0, None)
-    return overlap / overlap.sum(axis=1, keepdims=True)
+    """[size_out, size_in] whole-number weights; every row sums to size_in.
+
+    Output pixel i covers input span [i, i+1) * in/out; in units of 1/out that is
+    [i * in, (i + 1) * in), and input cell j is [j * out, (j + 1) * out): the overlap of the
+    two is the weight."""
+    starts = (np.arange(size_out) * size_in)[:, None]
+    ends = starts + size_in
+    cells = (np.arange(size_in) * size_out)[None, :]
+    overlap = np.minimum(ends, cells + size_out) - np.maximum(starts, cells)
+    return np.clip(overlap, 0, None).astype(np.float64)
 
 
-def fit(pixels: np.ndarray, height: int, width: int, channels: int) -> np.ndarray:
-    """8-bit pixels [H, W, C] resized to height x width with `channels` channels."""
-    image = pixels.astype(np.float64)
+def crop_box(height_in: int, width_in: int, height: int, width: int) -> tuple[int, int, int, int]:
+    """(top, left, rows, cols) of the centred crop with the output's aspect ratio (whole pixels,
+    rounded down), as the device takes it from a camera frame."""
+    if width_in * height > height_in * width:  # wider than the model: cut the sides
+        cols = max(1, height_in * width // height)
+        return 0, (width_in - cols) // 2, height_in, cols
+    rows = max(1, width_in * height // width)
+    return (height_in - rows) // 2, 0, rows, width_in
+
+
+def fit(
+    pixels: np.ndarray, height: int, width: int, channels: int, crop: bool = False
+) -> np.ndarray:
+    """8-bit pixels [H, W, C] resized to height x width with `channels` channels.
+
+    With `crop`, the centred region with the output's aspect ratio is taken first (cameras);
+    without, the whole picture is stretched to the output (photos given to `run`/`eval`)."""
+    if crop:
+        top, left, rows, cols = crop_box(pixels.shape[0], pixels.shape[1], height, width)
+        pixels = pixels[top : top + rows, left : left + cols]
+    image = pixels.astype(np.float64)  # whole numbers below 2**53: float sums are exact
+    scale = 1
     if image.shape[2] == 3 and channels == 1:
-        image = (image @ _LUMA)[:, :, None]
+        image = (image @ _LUMA_INT)[:, :, None]
+        scale = sum(LUMA_WEIGHTS)
     elif image.shape[2] == 1 and channels == 3:
         image = np.repeat(image, 3, axis=2)
     elif image.shape[2] != channels:
@@ -223,11 +257,45 @@ def fit(pixels: np.ndarray, height: int, width: int, channels: int) -> np.ndarra
             f"a {image.shape[2]}-channel image cannot feed a {channels}-channel input",
             "the model's input must have 1 (grey) or 3 (RGB) channels",
         )
-    if image.shape[:2] != (height, width):
-        rows = _area_weights(image.shape[0], height)
-        cols = _area_weights(image.shape[1], width)
-        image = np.einsum("yi,ijc,xj->yxc", rows, image, cols)
-    return np.clip(np.floor(image + 0.5), 0, 255).astype(np.uint8)
+    rows_in, cols_in = image.shape[:2]
+    rows = _area_weights(rows_in, height)
+    cols = _area_weights(cols_in, width)
+    total = np.stack([rows @ image[:, :, c] @ cols.T for c in range(channels)], axis=2)
+    numerator = np.rint(total).astype(np.int64)
+    denominator = rows_in * cols_in * scale
+    return ((2 * numerator + denominator) // (2 * denominator)).astype(np.uint8)
+
+
+def expand_rgb565(data: bytes, height: int, width: int, big_endian: bool = True) -> np.ndarray:
+    """RGB565 frame bytes -> 8-bit pixels [H, W, 3], each field widened by repeating its top
+    bits (r5 -> r5 << 3 | r5 >> 2), as the device does. Camera sensors send the high byte first
+    (`big_endian`)."""
+    count = height * width
+    if len(data) < 2 * count:
+        raise ImageError(
+            f"an RGB565 frame of {width}x{height} needs {2 * count} bytes, got {len(data)}",
+            "check the frame size",
+        )
+    words = np.frombuffer(data, dtype=">u2" if big_endian else "<u2", count=count).astype(np.int64)
+    r5, g6, b5 = (words >> 11) & 0x1F, (words >> 5) & 0x3F, words & 0x1F
+    rgb = np.stack([(r5 << 3) | (r5 >> 2), (g6 << 2) | (g6 >> 4), (b5 << 3) | (b5 >> 2)], axis=1)
+    return rgb.astype(np.uint8).reshape(height, width, 3)
+
+
+def to_input_type(pixels: np.ndarray, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+    """uint8 inputs take the pixel, int8 inputs the pixel - 128 (TFLM's camera convention)."""
+    if dtype == "int8":
+        return (pixels.astype(np.int16) - 128).astype(np.int8).reshape(shape)
+    return pixels.reshape(shape)
+
+
+def frame_tensor(
+    pixels: np.ndarray, dtype: str, shape: tuple[int, ...], crop: bool = True
+) -> np.ndarray:
+    """The input tensor a camera board computes from a frame (8-bit pixels [H, W, C]): centred
+    crop to the model's aspect, area resize, channels, type — byte for byte the device's."""
+    height, width, channels = shape[-3:]
+    return to_input_type(fit(pixels, height, width, channels, crop=crop), dtype, shape)
 
 
 def photo_tensor(path: Path, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -243,7 +311,4 @@ def photo_tensor(path: Path, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
             "give a .npy tensor of the input's type instead",
         )
     height, width, channels = shape[-3:]
-    pixels = fit(decode(path), height, width, channels)
-    if dtype == "int8":
-        return (pixels.astype(np.int16) - 128).astype(np.int8).reshape(shape)
-    return pixels.reshape(shape)
+    return to_input_type(fit(decode(path), height, width, channels), dtype, shape)
