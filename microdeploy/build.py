@@ -4,7 +4,7 @@ Flash used = text + data and RAM used = data + bss, as `size` (arm-none-eabi-siz
 reports them for the ELF; on md-cortexm bss includes the reserved stack. Both are checked against
 the board's budget: the linker script already enforces it on md-cortexm (a "region overflowed"
 link error is turned into a message naming the budget), the post-link check covers other
-platforms.
+platforms. Every build that links records its figures (build_records.py) for `inspect --board`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from microdeploy import build_records
 from microdeploy.boards import Board, get_board
 from microdeploy.errors import BuildError, ProjectError, ToolchainError
 from microdeploy.pio import core as pio_core
@@ -205,7 +206,12 @@ def build_project(
     if board.is_zephyr:
         from microdeploy.zephyr import west  # a Zephyr application: west, not PlatformIO
 
-        return west.build_project(project, board, on_line)
+        result = west.build_project(project, board, on_line)
+        size = result.size
+        build_records.record_build(
+            project, manifest, board, result.firmware, size.text, size.data, size.bss
+        )
+        return result
     compiler = compiler_for(board)
     if compiler:
         _require_tool(compiler)
@@ -246,5 +252,7 @@ def build_project(
     firmware = firmware_path(project, board)
     text, data, bss = read_size(firmware, size_tool(board))
     size = SizeReport(text, data, bss, board.flash_bytes, board.ram_bytes)
+    # Recorded before the budget check: `inspect` shows an over-budget firmware's real figures.
+    build_records.record_build(project, manifest, board, firmware, text, data, bss)
     check_budget(board, size)
     return BuildResult(project, board, firmware, size, time.monotonic() - started)

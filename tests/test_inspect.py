@@ -6,16 +6,20 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import struct
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cli_helpers import run_cli
 from typer.testing import CliRunner
 
 from microdeploy import paths
-from microdeploy.cli.main import app
+from microdeploy.cli.main import app, main
 from microdeploy.errors import ModelError
+from microdeploy.model import timeline_plot
 from microdeploy.model.analysis import analyze, report_as_dict
 from microdeploy.model.reader import read_model
 from microdeploy.model.writer import ModelBuilder
@@ -191,9 +195,74 @@ def test_bad_models_give_one_line_error_and_nonzero_exit(tmp_path: Path, make, m
     assert len(lines) <= 2  # the error and its hint
 
 
-def test_png_plot_is_refused_clearly(tmp_path: Path) -> None:
-    result = run_cli("inspect", str(_conv_dw_fc_model(tmp_path)), "--plot", str(tmp_path / "a.png"))
-    assert result.code != 0 and "only SVG" in result.stderr and "Traceback" not in result.stderr
+def test_plot_in_another_format_is_refused_clearly(tmp_path: Path) -> None:
+    result = run_cli("inspect", str(_conv_dw_fc_model(tmp_path)), "--plot", str(tmp_path / "a.gif"))
+    assert result.code != 0 and "only SVG and PNG" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _blend(color: str, alpha: float = 0.75) -> np.ndarray:
+    """An RGB colour drawn with `alpha` over the white background, in [0, 1]."""
+    rgb = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)]) / 255.0
+    return alpha * rgb + (1 - alpha) * 1.0
+
+
+def test_plot_png_draws_every_planned_buffer_where_the_svg_does(tmp_path: Path) -> None:
+    image = pytest.importorskip("matplotlib.image")
+    model = _conv_dw_fc_model(tmp_path)
+    png = tmp_path / "plan.png"
+    result = runner.invoke(app, ["inspect", str(model), "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk comes first
+    assert (width, height) == (timeline_plot.WIDTH, timeline_plot.HEIGHT)
+    pixels = image.imread(str(png))[:, :, :3]
+
+    # The SVG's boxes, in its pixel coordinates (same canvas size and margins as the PNG).
+    root = ET.parse(_svg(tmp_path, model)).getroot()
+    boxes = [
+        r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.find("{*}title") is not None
+    ]
+    report = _inspect_json(str(model))
+    assert len(boxes) == len(report["plan"]) > 0
+    rects = [
+        (float(r.get("x")), float(r.get("y")), float(r.get("width")), float(r.get("height")))
+        for r in boxes
+    ]
+    checked = 0
+    for (x, y, w, h), box in zip(rects, boxes, strict=True):
+        cx, cy = x + w / 2, y + h / 2
+        covered = sum(1 for ox, oy, ow, oh in rects if ox < cx < ox + ow and oy < cy < oy + oh)
+        if w < 8 or h < 8 or covered > 1:
+            continue  # too small to sample, or another buffer drawn over it (in-place alias)
+        # The PNG has the same colour at the centre of the SVG's box (antialiasing aside).
+        got = pixels[int(cy), int(cx)]
+        assert np.allclose(got, _blend(box.get("fill")), atol=3 / 255), box.find("{*}title").text
+        checked += 1
+    assert checked > 0
+
+
+def _svg(tmp_path: Path, model: Path) -> Path:
+    svg = tmp_path / "plan.svg"
+    result = runner.invoke(app, ["inspect", str(model), "--plot", str(svg)])
+    assert result.exit_code == 0, result.output
+    return svg
+
+
+def test_plot_png_without_matplotlib_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = _conv_dw_fc_model(tmp_path)
+    png = tmp_path / "plan.png"
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
+    assert main(["inspect", str(model), "--plot", str(png)]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert lines[0].startswith("error:") and "needs matplotlib" in lines[0]
+    assert len(lines) == 2 and "pip install matplotlib" in lines[1]
+    assert not png.exists()
 
 
 def _truncated(d: Path) -> Path:

@@ -11,15 +11,17 @@ from rich.table import Table
 
 from microdeploy.boards import get_board
 from microdeploy.cli.console import out
-from microdeploy.errors import MicrodeployError
+from microdeploy.errors import MicrodeployError, ModelError, ProjectError
 from microdeploy.model.analysis import (
+    BoardFit,
     ModelReport,
     TensorSummary,
     analyze_file,
     non_default_options,
     report_as_dict,
-    timeline_svg,
 )
+from microdeploy.model.timeline_plot import FORMATS, require_matplotlib, write_timeline
+from microdeploy.project.generate import MANIFEST_NAME, load_manifest
 
 # Beyond this many ops the timeline's columns are grouped so a row still fits a terminal.
 _TIMELINE_COLUMNS = 60
@@ -129,28 +131,73 @@ def _print_report(report: ModelReport) -> None:
     largest = ", ".join(f"{t.index} {list(t.shape)} {t.bytes:,} B" for t in report.largest_tensors)
     out.print(f"largest tensors: {largest or '-'}")
     out.print(_timeline_table(report))
-    fit = report.fit
-    if fit is not None:
-        verdict = "[green]fits[/]" if fit.fits else "[bold red]does NOT fit[/]"
-        out.print(f"board {fit.board}: {verdict} (estimates until `build` gives linker figures)")
-        for what, needed, budget, margin in (
-            ("flash (model + runtime)", fit.flash_needed, fit.flash_budget, fit.flash_margin),
-            ("RAM (arena + runtime)", fit.ram_needed, fit.ram_budget, fit.ram_margin),
-        ):
-            if budget is None:
-                out.print(f"  {what}: {_kb(needed)}, no budget on this board")
-            else:
-                out.print(f"  {what}: {_kb(needed)} of {_kb(budget)}, margin {margin:,} B")
+    if report.fit is not None:
+        _print_fit(report.fit)
+
+
+def _print_fit(fit: BoardFit) -> None:
+    verdict = "[green]fits[/]" if fit.fits else "[bold red]does NOT fit[/]"
+    if fit.build is not None:
+        out.print(
+            f"board {fit.board}: {verdict} — linker figures from the build of "
+            f"{fit.build.project} at {fit.build.built_at}"
+        )
+        rows = (
+            ("flash (firmware: model + runtime + app)", fit.flash_needed),
+            (f"RAM (arena {fit.build.arena_bytes:,} B + stack + statics)", fit.ram_needed),
+        )
+    else:
+        out.print(
+            f"board {fit.board}: {verdict} — [bold]estimates[/] ({fit.note}; "
+            "`microdeploy build` gives the linker's figures)"
+        )
+        rows = (
+            ("flash (model + runtime, estimated)", fit.flash_needed),
+            ("RAM (arena + runtime, estimated)", fit.ram_needed),
+        )
+    for (what, needed), budget, margin in zip(
+        rows, (fit.flash_budget, fit.ram_budget), (fit.flash_margin, fit.ram_margin), strict=True
+    ):
+        if budget is None:
+            out.print(f"  {what}: {_kb(needed)}, no budget on this board")
+        else:
+            out.print(f"  {what}: {_kb(needed)} of {_kb(budget)}, margin {margin:,} B")
+
+
+def _project_model(project: Path) -> tuple[Path, dict]:
+    """The model file of a project folder (and its manifest)."""
+    if not (project / MANIFEST_NAME).is_file():
+        raise ModelError(
+            f"{project} is a directory, neither a .tflite model nor a microdeploy project "
+            f"(no {MANIFEST_NAME})",
+            hint="give a .tflite file, or a project folder made by `microdeploy init`",
+        )
+    manifest = load_manifest(project)
+    entry = manifest.get("model")
+    rel = entry.get("file") if isinstance(entry, dict) else None
+    if not isinstance(rel, str) or not (project / rel).is_file():
+        raise ProjectError(
+            f"{project} has no model file named by its manifest",
+            hint="re-run `microdeploy init` on the project",
+        )
+    return project / rel, manifest
 
 
 def inspect(
-    model: Annotated[Path, typer.Argument(help="The .tflite model to inspect.")],
+    model: Annotated[
+        Path,
+        typer.Argument(
+            help="The .tflite model to inspect, or a project folder (its model, its board and "
+            "its build's linker figures)."
+        ),
+    ],
     board: Annotated[
         str | None, typer.Option("--board", "-b", help="Check flash and RAM against a board.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write the arena timeline as an SVG file.")
+        Path | None,
+        typer.Option("--plot", help="Write the arena timeline as a picture: FILE.svg or FILE.png."),
     ] = None,
     no_runtime: Annotated[
         bool,
@@ -161,17 +208,23 @@ def inspect(
     ] = False,
 ) -> None:
     """Show a model's inputs, ops, MACs, runtime support, arena plan and board fit."""
-    if plot is not None and plot.suffix.lower() != ".svg":
+    if plot is not None and plot.suffix.lower() not in FORMATS:
         raise MicrodeployError(
-            f"--plot {plot}: only SVG output is supported", hint="use a file name ending in .svg"
+            f"--plot {plot}: only SVG and PNG pictures are supported",
+            hint="use a file name ending in .svg or .png",
         )
+    if plot is not None and plot.suffix.lower() == ".png":
+        require_matplotlib()  # before the analysis, which may build the host runtime
+    project = None
+    if model.is_dir():
+        project_dir = model.resolve()
+        model, manifest = _project_model(project_dir)
+        project = (project_dir, manifest)
+        board = board or str(manifest.get("board", "")) or None
     target = get_board(board) if board else None
-    report = analyze_file(model, board=target, use_runtime=not no_runtime)
+    report = analyze_file(model, board=target, use_runtime=not no_runtime, project=project)
     if plot is not None:
-        try:
-            plot.write_text(timeline_svg(report), encoding="utf-8")
-        except OSError as exc:
-            raise MicrodeployError(f"--plot {plot}: cannot write ({exc.strerror})") from None
+        write_timeline(report, plot)
     if as_json:
         print(json.dumps(report_as_dict(report), indent=2))
         return

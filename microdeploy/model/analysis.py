@@ -6,12 +6,14 @@ Pure library code: the CLI (microdeploy/cli/inspect_cmd.py) only formats `ModelR
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from microdeploy import paths
+from microdeploy import build_records, paths
 from microdeploy.boards import Board
+from microdeploy.build_records import BuildRecord
 from microdeploy.errors import MicrodeployError
 from microdeploy.model import schema
 from microdeploy.model.reader import Model, Operator, Tensor, read_model
@@ -53,10 +55,17 @@ class OpSummary:
 @dataclass(frozen=True)
 class BoardFit:
     board: str
-    flash_needed: int  # model + runtime estimate
+    flash_needed: int  # model + runtime: the linker's figure of a recorded build, or estimated
     flash_budget: int | None  # None: the board has no budget (host)
-    ram_needed: int  # arena + runtime RAM estimate
+    ram_needed: int  # arena + stack + statics: the linker's figure, or estimated
     ram_budget: int | None
+    build: BuildRecord | None = None  # the build whose linker figures these are
+    note: str = ""  # with estimates: why no build's figures were used
+
+    @property
+    def source(self) -> str:
+        """Where the figures come from: "linker" (a recorded build) or "estimate"."""
+        return "estimate" if self.build is None else "linker"
 
     @property
     def flash_margin(self) -> int | None:
@@ -213,7 +222,11 @@ def analyze(
     size_bytes: int | None = None,
     board: Board | None = None,
     runtime: RuntimeFacts | None = None,
+    build: BuildRecord | None = None,
+    build_note: str = "",
 ) -> ModelReport:
+    """`build`: a recorded build of this model for `board`; its linker figures replace the
+    estimates (`build_note` says why there is none)."""
     supported = supported_ops()
     ops = tuple(
         OpSummary(
@@ -237,7 +250,16 @@ def analyze(
         key=lambda t: (-t.nbytes, t.index),
     )
     fit = None
-    if board is not None:
+    if board is not None and build is not None:
+        fit = BoardFit(
+            board=board.name,
+            flash_needed=build.flash_bytes,
+            flash_budget=board.flash_bytes,
+            ram_needed=build.ram_bytes,
+            ram_budget=board.ram_bytes,
+            build=build,
+        )
+    elif board is not None:
         kernels = len({op.name for op in model.operators})
         fit = BoardFit(
             board=board.name,
@@ -245,6 +267,7 @@ def analyze(
             flash_budget=board.flash_bytes,
             ram_needed=arena + RUNTIME_RAM,
             ram_budget=board.ram_bytes,
+            note=build_note,
         )
     return ModelReport(
         name=name,
@@ -264,12 +287,29 @@ def analyze(
     )
 
 
-def analyze_file(path: Path, board: Board | None = None, use_runtime: bool = True) -> ModelReport:
+def analyze_file(
+    path: Path,
+    board: Board | None = None,
+    use_runtime: bool = True,
+    project: tuple[Path, dict] | None = None,
+) -> ModelReport:
     """Analyze a .tflite file; with use_runtime, kernels' scratch and tail come from the host
-    runtime when it can be built and loads the model (else they are estimated)."""
-    model = read_model(path)
-    runtime = runtime_facts(path.read_bytes())[0] if use_runtime else None
-    return analyze(model, name=str(path), board=board, runtime=runtime)
+    runtime when it can be built and loads the model (else they are estimated). With a board,
+    the fit uses the linker's figures of a recorded build when there is one: the build of
+    `project` (folder, manifest) as its files are now when it is for that board, else the latest
+    build of this model for that board by any project."""
+    model = read_model(path)  # first: its errors name the file (missing, truncated...)
+    data = path.read_bytes()
+    runtime = runtime_facts(data)[0] if use_runtime else None
+    build, note = None, ""
+    if board is not None:
+        if project is not None and project[1].get("board") == board.name:
+            build, note = build_records.for_project(project[0], project[1], board)
+        else:
+            build, note = build_records.for_model(hashlib.sha256(data).hexdigest(), board)
+    return analyze(
+        model, name=str(path), board=board, runtime=runtime, build=build, build_note=note
+    )
 
 
 def _json_value(value: object) -> object:
@@ -342,65 +382,17 @@ def report_as_dict(report: ModelReport) -> dict[str, object]:
             ram_needed=fit.ram_needed,
             ram_budget=fit.ram_budget,
             ram_margin=fit.ram_margin,
+            fit_source=fit.source,
+            fit_note=fit.note,
+            build=None if fit.build is None else _build_dict(fit.build),
         )
     return result
 
 
-def timeline_svg(report: ModelReport, width: int = 900, height: int = 480) -> str:
-    """The arena plan as a picture: x = op index, y = arena offset, one box per buffer."""
-    plan = report.plan
-    num_ops = max(plan.num_ops, 1)
-    left, top, right, bottom = 70, 40, 20, 50
-    plot_w, plot_h = width - left - right, height - top - bottom
-    head = max(plan.head, 1)
-    op_w = plot_w / num_ops
-
-    def y(offset: int) -> float:
-        return top + plot_h - offset / head * plot_h
-
-    title = _escape(f"Arena plan: {Path(report.name).name or 'model'} — head {plan.head} bytes")
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
-        '<rect width="100%" height="100%" fill="white"/>',
-        f'<text x="{left}" y="22" font-size="14">{title}</text>',
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
-        'stroke="black"/>',
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="black"/>',
-        f'<text x="{left + plot_w / 2}" y="{height - 12}" text-anchor="middle">operator</text>',
-        f'<text x="14" y="{top + plot_h / 2}" transform="rotate(-90 14 {top + plot_h / 2})" '
-        'text-anchor="middle">arena offset (bytes)</text>',
-    ]
-    step = max(1, num_ops // 20)
-    for op in range(0, num_ops, step):
-        x = left + (op + 0.5) * op_w
-        parts.append(f'<text x="{x:.1f}" y="{top + plot_h + 15}" text-anchor="middle">{op}</text>')
-    for frac in (0, 0.25, 0.5, 0.75, 1):
-        value = int(head * frac)
-        parts.append(
-            f'<text x="{left - 4}" y="{y(value) + 4:.1f}" text-anchor="end">{value}</text>'
-        )
-    palette = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1")
-    for b in plan.buffers:
-        x0 = left + b.first * op_w
-        w = (b.last - b.first + 1) * op_w
-        y1, y0 = y(b.offset), y(b.offset + b.size)
-        label = f"tensor {b.tensor}" if b.tensor >= 0 else "scratch"
-        tip = _escape(f"{label}: {b.size} bytes at {b.offset}, ops {b.first}-{b.last}")
-        color = palette[b.id % len(palette)]
-        parts.append(
-            f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{w:.1f}" height="{max(y1 - y0, 0.5):.1f}" '
-            f'fill="{color}" fill-opacity="0.75" stroke="black" stroke-width="0.5">'
-            f"<title>{tip}</title></rect>"
-        )
-        if y1 - y0 > 12 and w > 40:
-            parts.append(f'<text x="{x0 + 3:.1f}" y="{y0 + 11:.1f}" fill="white">{b.tensor}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _build_dict(build: BuildRecord) -> dict[str, object]:
+    """The recorded build behind `fit_source: "linker"` (not its per-file hashes)."""
+    keys = ("project", "built_at", "firmware", "app", "arena_bytes", "text", "data", "bss")
+    return {key: getattr(build, key) for key in keys}
 
 
 def non_default_options(op: OpSummary) -> dict[str, object]:
