@@ -33,6 +33,7 @@ import numpy as np
 from microdeploy import paths
 from microdeploy.errors import BuildError, MicrodeployError, ModelError, ToolchainError
 from microdeploy.model.reader import read_model
+from microdeploy.patching import TILING_MODES
 
 _COMMON_FLAGS = (
     "-std=c++17",
@@ -361,10 +362,12 @@ def run_model(
     profile: bool = False,
     sanitize: bool = True,
     kernels: str = "optimized",
+    tiling: str = "auto",
 ) -> HostRunResult:
     """Run `model` once per `repeat` on `inputs` (raw bytes of each array) with the md runtime.
 
     Outputs are those of the last invoke. Raises HostRunnerError with the runtime's message.
+    `tiling`: the patch-based execution policy, "auto", "off" or "on" (docs/patch_execution.md).
     """
     if repeat < 1:
         raise ValueError("repeat must be at least 1")
@@ -373,7 +376,7 @@ def run_model(
     with tempfile.TemporaryDirectory(prefix="md_host_run_") as tmp_name:
         tmp = Path(tmp_name)
         with _model_file(model, tmp) as model_path:
-            args = [str(model_path), "--repeat", str(repeat)]
+            args = [str(model_path), "--repeat", str(repeat), *_tiling_args(tiling)]
             if arena_size is not None:
                 args += ["--arena", str(int(arena_size))]
             if profile:
@@ -405,12 +408,28 @@ def run_model(
     )
 
 
-def plan_model(model: bytes | Path, sanitize: bool = True) -> ArenaPlan:
-    """The arena plan the runtime makes for `model` (kernels' prepare runs, invoke does not)."""
+def _tiling_args(tiling: str) -> list[str]:
+    if tiling not in TILING_MODES:
+        raise ValueError(f"tiling must be one of {TILING_MODES}, not {tiling!r}")
+    return ["--tiling", tiling]
+
+
+def plan_model(
+    model: bytes | Path,
+    sanitize: bool = True,
+    tiling: str = "auto",
+    arena_size: int | None = None,
+) -> ArenaPlan:
+    """The arena plan the runtime makes for `model` (kernels' prepare runs, invoke does not).
+    `arena_size`: plan for an arena of that many bytes (the "auto" tiling policy streams a stage
+    when the layer-by-layer plan would not fit it); default a generous one."""
     binary = build_runner(sanitize=sanitize)
+    args = ["--plan", *_tiling_args(tiling)]
+    if arena_size is not None:
+        args += ["--arena", str(int(arena_size))]
     with tempfile.TemporaryDirectory(prefix="md_host_plan_") as tmp_name:
         with _model_file(model, Path(tmp_name)) as model_path:
-            answer = _run(binary, [str(model_path), "--plan"])
+            answer = _run(binary, [str(model_path), *args])
     return ArenaPlan(
         head=int(answer["head"]),
         tail=int(answer["tail"]),

@@ -8,18 +8,30 @@ no other op, planned, not variable, no subgraph output. The runtime streams the 
 (one output row of op e at a time, each earlier op producing just the rows the next one needs),
 so an intermediate only needs a window of WindowRows(op k+1) rows: its buffer shrinks to that and
 lives [s, e]; the stage's input lives at least to e (its group's first buffer) and its output
-from s. The chosen stage is the candidate (s ascending, then e ascending) whose plan has the
-smallest head, if that is below the head without a stage.
+from s. The first intermediate's buffer also holds every stage op's per-channel constants
+(band_constants_bytes each), computed once per op per inference instead of once per band.
+
+The best stage is the candidate (s ascending, then e ascending) whose plan has the smallest head.
+Whether it is streamed is the tiling policy (the same as md::Tiling in interpreter.h):
+- "auto": when it lowers the head by at least AUTO_MIN_SAVING_PERCENT of the layer-by-layer head,
+  or when the layer-by-layer head exceeds `head_budget` (the arena left for the head) and the
+  stage's is lower;
+- "off": never;
+- "on": whenever the model has a candidate, even if it saves nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from microdeploy.model.reader import Model, Operator
 
 MAX_STAGE_OPS = 16
+AUTO_MIN_SAVING_PERCENT = 10
+TILING_MODES = ("auto", "off", "on")
+Tiling = Literal["auto", "off", "on"]
 _CONV, _DEPTHWISE = 3, 4  # builtin codes
 _INT8 = 9  # TensorType
 
@@ -35,6 +47,7 @@ class StageOp:
     in_h: int
     out_h: int
     out_row_bytes: int
+    out_depth: int
 
 
 def read_stage_op(model: Model, op: Operator) -> StageOp | None:
@@ -57,7 +70,12 @@ def read_stage_op(model: Model, op: Operator) -> StageOp | None:
     if sh < 1 or dh < 1 or kh < 1 or in_h < 1 or out_h < 1:
         return None
     total = (out_h - 1) * sh + (kh - 1) * dh + 1 - in_h
-    return StageOp(kh, dh, sh, max(total // 2, 0), in_h, out_h, y.shape[2] * y.shape[3])
+    return StageOp(kh, dh, sh, max(total // 2, 0), in_h, out_h, y.shape[2] * y.shape[3], y.shape[3])
+
+
+def band_constants_bytes(channels: int) -> int:
+    """One stage op's per-channel constants area (md::BandConstantsBytes in kernel.h)."""
+    return _align(4 + 12 * channels)
 
 
 def window_rows(consumer: StageOp) -> int:
@@ -115,6 +133,8 @@ def apply_stage(
         rows = window_rows(chain[k + 1 - s])
         b.sizes[i] = _align(rows * chain[k - s].out_row_bytes)
         b.firsts[i], b.lasts[i] = s, e
+    first_window = buffer_of[ops[s].outputs[0]]
+    b.sizes[first_window] += sum(band_constants_bytes(op.out_depth) for op in chain)
     x = buffer_of.get(ops[s].inputs[0])
     if x is not None:
         root = b.aliases[x] if b.aliases[x] >= 0 else x
@@ -127,6 +147,13 @@ def _align(size: int) -> int:
     return (size + 15) // 16 * 16
 
 
+def stage_pays(stage_head: int, layer_head: int, head_budget: int | None) -> bool:
+    """The "auto" policy: is streaming worth it (StagePays in interpreter.cc)?"""
+    if head_budget is not None and layer_head > head_budget:
+        return stage_head < layer_head
+    return stage_head * 100 <= layer_head * (100 - AUTO_MIN_SAVING_PERCENT)
+
+
 def choose_stage(
     model: Model,
     buffer_of: dict[int, int],
@@ -135,11 +162,18 @@ def choose_stage(
     place: Callable[
         [Sequence[int], Sequence[int], Sequence[int], Sequence[int]], tuple[list[int], int]
     ],
+    tiling: Tiling = "auto",
+    head_budget: int | None = None,
 ) -> tuple[int, int] | None:
-    """The stage to run patch-based (applied to `b`), or None when none lowers the head."""
+    """The stage to run patch-based (applied to `b`), or None (see the policy above)."""
+    if tiling not in TILING_MODES:
+        raise ValueError(f"tiling must be one of {TILING_MODES}, not {tiling!r}")
+    if tiling == "off":
+        return None
     graph = model.main
     variables = {t.index for t in graph.tensors if t.is_variable}
-    _, best_head = place(b.sizes, b.firsts, b.lasts, b.aliases)
+    _, layer_head = place(b.sizes, b.firsts, b.lasts, b.aliases)
+    best_head = 0xFFFFFFFF if tiling == "on" else layer_head
     best: tuple[int, int, list[StageOp]] | None = None
     for s, e, chain in _candidates(model, buffer_of, scratch_ops, variables):
         trial = Buffers(list(b.sizes), list(b.firsts), list(b.lasts), b.aliases)
@@ -148,6 +182,8 @@ def choose_stage(
         if head < best_head:
             best_head, best = head, (s, e, chain)
     if best is None:
+        return None
+    if tiling == "auto" and not stage_pays(best_head, layer_head, head_budget):
         return None
     apply_stage(model, buffer_of, b, *best)
     return best[0], best[1]

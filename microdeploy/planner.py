@@ -13,8 +13,9 @@
    intersects its own (first gap among those, scanned by offset).
 5. Head = max(offset + size).
 6. Patch-based execution (microdeploy/patching.py): steps 3-5 are also run with each candidate
-   stage's buffers shrunk to row windows; the stage giving the smallest head is kept when it
-   beats the plan without one (`tiling=False` turns this off).
+   stage's buffers shrunk to row windows; the stage giving the smallest head is kept when the
+   tiling policy says so (`tiling`: "auto" when it saves enough or is needed to fit
+   `head_budget`, "off", "on").
 tests/test_planner_parity.py checks that both implementations give the same offsets.
 """
 
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from microdeploy.model.reader import Model
-from microdeploy.patching import Buffers, choose_stage
+from microdeploy.patching import Buffers, Tiling, choose_stage
 
 ALIGNMENT = 16
 
@@ -170,9 +171,13 @@ def alias_in_place(
 
 
 def plan_arena(
-    model: Model, scratch: Sequence[ScratchRequest] = (), tiling: bool = True
+    model: Model,
+    scratch: Sequence[ScratchRequest] = (),
+    tiling: Tiling = "auto",
+    head_budget: int | None = None,
 ) -> ArenaPlan:
-    """Plan subgraph 0's activations (and the given scratch requests)."""
+    """Plan subgraph 0's activations (and the given scratch requests). `head_budget`: bytes the
+    arena leaves for the head (the runtime's arena minus its tail), None for no limit."""
     graph = model.main
     num_ops = len(graph.operators)
     last_op = max(num_ops - 1, 0)
@@ -217,10 +222,9 @@ def plan_arena(
 
     buffer_of = {t: i for i, t in enumerate(tensor_ids) if t >= 0}
     aliases = alias_in_place(model, buffer_of, firsts, lasts)
-    stage = None
-    if tiling:
-        arrays = Buffers(sizes, firsts, lasts, aliases)
-        stage = choose_stage(model, buffer_of, arrays, {r.op for r in scratch}, place)
+    arrays = Buffers(sizes, firsts, lasts, aliases)
+    scratch_ops = {r.op for r in scratch}
+    stage = choose_stage(model, buffer_of, arrays, scratch_ops, place, tiling, head_budget)
     offsets, head = place(sizes, firsts, lasts, aliases)
     buffers = tuple(
         PlannedBuffer(i, tensor_ids[i], sizes[i], firsts[i], lasts[i], offsets[i], aliases[i])

@@ -1,7 +1,8 @@
 """Patch-based execution (docs/patch_execution.md): the planner streams a chain of CONV_2D /
-DEPTHWISE_CONV_2D ops row by row when that lowers the arena; outputs stay bit-exact with TFLM
-(which runs layer by layer), the C++ and Python planners choose the same stage, and
-person_detect's arena meets the <= 0.45 x TFLM goal."""
+DEPTHWISE_CONV_2D ops row by row when the tiling policy says it pays; outputs stay bit-exact with
+TFLM (which runs layer by layer) with per-channel constants computed once per op, the C++ and
+Python planners choose the same stage under every policy, and person_detect's arena meets the
+<= 0.45 x TFLM goal."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ from test_planner_parity import _compare
 from microdeploy import host_runtime, paths, reference
 from microdeploy.model.reader import read_model
 from microdeploy.model.writer import ModelBuilder
-from microdeploy.planner import plan_arena
+from microdeploy.patching import (
+    AUTO_MIN_SAVING_PERCENT,
+    band_constants_bytes,
+    read_stage_op,
+    window_rows,
+)
+from microdeploy.planner import align, plan_arena
 
 needs_tflm = pytest.mark.skipif(not reference.available(), reason="tflite-micro not installed")
 
@@ -96,7 +103,7 @@ def test_chain_is_planned_as_a_stage_by_both_planners(seed: int) -> None:
     model = read_model(model_bytes)
     plan = plan_arena(model)
     assert plan.stage is not None
-    assert plan.head < plan_arena(model, tiling=False).head
+    assert plan.head < plan_arena(model, tiling="off").head
     _assert_valid(plan, model)
     _compare(model_bytes)
 
@@ -139,3 +146,98 @@ def test_person_detect_arena_is_at_most_045_of_tflms() -> None:
     ours = host_runtime.plan_model(model).arena_bytes
     theirs = reference.tflm_arena(model).total
     assert ours <= 0.45 * theirs, (ours, theirs)
+
+
+def small_saving_model() -> bytes:
+    """Streaming ops 0-1 saves the 8 KB expansion, but a later op needs almost as much: the
+    stage lowers the head by less than AUTO_MIN_SAVING_PERCENT."""
+    rng = np.random.default_rng(7)
+    b = ModelBuilder()
+    x = b.add_tensor([1, 16, 16, 4], "int8", scale=0.1, zero_point=3)
+    y, oh, ow = _conv(b, rng, x, 4, 32, 16, 16, {"stride_h": 1}, k=1)
+    y, oh, ow = _conv(b, rng, y, 32, 4, oh, ow, {"stride_h": 1}, k=1)
+    y, oh, ow = _conv(b, rng, y, 4, 120, oh, ow, {"stride_h": 2}, k=3)
+    b.set_io([x], [y])
+    return b.build()
+
+
+def test_stage_reserves_each_ops_constants_after_the_first_window() -> None:
+    model = read_model(chain_model(0))
+    plan = plan_arena(model)
+    assert plan.stage is not None
+    s, e = plan.stage
+    ops = model.main.operators
+    chain = [read_stage_op(model, ops[k]) for k in range(s, e + 1)]
+    assert all(op is not None for op in chain)
+    rows = window_rows(chain[1])  # type: ignore[arg-type]
+    constants = sum(band_constants_bytes(op.out_depth) for op in chain)  # type: ignore[union-attr]
+    window = plan.for_tensor(ops[s].outputs[0])
+    assert window is not None
+    assert window.size == align(rows * chain[0].out_row_bytes) + constants  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tiling_modes(seed: int) -> None:
+    model = read_model(chain_model(seed))
+    auto, on, off = (plan_arena(model, tiling=t) for t in ("auto", "on", "off"))
+    assert off.stage is None
+    assert on.stage is not None
+    # This chain saves far more than the threshold, so auto streams the same stage as on.
+    assert on.head * 100 <= off.head * (100 - AUTO_MIN_SAVING_PERCENT)
+    assert auto.stage == on.stage and auto.head == on.head
+    for plan in (auto, on, off):
+        _assert_valid(plan, model)
+
+
+def test_auto_tiling_skips_a_small_saving_unless_the_arena_needs_it() -> None:
+    model_bytes = small_saving_model()
+    model = read_model(model_bytes)
+    on, off = plan_arena(model, tiling="on"), plan_arena(model, tiling="off")
+    assert on.stage is not None and on.head < off.head
+    assert on.head * 100 > off.head * (100 - AUTO_MIN_SAVING_PERCENT)
+    assert plan_arena(model).stage is None
+    _compare(model_bytes, "auto")
+    _compare(model_bytes, "on")
+    # An arena that fits the streamed plan but not the layer-by-layer one: auto streams.
+    tail = host_runtime.plan_model(model_bytes).tail
+    arena = on.head + tail
+    tight = host_runtime.plan_model(model_bytes, arena_size=arena)
+    assert tight.stage == on.stage and tight.head == on.head
+    assert tight.arena_bytes <= arena
+    budgeted = plan_arena(model, head_budget=arena - tail)
+    assert budgeted.stage == on.stage and budgeted.head == on.head
+    assert plan_arena(model, head_budget=off.head).stage is None
+
+
+@needs_tflm
+@pytest.mark.parametrize("kernels", host_runtime.KERNEL_FLAVOURS)
+def test_small_saving_model_runs_streamed_in_a_tight_arena(kernels: str) -> None:
+    model = small_saving_model()
+    on = plan_arena(read_model(model), tiling="on")
+    arena = on.head + host_runtime.plan_model(model).tail
+    x = np.random.default_rng(3).integers(-128, 128, size=(1, 16, 16, 4), dtype=np.int8)
+    ours = host_runtime.run_model(model, [x], arena_size=arena, repeat=2, kernels=kernels)
+    assert np.array_equal(ours.outputs[0], reference.tflm_run(model, [x])[0])
+
+
+@needs_tflm
+@pytest.mark.parametrize("kernels", host_runtime.KERNEL_FLAVOURS)
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mlperf_tiny/str_ww_ref_model",
+        "mlperf_tiny/kws_ref_model",
+        "mlperf_tiny/pretrainedResnet_quant",
+    ],
+)
+def test_reference_models_forced_tiled_are_exact(name: str, kernels: str) -> None:
+    """`--tiling on` streams a stage even where auto does not; still bit-exact with TFLM."""
+    path = paths.shared_models_dir() / f"{name}.tflite"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    model = path.read_bytes()
+    assert host_runtime.plan_model(model, tiling="on").stage is not None
+    shape = read_model(model).inputs[0].shape
+    x = np.random.default_rng(11).integers(-128, 128, size=shape, dtype=np.int8)
+    ours = host_runtime.run_model(model, [x], repeat=2, kernels=kernels, tiling="on")
+    assert np.array_equal(ours.outputs[0], reference.tflm_run(model, [x])[0])

@@ -148,7 +148,7 @@ def test_person_detect_needs_at_least_its_largest_layer_pair() -> None:
     if not path.is_file():
         pytest.skip("person_detect.tflite is absent")
     model = read_model(path)
-    plan = plan_arena(model, tiling=False)
+    plan = plan_arena(model, tiling="off")
     largest_pair = max(
         sum(
             model.tensors[t].nbytes

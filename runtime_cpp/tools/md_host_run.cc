@@ -2,14 +2,16 @@
 // one JSON object (see docs/architecture.md, "Host runner"). Used by
 // microdeploy/host_runtime.py and the tests; not part of any firmware.
 //
-//   md_host_run MODEL.tflite [--arena BYTES] [--repeat N] [--profile] [--plan] INPUT.bin...
+//   md_host_run MODEL.tflite [--arena BYTES] [--repeat N] [--profile] [--plan]
+//               [--tiling auto|off|on] INPUT.bin...
 //
 // The model file is copied into a 16-byte aligned buffer (ModelView needs
 // it). Without --arena a generous arena is used and the JSON reports what the
 // model needed. With --repeat N the model is invoked N times, the inputs
 // copied in before each (untimed); outputs are those of the last invoke
 // (which differ from the first only for stateful models: SVDF, LSTM). Failures print
-// {"error":"<StatusName>","message":"..."} and exit with status 2.
+// {"error":"<StatusName>","message":"..."} and exit with status 2. --tiling sets the
+// patch-based execution policy (md::Tiling, default auto).
 //
 // The profiler's clock comes from ports/native/port.cc (steady_clock, microseconds),
 // which is linked in; this tool defines no md::port functions itself. invoke_us is
@@ -143,6 +145,7 @@ struct Options {
   unsigned long long repeat = 1;
   bool profile = false;
   bool plan = false;
+  md::Tiling tiling = md::Tiling::kAuto;
   const char* inputs[64] = {};
   int num_inputs = 0;
 };
@@ -167,10 +170,22 @@ Options ParseArgs(int argc, char** argv) {
       o.profile = true;
     } else if (std::strcmp(a, "--plan") == 0) {
       o.plan = true;
+    } else if (std::strcmp(a, "--tiling") == 0) {
+      const char* v = i + 1 < argc ? argv[i + 1] : "";
+      if (std::strcmp(v, "auto") == 0) {
+        o.tiling = md::Tiling::kAuto;
+      } else if (std::strcmp(v, "off") == 0) {
+        o.tiling = md::Tiling::kOff;
+      } else if (std::strcmp(v, "on") == 0) {
+        o.tiling = md::Tiling::kOn;
+      } else {
+        Fail("InvalidArgument", "--tiling needs auto, off or on");
+      }
+      ++i;
     } else if (a[0] == '-' && a[1] == '-') {
       Fail("InvalidArgument",
            "unknown option; usage: md_host_run MODEL.tflite [--arena BYTES] [--repeat N] "
-           "[--profile] [--plan] INPUT.bin...");
+           "[--profile] [--plan] [--tiling auto|off|on] INPUT.bin...");
     } else if (o.model == nullptr) {
       o.model = a;
     } else if (o.num_inputs < 64) {
@@ -182,7 +197,7 @@ Options ParseArgs(int argc, char** argv) {
   if (o.model == nullptr) {
     Fail("InvalidArgument",
          "usage: md_host_run MODEL.tflite [--arena BYTES] [--repeat N] [--profile] [--plan] "
-         "INPUT.bin...");
+         "[--tiling auto|off|on] INPUT.bin...");
   }
   if (o.repeat < 1) Fail("InvalidArgument", "--repeat must be at least 1");
   return o;
@@ -223,6 +238,7 @@ int main(int argc, char** argv) {
                          opt.profile ? &profiler : nullptr);
   md::Status s = interp.Init();
   if (s != md::Status::kOk) FailStatus(s, interp.error_message());
+  interp.SetTiling(opt.tiling);
 
   const int max_records = interp.model().NumTensors() + 4096;
   md::PlanRecord* records =

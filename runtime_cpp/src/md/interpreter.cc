@@ -13,6 +13,17 @@ namespace md {
 
 namespace {
 
+// Auto tiling (docs/patch_execution.md, microdeploy/patching.py AUTO_MIN_SAVING_PERCENT): a
+// stage is streamed when it lowers the head by at least this share of the layer-by-layer head,
+// or when the layer-by-layer plan does not fit the arena.
+constexpr uint64_t kAutoMinSavingPercent = 10;
+
+bool StagePays(uint32_t stage_head, uint32_t layer_head, uint32_t head_budget) {
+  if (layer_head > head_budget) return stage_head < layer_head;
+  return static_cast<uint64_t>(stage_head) * 100 <=
+         static_cast<uint64_t>(layer_head) * (100 - kAutoMinSavingPercent);
+}
+
 constexpr size_t kTailAlignment = 8;  // pointers and int64 in persistent blocks
 
 uintptr_t AlignUp(uintptr_t x, uintptr_t a) { return (x + a - 1) & ~(a - 1); }
@@ -79,6 +90,7 @@ void AliasInPlace(const ModelView& model, const uint32_t* buffer_of, uint32_t no
 struct StageGeometry {
   int32_t kh, dh, sh, pad_h, in_h, out_h;
   uint32_t in_row, out_row;  // bytes per row of input 0 / output 0
+  int32_t out_depth;         // output channels (the op's Band::constants area)
 };
 
 // CONV_2D (one group) or DEPTHWISE_CONV_2D, int8 rank-4 input and output of batch 1.
@@ -106,6 +118,7 @@ bool ReadStageOp(const ModelView& model, int op, StageGeometry* g) {
   g->pad_h = total > 0 ? total / 2 : 0;
   g->in_row = static_cast<uint32_t>(in.dims[2]) * static_cast<uint32_t>(in.dims[3]);
   g->out_row = static_cast<uint32_t>(out.dims[2]) * static_cast<uint32_t>(out.dims[3]);
+  g->out_depth = out.dims[3];
   return true;
 }
 
@@ -399,8 +412,12 @@ Status Interpreter::PlanAndLayout() {
   AliasInPlace(model_, tensor_offsets_, kNoOffset, buffers);
 
   uint32_t head = 0;
-  if (ChooseStage(buffers, n, tensor_offsets_, planner_work, PlannerWorkBytes(n), &head) !=
-      Status::kOk) {
+  // Head bytes the arena leaves once the tail is taken (the tiling policy's budget).
+  const size_t tail_bytes = PlanAlign(static_cast<uint32_t>(tail_used_));
+  const size_t budget = free_bytes > tail_bytes ? free_bytes - tail_bytes : 0;
+  const uint32_t head_budget = budget > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(budget);
+  if (ChooseStage(buffers, n, tensor_offsets_, planner_work, PlannerWorkBytes(n), head_budget,
+                  &head) != Status::kOk) {
     return ArenaTooSmall(0xffffffffu, true);  // the plan does not even fit in 32 bits
   }
   const size_t tail = PlanAlign(static_cast<uint32_t>(tail_used_));
@@ -444,7 +461,7 @@ Status Interpreter::PlanAndLayout() {
 // restored); the one with the smallest head is kept if it beats the plan
 // without a stage. `buffer_of[t]` is tensor t's buffer index or kNoOffset.
 Status Interpreter::ChooseStage(PlanBuffer* buffers, int n, const uint32_t* buffer_of, void* work,
-                                size_t work_bytes, uint32_t* head) {
+                                size_t work_bytes, uint32_t head_budget, uint32_t* head) {
   stage_first_ = stage_last_ = -1;
   if (PlanBuffers(buffers, n, work, work_bytes, head) != Status::kOk) {
     return Status::kInvalidArgument;
@@ -474,6 +491,11 @@ Status Interpreter::ChooseStage(PlanBuffer* buffers, int n, const uint32_t* buff
       buffers[b].first = static_cast<uint16_t>(s);
       buffers[b].last = static_cast<uint16_t>(e);
     }
+    // The ops' per-channel constants (Band::constants) follow the first window.
+    const uint32_t first_window = buffer_of[model_.Operator(s).outputs[0]];
+    for (int k = s; k <= e; ++k) {
+      buffers[first_window].size += BandConstantsBytes(chain[k - s].out_depth);
+    }
     const int32_t x = model_.Operator(s).inputs[0];
     if (buffer_of[x] != kNoOffset) {
       const uint32_t b = buffers[buffer_of[x]].alias >= 0
@@ -492,9 +514,12 @@ Status Interpreter::ChooseStage(PlanBuffer* buffers, int n, const uint32_t* buff
       buffers[edits[num_edits].buffer] = edits[num_edits].saved;
     }
   };
-  uint32_t best_head = *head;
+  // kOn takes the best candidate even when it does not lower the head.
+  const uint32_t layer_by_layer = *head;
+  uint32_t best_head = tiling_ == Tiling::kOn ? 0xffffffffu : layer_by_layer;
   int best_s = -1;
   int best_e = -1;
+  if (tiling_ == Tiling::kOff) return Status::kOk;
   // Only kernels that declare band support are streamed (a resolver may hold others).
   auto streamable = [&](int op, StageGeometry* g) {
     const KernelRegistration* reg = resolver_.Find(model_.Operator(op).builtin_code);
@@ -521,6 +546,10 @@ Status Interpreter::ChooseStage(PlanBuffer* buffers, int n, const uint32_t* buff
       }
     }
   }
+  if (best_s >= 0 && tiling_ == Tiling::kAuto &&
+      !StagePays(best_head, layer_by_layer, head_budget)) {
+    best_s = -1;
+  }
   if (best_s < 0) return PlanBuffers(buffers, n, work, work_bytes, head);
   for (int k = best_s; k <= best_e; ++k) ReadStageOp(model_, k, &chain[k - best_s]);
   apply(best_s, best_e);
@@ -545,12 +574,16 @@ Status Interpreter::InvokeOp(int op, Band band, uint8_t* input, uint8_t* output)
   return s;
 }
 
-// Streams the stage: one output row of its last op at a time; each op j
-// first makes the rows of op j-1's output it needs (kept in a window of
-// run.rows[j-1] rows, oldest dropped first), then computes its row.
+// Streams the stage: one output row of its last op at a time. Each op j
+// first makes the rows of op j-1's output it reads present in that op's
+// window (run.rows[j-1] rows: rows no longer read are dropped, the others
+// moved to the front, and every missing row computed by one call of op j-1),
+// then computes its rows. Each op's per-channel constants are computed on its
+// first band and reused by the others (Band::constants).
 Status Interpreter::RunStage() {
   StageRun run{};
   const int n = stage_last_ - stage_first_ + 1;
+  uint8_t* constants = nullptr;  // after the first window (ChooseStage reserved them there)
   for (int j = 0; j < n; ++j) {
     StageGeometry g{};
     ReadStageOp(model_, stage_first_ + j, &g);  // checked when the stage was chosen
@@ -566,14 +599,23 @@ Status Interpreter::RunStage() {
     run.window[j] = nullptr;
     run.rows[j] = 0;
     run.ticks[j] = 0;
+    run.filled[j] = false;
     if (j > 0) {
       run.rows[j - 1] = WindowRows(g);
       run.window[j - 1] = head_ + tensor_offsets_[model_.Operator(stage_first_ + j - 1).outputs[0]];
     }
+    if (j == 1) {
+      constants = run.window[0] + PlanAlign(static_cast<uint32_t>(run.rows[0]) * run.out_row[0]);
+    }
+    run.out_depth[j] = g.out_depth;
+  }
+  for (int j = 0; j < n; ++j) {
+    run.constants[j] = constants;
+    constants += BandConstantsBytes(run.out_depth[j]);
   }
   Status s = Status::kOk;
   for (int32_t row = 0; row < run.out_h[n - 1] && s == Status::kOk; ++row) {
-    s = ProduceStageRow(run, n - 1, row);
+    s = ComputeStageRows(run, n - 1, row, row + 1);
   }
   if (profiler_ != nullptr && s == Status::kOk) {
     for (int j = 0; j < n; ++j) {
@@ -584,33 +626,65 @@ Status Interpreter::RunStage() {
   return s;
 }
 
-Status Interpreter::ProduceStageRow(StageRun& run, int j, int32_t row) {
+// Makes rows [first, last] of op j's output present in its window (j is not
+// the stage's last op). The caller reads no row below `first` again.
+Status Interpreter::EnsureStageRows(StageRun& run, int j, int32_t first, int32_t last) {
+  if (run.lo[j] < first) {
+    const int32_t drop = first - run.lo[j] < run.count[j] ? first - run.lo[j] : run.count[j];
+    const int32_t keep = run.count[j] - drop;
+    if (keep > 0) {
+      std::memmove(run.window[j], run.window[j] + static_cast<uint32_t>(drop) * run.out_row[j],
+                   static_cast<size_t>(keep) * run.out_row[j]);
+    }
+    run.lo[j] += drop;
+    run.count[j] = keep;
+  }
+  // The window holds [lo, produced) and gets [produced, last]: at most
+  // max(span, stride) rows of the consumer, which is its size (WindowRows).
+  // The stage's first op reads its full-size input, so it computes them in
+  // one call; any other op reads a window that holds the input of one output
+  // row (several would need more rows than max(span, stride)), so one call
+  // per row.
+  if (j == 0 && run.produced[j] <= last) return ComputeStageRows(run, j, run.produced[j], last + 1);
+  while (run.produced[j] <= last) {
+    const Status s = ComputeStageRows(run, j, run.produced[j], run.produced[j] + 1);
+    if (s != Status::kOk) return s;
+  }
+  return Status::kOk;
+}
+
+// Op j computes its output rows [begin, end) in one call.
+Status Interpreter::ComputeStageRows(StageRun& run, int j, int32_t begin, int32_t end) {
   const int n = stage_last_ - stage_first_ + 1;
   uint8_t* input = nullptr;  // op 0 of the stage reads its full-size input
   if (j > 0) {
-    int32_t needed = row * run.sh[j] - run.pad_h[j] + (run.kh[j] - 1) * run.dh[j];
-    if (needed > run.in_h[j] - 1) needed = run.in_h[j] - 1;
-    while (run.produced[j - 1] <= needed) {
-      const Status s = ProduceStageRow(run, j - 1, run.produced[j - 1]);
-      if (s != Status::kOk) return s;
-    }
+    int32_t first = begin * run.sh[j] - run.pad_h[j];
+    int32_t last = (end - 1) * run.sh[j] - run.pad_h[j] + (run.kh[j] - 1) * run.dh[j];
+    if (first < 0) first = 0;
+    if (last > run.in_h[j] - 1) last = run.in_h[j] - 1;
+    const Status s = EnsureStageRows(run, j - 1, first, last);
+    if (s != Status::kOk) return s;
     input = VirtualBase(run.window[j - 1], static_cast<uint32_t>(run.lo[j - 1]) * run.in_row[j]);
   }
   const uint64_t start = profiler_ != nullptr ? port::Ticks() : 0;
   uint8_t* output = nullptr;  // the stage's last op writes its full-size output
   if (j + 1 < n) {
-    if (run.count[j] == run.rows[j]) {
-      std::memmove(run.window[j], run.window[j] + run.out_row[j],
-                   static_cast<size_t>(run.rows[j] - 1) * run.out_row[j]);
-      ++run.lo[j];
-      --run.count[j];
-    }
+    // Rows [lo, produced) are held; the new ones follow them.
+    if (run.count[j] == 0) run.lo[j] = begin;
     uint8_t* slot = run.window[j] + static_cast<uint32_t>(run.count[j]) * run.out_row[j];
-    output = VirtualBase(slot, static_cast<uint32_t>(row) * run.out_row[j]);
-    ++run.count[j];
+    output = VirtualBase(slot, static_cast<uint32_t>(begin) * run.out_row[j]);
   }
-  const Status s = InvokeOp(stage_first_ + j, Band{row, row + 1}, input, output);
-  if (j + 1 < n) run.produced[j] = row + 1;
+  Band band;
+  band.row_begin = begin;
+  band.row_end = end;
+  band.constants = run.constants[j];
+  band.fill_constants = !run.filled[j];
+  const Status s = InvokeOp(stage_first_ + j, band, input, output);
+  run.filled[j] = true;
+  if (j + 1 < n) {
+    run.count[j] += end - begin;
+    run.produced[j] = end;
+  }
   if (profiler_ != nullptr) run.ticks[j] += port::Ticks() - start;
   return s;
 }

@@ -58,6 +58,22 @@ struct ArenaFigures {
   size_t tail = 0;
 };
 
+// Patch-based execution policy (docs/patch_execution.md), applied by AllocateTensors():
+//   kAuto: stream the best stage when it lowers the arena head by at least 10%, or when the
+//          layer-by-layer plan does not fit the arena (and the stage's plan is smaller);
+//   kOff:  always layer by layer;
+//   kOn:   stream the best stage whenever the model has one, even if it saves nothing.
+// Firmware picks the default at compile time: -DMD_TILING_OFF or -DMD_TILING_ON, else kAuto.
+enum class Tiling : uint8_t { kAuto, kOff, kOn };
+
+#if defined(MD_TILING_OFF)
+constexpr Tiling kDefaultTiling = Tiling::kOff;
+#elif defined(MD_TILING_ON)
+constexpr Tiling kDefaultTiling = Tiling::kOn;
+#else
+constexpr Tiling kDefaultTiling = Tiling::kAuto;
+#endif
+
 // One planned buffer, for tools that show the plan (md_host_run --plan).
 struct PlanRecord {
   int32_t id;      // planner buffer id
@@ -78,6 +94,8 @@ class Interpreter {
   Interpreter& operator=(const Interpreter&) = delete;
 
   Status Init();
+  // Before AllocateTensors(): the patch-based execution policy (default kDefaultTiling).
+  void SetTiling(Tiling tiling) { tiling_ = tiling; }
   Status AllocateTensors();
   Status Invoke();
   // Puts variable tensors (SVDF/LSTM state) back to their start values, as
@@ -152,7 +170,10 @@ class Interpreter {
     int32_t lo[kMaxStageOps];        // first row held in op j's window
     int32_t count[kMaxStageOps];     // rows held in op j's window
     uint8_t* window[kMaxStageOps];
-    uint64_t ticks[kMaxStageOps];  // per op, summed when profiling
+    int32_t out_depth[kMaxStageOps];
+    uint8_t* constants[kMaxStageOps];  // op j's Band::constants area
+    bool filled[kMaxStageOps];         // op j's constants computed in this Invoke
+    uint64_t ticks[kMaxStageOps];      // per op, summed when profiling
   };
 
   Status SetError(Status status, const char* fmt, ...)
@@ -165,10 +186,11 @@ class Interpreter {
   const OpInfo& CurrentOp(int op_index) const;
   Status PlanAndLayout();
   Status ChooseStage(PlanBuffer* buffers, int n, const uint32_t* buffer_of, void* work,
-                     size_t work_bytes, uint32_t* head);
+                     size_t work_bytes, uint32_t head_budget, uint32_t* head);
   Status InvokeOp(int op, Band band, uint8_t* input, uint8_t* output);
   Status RunStage();
-  Status ProduceStageRow(StageRun& run, int j, int32_t row);
+  Status EnsureStageRows(StageRun& run, int j, int32_t first, int32_t last);
+  Status ComputeStageRows(StageRun& run, int j, int32_t begin, int32_t end);
 
   // OpContext support.
   void* AllocatePersistent(int op_index, size_t bytes);
@@ -210,6 +232,7 @@ class Interpreter {
   size_t required_bytes_ = 0;
   bool required_is_lower_bound_ = false;
 
+  Tiling tiling_ = kDefaultTiling;
   int stage_first_ = -1;  // patch-based stage, -1 when none
   int stage_last_ = -1;
   // The op being invoked on a band, and its input 0 / output 0 data then.

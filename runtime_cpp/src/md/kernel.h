@@ -27,11 +27,26 @@ class Interpreter;
 // tensors of which only the rows this band reads or writes are backed by
 // memory; the kernel computes exactly the band's rows. Only kernels that
 // support it (CONV_2D, DEPTHWISE_CONV_2D) are ever given an active band.
+//
+// Inside a stage, an op runs on many bands per Invoke, so per-channel data that
+// depend only on the op (requantization multipliers, bias + input offset x
+// filter sum) are computed on its first band and kept in `constants`, an area
+// of BandConstantsBytes(output channels) bytes that the planner reserves in the
+// head for the stage's lifetime (kernels/band_constants.h has the layout).
 struct Band {
   int32_t row_begin = 0;
-  int32_t row_end = -1;  // -1: no band, the whole output
+  int32_t row_end = -1;         // -1: no band, the whole output
+  void* constants = nullptr;    // nullptr: compute per-channel data per call
+  bool fill_constants = false;  // the op's first band of this Invoke: fill `constants`
   bool active() const { return row_end >= 0; }
 };
+
+// Bytes of one op's per-channel constants area in a patch-based stage: a
+// 4-byte header and 12 bytes per output channel, rounded up to 16.
+// microdeploy/patching.py (band_constants_bytes) uses the same formula.
+constexpr uint32_t BandConstantsBytes(int32_t channels) {
+  return (4u + 12u * static_cast<uint32_t>(channels) + 15u) & ~15u;
+}
 
 // Handed to a kernel for one op. Implemented by the interpreter.
 class OpContext {

@@ -12,6 +12,7 @@
 
 #include "md/kernel.h"
 #include "md/kernels/band.h"
+#include "md/kernels/band_constants.h"
 #include "md/kernels/conv_2d_opt.h"
 #include "md/kernels/conv_common.h"
 #include "md/kernels/float_exact_common.h"
@@ -148,12 +149,18 @@ void ConvChunk(const ConvShape& s, const InT* input, const int8_t* filter, const
 template <typename InT, typename AccT, typename BiasT, typename OutT>
 void ConvQuantized(const ConvShape& s, const TensorView& input, const TensorView& filter,
                    const BiasT* bias, const TensorView& output, int32_t input_offset,
-                   int32_t output_offset, int32_t act_min, int32_t act_max) {
+                   int32_t output_offset, int32_t act_min, int32_t act_max,
+                   const BandConstantsView* cached = nullptr) {
   int32_t multiplier[kChannelChunk];
   int shift[kChannelChunk];
   for (int32_t c0 = 0; c0 < s.out_depth; c0 += kChannelChunk) {
     const int32_t c1 = c0 + kChannelChunk < s.out_depth ? c0 + kChannelChunk : s.out_depth;
     for (int32_t oc = c0; oc < c1; ++oc) {
+      if (cached != nullptr) {  // patch-based stage: computed on the op's first band
+        multiplier[oc - c0] = cached->channel[oc].multiplier;
+        shift[oc - c0] = cached->channel[oc].shift;
+        continue;
+      }
       ChannelOutputMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale,
                               &multiplier[oc - c0], &shift[oc - c0]);
     }
@@ -210,7 +217,8 @@ Status Invoke(OpContext& ctx) {
   ConvShape s;
   int32_t padding = 0;
   ReadShape(ctx, input, filter, &s, &padding);
-  ApplyBand(ctx.band(), &s, &input, &output);  // patch-based execution: one band of rows
+  const Band band = ctx.band();
+  ApplyBand(band, &s, &input, &output);  // patch-based execution: one band of rows
   const FusedActivation act = ReadActivation(ctx);
 
   if (input.type == DataType::kFloat32) {
@@ -224,6 +232,19 @@ Status Invoke(OpContext& ctx) {
   int32_t act_min, act_max;
   OutputActivationRange(act, output, &act_min, &act_max);
   if (input.type == DataType::kInt8) {
+    const int32_t* bias_data = has_bias ? bias.Data<const int32_t>() : nullptr;
+    // Inside a patch-based stage the per-channel constants are computed once per op.
+    BandConstantsView constants = {};
+    const BandConstantsView* cached = nullptr;
+    if (band.constants != nullptr) {
+      if (band.fill_constants) {
+        FillBandConstants(band.constants, input, filter, output, bias_data, s.out_depth,
+                          s.g.filter_h * s.g.filter_w * s.filter_depth,
+                          BandFilterLayout::kPerChannelBlock, -input.zero_point);
+      }
+      constants = ReadBandConstants(band.constants);
+      cached = &constants;
+    }
 #if MD_KERNELS_OPTIMIZED
     if (s.groups == 1) {
       const opt::ConvInt8Args args = {input.Data<const int8_t>(),
@@ -240,12 +261,12 @@ Status Invoke(OpContext& ctx) {
                                       output.zero_point,
                                       act_min,
                                       act_max};
-      if (opt::ConvInt8Optimized(args, input, filter, output)) return Status::kOk;
+      if (opt::ConvInt8Optimized(args, input, filter, output, cached)) return Status::kOk;
     }
 #endif
-    ConvQuantized<int8_t, int32_t, int32_t, int8_t>(
-        s, input, filter, has_bias ? bias.Data<const int32_t>() : nullptr, output,
-        -input.zero_point, output.zero_point, act_min, act_max);
+    ConvQuantized<int8_t, int32_t, int32_t, int8_t>(s, input, filter, bias_data, output,
+                                                    -input.zero_point, output.zero_point, act_min,
+                                                    act_max, cached);
   } else if (has_bias && bias.type == DataType::kInt32) {
     // TFLM's 16x8 kernel with an int32 bias accumulates in int32. It ignores
     // the (symmetric, zero) int16 zero points.

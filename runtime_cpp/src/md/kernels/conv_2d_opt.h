@@ -19,6 +19,7 @@
 
 #include <cstdint>
 
+#include "md/kernels/band_constants.h"
 #include "md/kernels/conv_common.h"
 #include "md/kernels/int8_opt.h"
 #include "md/tensor.h"
@@ -43,16 +44,6 @@ struct ChannelConstants {
   uint32_t base[kChannelChunk];  // bias + input_offset * sum of the whole filter
 };
 
-// True when every filter scale is > 0 (then every multiplier is >= 0, see ApplyRequant)
-// together with the input and output scales prepare checked.
-inline bool ScalesArePositive(const TensorView& filter, int32_t channels) {
-  if (filter.scales == nullptr || filter.num_channels <= 1) return filter.scale > 0.0f;
-  for (int32_t c = 0; c < channels; ++c) {
-    if (!(filter.scales[c] > 0.0f)) return false;
-  }
-  return true;
-}
-
 inline void FillChannelConstants(const TensorView& input, const TensorView& filter,
                                  const TensorView& output, const int8_t* filter_data,
                                  const int32_t* bias, int32_t filter_size, int32_t input_offset,
@@ -67,6 +58,17 @@ inline void FillChannelConstants(const TensorView& input, const TensorView& filt
     k->bias[oc - c0] = b;
     k->base[oc - c0] =
         b + static_cast<uint32_t>(input_offset) * Sum(filter_data + oc * filter_size, filter_size);
+  }
+}
+
+// The same constants from a patch-based stage's area (band_constants.h), computed once per op.
+inline void LoadChannelConstants(const BandConstantsView& cached, const int32_t* bias, int32_t c0,
+                                 int32_t c1, ChannelConstants* k) {
+  for (int32_t oc = c0; oc < c1; ++oc) {
+    const BandChannel& ch = cached.channel[oc];
+    k->q[oc - c0] = MakeRequant(ch.multiplier, ch.shift);
+    k->bias[oc - c0] = bias != nullptr ? static_cast<uint32_t>(bias[oc]) : 0u;
+    k->base[oc - c0] = ch.base;
   }
 }
 
@@ -269,9 +271,13 @@ inline void WindowChunk(const ConvInt8Args a, const ChannelConstants& k, int32_t
 
 // The optimized int8 x int8 -> int8 convolution (groups of 1). Returns false, having
 // written nothing, when it does not apply (the caller runs the reference kernel).
+// `cached`: the op's per-channel constants inside a patch-based stage (else nullptr).
 inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
-                              const TensorView& filter, const TensorView& output) {
-  if (!ScalesArePositive(filter, a.out_depth)) return false;
+                              const TensorView& filter, const TensorView& output,
+                              const BandConstantsView* cached = nullptr) {
+  if (cached != nullptr ? !cached->scales_positive : !ScalesArePositive(filter, a.out_depth)) {
+    return false;
+  }
   const WindowGeometry& g = a.g;
   const int32_t filter_size = g.filter_h * g.filter_w * a.depth;
   const bool pointwise = g.filter_h == 1 && g.filter_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
@@ -279,8 +285,12 @@ inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
   ChannelConstants k;
   for (int32_t c0 = 0; c0 < a.out_depth; c0 += kChannelChunk) {
     const int32_t c1 = c0 + kChannelChunk < a.out_depth ? c0 + kChannelChunk : a.out_depth;
-    FillChannelConstants(input, filter, output, a.filter, a.bias, filter_size, a.input_offset, c0,
-                         c1, &k);
+    if (cached != nullptr) {
+      LoadChannelConstants(*cached, a.bias, c0, c1, &k);
+    } else {
+      FillChannelConstants(input, filter, output, a.filter, a.bias, filter_size, a.input_offset, c0,
+                           c1, &k);
+    }
     if (pointwise) {
       PointwiseChunk(a, k, c0, c1);
     } else {

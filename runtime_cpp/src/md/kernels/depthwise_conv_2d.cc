@@ -13,6 +13,7 @@
 
 #include "md/kernel.h"
 #include "md/kernels/band.h"
+#include "md/kernels/band_constants.h"
 #include "md/kernels/conv_common.h"
 #include "md/kernels/depthwise_conv_2d_opt.h"
 #include "md/kernels/float_exact_common.h"
@@ -158,12 +159,18 @@ void DepthwiseChunk(const DepthwiseShape& s, const InT* input, const int8_t* fil
 template <typename InT, typename AccT, typename BiasT, typename OutT>
 void DepthwiseQuantized(const DepthwiseShape& s, const TensorView& input, const TensorView& filter,
                         const BiasT* bias, const TensorView& output, int32_t input_offset,
-                        int32_t output_offset, int32_t act_min, int32_t act_max) {
+                        int32_t output_offset, int32_t act_min, int32_t act_max,
+                        const BandConstantsView* cached = nullptr) {
   int32_t multiplier[kChannelChunk];
   int shift[kChannelChunk];
   for (int32_t c0 = 0; c0 < s.out_depth; c0 += kChannelChunk) {
     const int32_t c1 = c0 + kChannelChunk < s.out_depth ? c0 + kChannelChunk : s.out_depth;
     for (int32_t oc = c0; oc < c1; ++oc) {
+      if (cached != nullptr) {  // patch-based stage: computed on the op's first band
+        multiplier[oc - c0] = cached->channel[oc].multiplier;
+        shift[oc - c0] = cached->channel[oc].shift;
+        continue;
+      }
       ChannelOutputMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale,
                               &multiplier[oc - c0], &shift[oc - c0]);
     }
@@ -216,7 +223,8 @@ Status Invoke(OpContext& ctx) {
   DepthwiseShape s;
   int32_t padding = 0;
   ReadShape(ctx, input, filter, &s, &padding);
-  ApplyBand(ctx.band(), &s, &input, &output);  // patch-based execution: one band of rows
+  const Band band = ctx.band();
+  ApplyBand(band, &s, &input, &output);  // patch-based execution: one band of rows
   const auto act = static_cast<FusedActivation>(ctx.Options().GetInt8(kActivation, 0));
 
   if (input.type == DataType::kFloat32) {
@@ -230,6 +238,19 @@ Status Invoke(OpContext& ctx) {
   int32_t act_min, act_max;
   OutputActivationRange(act, output, &act_min, &act_max);
   if (input.type == DataType::kInt8) {
+    const int32_t* bias_data = has_bias ? bias.Data<const int32_t>() : nullptr;
+    // Inside a patch-based stage the per-channel constants are computed once per op.
+    BandConstantsView constants = {};
+    const BandConstantsView* cached = nullptr;
+    if (band.constants != nullptr) {
+      if (band.fill_constants) {
+        FillBandConstants(band.constants, input, filter, output, bias_data, s.out_depth,
+                          s.g.filter_h * s.g.filter_w, BandFilterLayout::kChannelsLast,
+                          -input.zero_point);
+      }
+      constants = ReadBandConstants(band.constants);
+      cached = &constants;
+    }
 #if MD_KERNELS_OPTIMIZED
     const opt::DepthwiseInt8Args args = {input.Data<const int8_t>(),
                                          filter.Data<const int8_t>(),
@@ -246,11 +267,11 @@ Status Invoke(OpContext& ctx) {
                                          output.zero_point,
                                          act_min,
                                          act_max};
-    if (opt::DepthwiseInt8Optimized(args, input, filter, output)) return Status::kOk;
+    if (opt::DepthwiseInt8Optimized(args, input, filter, output, cached)) return Status::kOk;
 #endif
-    DepthwiseQuantized<int8_t, int32_t, int32_t, int8_t>(
-        s, input, filter, has_bias ? bias.Data<const int32_t>() : nullptr, output,
-        -input.zero_point, output.zero_point, act_min, act_max);
+    DepthwiseQuantized<int8_t, int32_t, int32_t, int8_t>(s, input, filter, bias_data, output,
+                                                         -input.zero_point, output.zero_point,
+                                                         act_min, act_max, cached);
   } else {
     // TFLite's 16x8 kernel ignores the (symmetric, zero) int16 zero points.
     DepthwiseQuantized<int16_t, int64_t, int64_t, int16_t>(

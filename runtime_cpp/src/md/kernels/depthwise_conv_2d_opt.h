@@ -14,6 +14,7 @@
 
 #include <cstdint>
 
+#include "md/kernels/band_constants.h"
 #include "md/kernels/conv_2d_opt.h"
 #include "md/kernels/conv_common.h"
 #include "md/kernels/int8_opt.h"
@@ -96,13 +97,17 @@ __attribute__((noinline)) void DepthwiseFourChannelsDsp(const int8_t* in_origin,
 #endif
 
 // Returns false, having written nothing, when the optimized path does not apply.
+// `cached`: the op's per-channel constants inside a patch-based stage (else nullptr).
 inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorView& input,
-                                   const TensorView& filter, const TensorView& output) {
+                                   const TensorView& filter, const TensorView& output,
+                                   const BandConstantsView* cached = nullptr) {
   // Local copies: stores through int8_t* may alias any memory, and fields read through a
   // reference would be reloaded after every output byte.
   const DepthwiseInt8Args a = args;
   const WindowGeometry g = a.g;
-  if (!ScalesArePositive(filter, a.out_depth)) return false;
+  if (cached != nullptr ? !cached->scales_positive : !ScalesArePositive(filter, a.out_depth)) {
+    return false;
+  }
   const int32_t taps = g.filter_h * g.filter_w;
   const int32_t dm = a.depth_multiplier;
   Requant q[kChannelChunk];
@@ -113,6 +118,13 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
     const int32_t c1 = c0 + kChannelChunk < a.out_depth ? c0 + kChannelChunk : a.out_depth;
     const int32_t n = c1 - c0;
     for (int32_t oc = c0; oc < c1; ++oc) {
+      if (cached != nullptr) {
+        const BandChannel& ch = cached->channel[oc];
+        q[oc - c0] = MakeRequant(ch.multiplier, ch.shift);
+        bias[oc - c0] = a.bias != nullptr ? static_cast<uint32_t>(a.bias[oc]) : 0u;
+        base[oc - c0] = ch.base;
+        continue;
+      }
       int32_t multiplier;
       int shift;
       OptChannelMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale, &multiplier,

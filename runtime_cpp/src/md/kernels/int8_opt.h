@@ -21,6 +21,7 @@
 
 #include "md/kernels/conv_common.h"
 #include "md/quant.h"
+#include "md/tensor.h"
 
 #if defined(MD_KERNELS_REFERENCE)
 #define MD_KERNELS_OPTIMIZED 0
@@ -188,6 +189,16 @@ inline void OptChannelMultiplier(float input_scale, float filter_scale, float ou
 #else
   ChannelOutputMultiplier(input_scale, filter_scale, output_scale, multiplier, shift);
 #endif
+}
+
+// True when every filter scale is > 0 (then every multiplier is >= 0, see ApplyRequant)
+// together with the input and output scales prepare checked.
+inline bool ScalesArePositive(const TensorView& filter, int32_t channels) {
+  if (filter.scales == nullptr || filter.num_channels <= 1) return filter.scale > 0.0f;
+  for (int32_t c = 0; c < channels; ++c) {
+    if (!(filter.scales[c] > 0.0f)) return false;
+  }
+  return true;
 }
 
 // Every realistic channel has no left shift (multiplier < 1) and a right shift >= 1: then
