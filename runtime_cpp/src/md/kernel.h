@@ -6,7 +6,8 @@
 // Interpreter::Invoke(). Kernels keep no per-op state in the arena unless
 // they ask for it with AllocatePersistent() during prepare; quantization
 // multipliers that are cheap to derive are recomputed in invoke so the arena
-// stays minimal (see docs/architecture.md, "arena budget").
+// stays minimal (see docs/architecture.md, "arena budget"), except inside a
+// patch-based stage, where Band::constants keeps them across an op's bands.
 #ifndef MD_KERNEL_H_
 #define MD_KERNEL_H_
 

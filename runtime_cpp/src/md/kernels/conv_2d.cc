@@ -7,7 +7,8 @@
 //
 // Per-channel multipliers are recomputed in invoke, once per output channel,
 // for chunks of kChannelChunk channels kept on the stack; nothing is stored
-// in the arena.
+// in the arena. Inside a patch-based stage they are computed on the op's
+// first band and read from Band::constants on the others (band_constants.h).
 #include <cstdint>
 
 #include "md/kernel.h"

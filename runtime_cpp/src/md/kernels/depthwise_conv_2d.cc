@@ -8,7 +8,9 @@
 // output NHWC, filter [1, H, W, out_depth].
 //
 // Per-channel multipliers are recomputed in invoke once per output channel,
-// for chunks of kChannelChunk channels kept on the stack.
+// for chunks of kChannelChunk channels kept on the stack. Inside a
+// patch-based stage they are computed on the op's first band and read from
+// Band::constants on the others (band_constants.h).
 #include <cstdint>
 
 #include "md/kernel.h"
