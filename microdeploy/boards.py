@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from microdeploy import paths
+from microdeploy.camera import CameraSpec, parse_camera
 from microdeploy.errors import BoardError
 
 # Development platforms shipped inside microdeploy (microdeploy/pio/platforms/<name>).
@@ -96,6 +97,7 @@ class Board:
     zephyr_board: str = ""  # the Zephyr board name (`west build -b`) when build = "zephyr"
     docs: str = ""  # where the PlatformIO/Zephyr settings were checked (board documentation)
     defines: tuple[str, ...] = ()  # preprocessor defines the board's port needs (NAME or NAME=V)
+    camera: CameraSpec | None = None  # [camera]: the board's sensor (microdeploy/camera.py)
 
     @property
     def is_native(self) -> bool:
@@ -246,6 +248,9 @@ def parse_board_file(path: Path) -> Board:
         )
         upload_fields.reject_unknown()
 
+    camera_fields = top.table("camera", required=False)
+    camera = parse_camera(camera_fields, top.text("port")) if camera_fields is not None else None
+
     # The host has no budget; Zephyr's own linker script holds the board's memory.
     budget_required = platformio.platform != "md-native" and build == "platformio"
     board = Board(
@@ -270,6 +275,7 @@ def parse_board_file(path: Path) -> Board:
         zephyr_board=zephyr_board,
         docs=top.text("docs", required=False),
         defines=top.strings("defines"),
+        camera=camera,
     )
     top.reject_unknown()
     port_dir = paths.runtime_dir() / "src" / "md" / "ports" / board.port

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from microdeploy.camera import INPUT_KINDS
 from microdeploy.cli.console import out
 from microdeploy.project.app_meta import APPS, parse_labels
 from microdeploy.project.generate import init_project
@@ -38,6 +39,14 @@ def init(
         str | None,
         typer.Option("--benchmark", help="With --app mlperf-tiny: vww, kws, ic or ad."),
     ] = None,
+    input_kind: Annotated[
+        str,
+        typer.Option(
+            "--input",
+            help=f"Where inputs come from: {' or '.join(INPUT_KINDS)} (the board's [camera], "
+            "preprocessed on the device).",
+        ),
+    ] = "serial",
 ) -> None:
     """Generate a PlatformIO project that runs MODEL on BOARD."""
     result = init_project(
@@ -50,6 +59,7 @@ def init(
         app=app,
         labels=parse_labels(labels) if labels is not None else None,
         benchmark=benchmark,
+        input_kind=input_kind,
     )
     verb = "Refreshed" if result.refreshed else "Created"
     out.print(f"{verb} project [bold]{result.project}[/] for board [bold]{result.board.name}[/]")
@@ -62,6 +72,15 @@ def init(
         out.print(f"  app {result.app.app}, MLPerf Tiny benchmark {result.app.benchmark}")
     if result.app.labels:
         out.print(f"  app {result.app.app}, labels: {', '.join(result.app.labels)}")
+    if input_kind == "camera" and result.board.camera is not None:
+        camera = result.board.camera
+        out.print(
+            f"  input camera: {camera.summary}, {'centred crop' if camera.crop else 'stretched'}"
+        )
+        if "src/main.cpp" in result.user_kept:
+            out.print(
+                "  [yellow]src/main.cpp was kept as it was: pass --force for the camera main[/]"
+            )
     vendored = sum(1 for f in result.written if f.startswith("lib/md_runtime/src/"))
     out.print(f"  wrote {len(result.written)} generated files ({vendored} runtime sources)")
     if result.user_created:

@@ -18,10 +18,11 @@ from pathlib import Path
 
 from microdeploy import __version__, paths
 from microdeploy.boards import ARM_DSP_CORES, Board, get_board
+from microdeploy.camera import CameraSpec
 from microdeploy.errors import ProjectError
 from microdeploy.mlperf import project as mlperf_project
 from microdeploy.pio import core as pio_core
-from microdeploy.project import app_meta, arena, vendor
+from microdeploy.project import app_meta, arena, camera_app, vendor
 from microdeploy.project.model_facts import ModelFacts, read_model_facts
 from microdeploy.project.sources import c_array_source
 from microdeploy.zephyr import project as zephyr_project
@@ -128,7 +129,8 @@ def qemu_test_command(board: Board) -> list[str]:
     ]
 
 
-def platformio_ini(board: Board) -> str:
+def platformio_ini(board: Board, camera: CameraSpec | None = None) -> str:
+    """platformio.ini; a camera project adds the camera's -D flags and driver library."""
     pio = board.platformio
     platform_lines: list[str] = []
     env_lines: list[str] = []
@@ -146,7 +148,10 @@ def platformio_ini(board: Board) -> str:
     if pio.framework:
         env_lines.append(f"framework = {pio.framework}")
     env_lines.append("build_src_flags = -Wall -Wextra")
-    env_lines.append(f"build_flags = {' '.join(board_defines(board))}")
+    flags = board_defines(board) + (camera.build_defines() if camera else [])
+    env_lines.append(f"build_flags = {' '.join(flags)}")
+    if camera is not None and camera.library:
+        env_lines.append(f"lib_deps = {camera.library}")
     if pio.is_own_platform:
         # Our offline runner (test/test_custom_runner.py), never Unity from the registry.
         env_lines.append("test_framework = custom")
@@ -226,6 +231,7 @@ def _generated_files(
     example_input: bytes,
     arena_bytes: int,
     arena_origin: str,
+    camera: CameraSpec | None = None,
 ) -> dict[str, bytes]:
     version = vendor.runtime_version()
     ops_h, ops_cc = _op_sources(facts)
@@ -247,10 +253,11 @@ def _generated_files(
         # A Zephyr application around the same src/ and vendored runtime (microdeploy/zephyr/).
         files.update(zephyr_project.generated_files(board, board_defines(board)))
     else:
-        files["platformio.ini"] = platformio_ini(board)
+        files["platformio.ini"] = platformio_ini(board, camera)
         files[f"{RUNTIME_LIB}/library.json"] = _template("library.json.in").format(
             runtime_version=version
         )
+    files.update(camera_app.generated_files(camera, board))
     if board.platformio.is_own_platform and not board.is_native:
         files[f"boards/{board.platformio.board}.json"] = board_json(board)
     if board.platformio.is_own_platform:
@@ -260,8 +267,12 @@ def _generated_files(
     return encoded
 
 
-def _user_files(board: Board, app: str = app_meta.GENERIC) -> dict[str, bytes]:
+def _user_files(
+    board: Board, app: str = app_meta.GENERIC, camera: bool = False
+) -> dict[str, bytes]:
     main = mlperf_project.main_source() if mlperf_project.is_mlperf(app) else None
+    if camera:
+        main = camera_app.main_source()
     if board.is_zephyr:
         return {
             "src/main.cpp": (main or _template("src/main.cpp")).encode("utf-8"),
@@ -311,11 +322,11 @@ def _remove_stale(project: Path, old_manifest: dict | None, files: dict[str, byt
 
 
 def _write_user_files(
-    project: Path, board: Board, force: bool, app: str = app_meta.GENERIC
+    project: Path, board: Board, force: bool, app: str = app_meta.GENERIC, camera: bool = False
 ) -> tuple[list[str], list[str]]:
     """(created, kept): user files are written only when missing, or with --force."""
     created, kept = [], []
-    for rel, data in _user_files(board, app).items():
+    for rel, data in _user_files(board, app, camera).items():
         target = project / rel
         if target.exists() and not force:
             kept.append(rel)
@@ -335,6 +346,7 @@ def init_project(
     app: str | None = None,
     labels: tuple[str, ...] | None = None,
     benchmark: str | None = None,
+    input_kind: str = camera_app.SERIAL,
 ) -> InitResult:
     board = get_board(board_name)
     model_path, example_input_path = resolve_model(model, example)
@@ -346,16 +358,16 @@ def init_project(
         ),
         facts.model,
     )
+    camera = camera_app.check_camera(input_kind, board, facts.model, spec.app)
     model_bytes = model_path.read_bytes()
     example_input = example_input_path.read_bytes() if example_input_path else b""
     old_manifest = _existing_manifest(project, force)
 
-    runtime_files = vendor.select_runtime_files(
-        facts.op_names, board.port, mlperf_project.runtime_dirs(spec.app)
-    )
+    runtime_dirs = mlperf_project.runtime_dirs(spec.app) + (camera.runtime_dirs() if camera else ())
+    runtime_files = vendor.select_runtime_files(facts.op_names, board.port, runtime_dirs)
     size, origin = arena.arena_size(model_path, facts, arena_bytes)
     pio_board = mlperf_project.project_board(board, spec.app)
-    files = _generated_files(pio_board, facts, model_bytes, example_input, size, origin)
+    files = _generated_files(pio_board, facts, model_bytes, example_input, size, origin, camera)
     mlperf_files = mlperf_project.generated_files(spec.app, spec.benchmark, facts.model)
     files.update({rel: text.encode("utf-8") for rel, text in mlperf_files.items()})
     vendored_names = set()
@@ -368,7 +380,7 @@ def init_project(
     removed = _remove_stale(project, old_manifest, files)
     for rel, data in files.items():
         _write(project / rel, data)
-    created, kept = _write_user_files(project, board, force, spec.app)
+    created, kept = _write_user_files(project, board, force, spec.app, camera is not None)
 
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -385,6 +397,7 @@ def init_project(
         },
         "example": example,
         **app_meta.manifest_entry(spec),
+        **camera_app.manifest_entry(camera),
         "arena_bytes": size,
         "arena_origin": origin,
         "generated": {

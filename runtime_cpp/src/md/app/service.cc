@@ -97,6 +97,7 @@ class Service {
   void RestoreExampleInputs();
   uint8_t* InputDestination(int index);
   bool InferOnce(bool profile);
+  bool FillFromSource();
   void SendTop(const TensorView& out);
 
   Interpreter& interp_;
@@ -110,6 +111,9 @@ class Service {
   // Direct mode (no staging): an inference may overwrite its inputs, so they count as consumed
   // afterwards and the next inference restores the example input (zeros without one).
   bool inputs_fresh_ = false;
+  // The host sent inputs since the last `run`: that run uses them instead of the input source.
+  bool host_inputs_ = false;
+  bool run_on_host_inputs_ = false;
   int64_t inferences_ = 0;
   uint64_t last_ticks_ = 0;  // the previous inference's duration (guards the SysTick wrap)
   uint32_t auto_ms_ = 0;
@@ -178,6 +182,7 @@ void Service::SendInfo(const char* type) {
   writer_.Int("inputs", have_model ? interp_.NumInputs() : 0);
   writer_.Int("outputs", have_model ? interp_.NumOutputs() : 0);
   writer_.Int("auto", auto_ms_);
+  if (config_.input_source != nullptr) writer_.Word("input", config_.input_source->Name());
   Emit();
   if (!ready_) SendError(StatusName(setup_status_), interp_.error_message());
   if (ready_) {
@@ -312,6 +317,7 @@ bool Service::InferOnce(bool profile) {
       offset += bytes;
     }
   }
+  if (config_.input_source != nullptr && !run_on_host_inputs_ && !FillFromSource()) return false;
   if (config_.profiler != nullptr) config_.profiler->Reset();
   AlignToClockEdge(last_ticks_);
   const uint64_t start = port::Ticks();
@@ -333,6 +339,25 @@ bool Service::InferOnce(bool profile) {
   Emit();
   ++inferences_;
   if (profile && config_.profiler != nullptr) SendProfile();
+  return true;
+}
+
+bool Service::FillFromSource() {
+  InputReport report;
+  if (!config_.input_source->Fill(interp_.Input(0), &report)) {
+    SendError("InputError", report.error ? report.error : "the input source gave no input");
+    return false;
+  }
+  const uint32_t hz = port::TicksPerSecond();
+  writer_.Begin(seq_, "frame");
+  writer_.Int("i", inferences_);
+  writer_.Word("src", config_.input_source->Name());
+  writer_.Int("w", report.width);
+  writer_.Int("h", report.height);
+  writer_.Word("fmt", report.format[0] ? report.format : "none");
+  writer_.Int("cap_us", hz ? static_cast<int64_t>(report.capture_ticks * 1000000u / hz) : 0);
+  writer_.Int("prep_us", hz ? static_cast<int64_t>(report.prepare_ticks * 1000000u / hz) : 0);
+  Emit();
   return true;
 }
 
@@ -416,6 +441,7 @@ void Service::HandleInputData(const ParsedRecord& rec) {
       return;
     }
     inputs_fresh_ = true;
+    host_inputs_ = true;
   }
   writer_.Begin(seq_, "ack");
   writer_.Int("idx", transfer_index_);
@@ -440,9 +466,12 @@ void Service::HandleRun(const ParsedRecord& rec) {
     return;
   }
   int64_t done = 0;
+  run_on_host_inputs_ = host_inputs_;
+  host_inputs_ = false;
   for (; done < n; ++done) {
     if (!InferOnce(profile != 0 && done == n - 1)) break;
   }
+  run_on_host_inputs_ = false;
   if (done == n && outputs != 0) {
     for (int i = 0; i < interp_.NumOutputs(); ++i) SendOutput(i);
   }

@@ -17,9 +17,33 @@
 
 #include "md/interpreter.h"
 #include "md/profiler.h"
+#include "md/tensor.h"
 
 namespace md {
 namespace app {
+
+// What an input source tells about the input it produced (a camera: the frame and its times).
+struct InputReport {
+  const char* error = nullptr;  // one line when Fill() fails
+  int width = 0;                // the frame's size and pixel format
+  int height = 0;
+  const char* format = "";
+  uint64_t capture_ticks = 0;  // port clock ticks spent capturing and preprocessing
+  uint64_t prepare_ticks = 0;
+};
+
+// A device-side producer of input 0 (md/camera/camera_input.h): used for every inference the
+// host did not send inputs for (`auto` runs, `run` without a preceding transfer).
+class InputSource {
+ public:
+  // Writes input 0; false (with report->error set) when there is no input to give.
+  virtual bool Fill(const TensorView& input, InputReport* report) = 0;
+  // Named in the boot record's `input` field ("ov767x", "native_frames", ...).
+  virtual const char* Name() const = 0;
+
+ protected:
+  ~InputSource() = default;
+};
 
 struct AppConfig {
   const char* board = "unknown";
@@ -41,6 +65,9 @@ struct AppConfig {
   uint32_t auto_run_ms = 0;
   // The profiler given to the interpreter (nullptr: `prof=1` is answered with an error).
   Profiler* profiler = nullptr;
+  // A device-side input (a camera); nullptr: the host's inputs or the example input.
+  // The host's inputs still win for the `run` that follows their transfer.
+  InputSource* input_source = nullptr;
 };
 
 // Returns when the serial line closes (port::SerialRead() < 0: code 0) or on the host's `exit`
