@@ -245,3 +245,22 @@ def test_init_camera_on_a_board_without_one_names_the_boards_with_one(tmp_path: 
         "camera",
     )
     assert hello.code != 0 and "needs one 8-bit image input" in hello.stderr
+
+
+def test_monitor_shows_label_score_latency_and_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "cam"
+    init_project(project, "native", example="person_detection", input_kind="camera")
+    build_project(project)
+    _frames(tmp_path / "frames", [EXAMPLE / "person.bmp"])
+    monkeypatch.setenv("MD_CAMERA_FRAMES", str(tmp_path / "frames"))
+    flash(project)
+    try:
+        result = run_cli("monitor", str(project), "--count", "2", "--interval", "100")
+    finally:
+        stop_device(project)
+    assert result.code == 0, result.stdout + result.stderr
+    assert "input    native_frames" in result.stdout
+    assert "person: " in result.stdout and "latency" in result.stdout
+    assert "176x144 gray8: capture " in result.stdout

@@ -122,6 +122,8 @@ def _banner_table(state: MonitorState) -> Table:
     table.add_row("status", escape(banner.text("status")))
     table.add_row("arena", f"{banner.text('arena_used')} of {banner.text('arena_size')} bytes")
     table.add_row("clock", f"{escape(banner.text('clock'))} at {banner.text('hz')} Hz")
+    if banner.text("input"):
+        table.add_row("input", escape(banner.text("input")))
     return table
 
 
@@ -141,6 +143,15 @@ def _latest_table(state: MonitorState, app: AppSpec) -> Table:
         table.add_row("inference", f"#{latest.index}")
         table.add_row("top", escape(top or "-"))
         table.add_row("latency", f"{latest.us} us ({latest.ticks} {escape(latest.clock)} ticks)")
+        frame = state.frame
+        if frame is not None and frame.int("i", -1) == latest.index:
+            table.add_row(
+                "frame",
+                escape(
+                    f"{frame.text('w')}x{frame.text('h')} {frame.text('fmt')}: capture "
+                    f"{frame.text('cap_us')} us, preprocessing {frame.text('prep_us')} us"
+                ),
+            )
     stats = state.latency
     if stats.count:
         table.add_row(

@@ -37,6 +37,7 @@ class MonitorState:
     profile: list[OpProfile] = field(default_factory=list)
     events: list[StreamEvent] = field(default_factory=list)
     errors: list[Record] = field(default_factory=list)
+    frame: Record | None = None  # the latest camera frame (`frame`: size, capture/prep times)
     records: int = 0
     _res: Record | None = None
     _profile_building: list[OpProfile] = field(default_factory=list)
@@ -49,6 +50,8 @@ class MonitorState:
             self.banner = record
         elif kind == "res":
             self._res = record
+        elif kind == "frame":
+            self.frame = record
         elif kind == "time":
             res = (
                 self._res
