@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from microdeploy.errors import MicrodeployError
 from microdeploy.model.reader import Model, Operator
 
 MAX_STAGE_OPS = 16
@@ -71,6 +72,17 @@ def read_stage_op(model: Model, op: Operator) -> StageOp | None:
         return None
     total = (out_h - 1) * sh + (kh - 1) * dh + 1 - in_h
     return StageOp(kh, dh, sh, max(total // 2, 0), in_h, out_h, y.shape[2] * y.shape[3], y.shape[3])
+
+
+def parse_tiling(value: str) -> Tiling:
+    """A user's --tiling value, or a one-line error naming the choices."""
+    if value not in TILING_MODES:
+        raise MicrodeployError(
+            f"--tiling {value!r} is not a tiling policy",
+            hint="use auto (stream early layers when it saves >= 10% of the arena or is needed to "
+            "fit), off (layer by layer) or on (always stream)",
+        )
+    return value  # type: ignore[return-value]
 
 
 def band_constants_bytes(channels: int) -> int:

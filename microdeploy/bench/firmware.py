@@ -100,9 +100,11 @@ def counting_board(board_name: str) -> Board:
     return board
 
 
-def bench_project(model: Path, board: Board, kernels: str = "board") -> Path:
+def bench_project(model: Path, board: Board, kernels: str = "board", tiling: str = "auto") -> Path:
     sha = hashlib.sha256(model.read_bytes()).hexdigest()[:16]
-    suffix = "" if kernels == "board" else f"-{kernels}"
+    suffix = ("" if kernels == "board" else f"-{kernels}") + (
+        "" if tiling == "auto" else f"-tiling-{tiling}"
+    )
     return paths.cache_dir() / "bench" / f"{board.name}-{sha}{suffix}"
 
 
@@ -134,18 +136,20 @@ def measure_on_board(
     inputs: Sequence[np.ndarray],
     on_line: Callable[[str], None] | None = None,
     kernels: str = "board",
+    tiling: str = "auto",
 ) -> DeviceMeasurement:
     """`kernels`: "board" (the kernels the board definition selects, optimized where the core
-    allows) or "reference" (the runtime built with -DMD_KERNELS_REFERENCE)."""
+    allows) or "reference" (the runtime built with -DMD_KERNELS_REFERENCE). `tiling`: the
+    firmware's patch-based execution policy (init --tiling)."""
     if kernels not in KERNELS:
         raise ValueError(f"kernels must be one of {KERNELS}, not {kernels!r}")
     board = counting_board(board_name)
-    project = bench_project(model, board, kernels)
+    project = bench_project(model, board, kernels, tiling)
     project.parent.mkdir(parents=True, exist_ok=True)
     # Two benches of one model on one board share the project: one at a time.
     with open(project.parent / f"{project.name}.lock", "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _measure(model, board, project, inputs, on_line, kernels)
+        return _measure(model, board, project, inputs, on_line, kernels, tiling)
 
 
 def _measure(
@@ -155,8 +159,9 @@ def _measure(
     inputs: Sequence[np.ndarray],
     on_line: Callable[[str], None] | None,
     kernels: str,
+    tiling: str = "auto",
 ) -> DeviceMeasurement:
-    init = init_project(project, board.name, model=model, force=True)
+    init = init_project(project, board.name, model=model, force=True, tiling=tiling)
     _select_kernels(project, board, kernels)
     built = build_project(project, on_line=on_line)
     report = flash_report(built.firmware.parent / "firmware.map")

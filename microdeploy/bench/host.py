@@ -38,6 +38,7 @@ class ArenaComparison:
     tflm: int
     tflm_head: int
     tflm_tail: int
+    stage: tuple[int, int] | None = None  # the patch-based stage our plan streams
 
     @property
     def ratio(self) -> float:
@@ -63,10 +64,12 @@ class LatencyComparison:
         return self.ours.median_us / self.tflm.median_us
 
 
-def compare_arena(model: bytes) -> ArenaComparison:
-    plan = host_runtime.plan_model(model, sanitize=False)
+def compare_arena(model: bytes, tiling: str = "auto") -> ArenaComparison:
+    plan = host_runtime.plan_model(model, sanitize=False, tiling=tiling)
     tflm = reference.tflm_arena(model)
-    return ArenaComparison(plan.arena_bytes, plan.head, plan.tail, tflm.total, tflm.head, tflm.tail)
+    return ArenaComparison(
+        plan.arena_bytes, plan.head, plan.tail, tflm.total, tflm.head, tflm.tail, plan.stage
+    )
 
 
 class _TflmTimer:
@@ -99,8 +102,8 @@ class _TflmTimer:
         return times
 
 
-def _ours_batch(model: bytes, inputs: Sequence[np.ndarray], n: int) -> list[float]:
-    result = host_runtime.run_model(model, inputs, repeat=n + 1, sanitize=False)
+def _ours_batch(model: bytes, inputs: Sequence[np.ndarray], n: int, tiling: str) -> list[float]:
+    result = host_runtime.run_model(model, inputs, repeat=n + 1, sanitize=False, tiling=tiling)
     return result.invoke_us[1:]  # the first invoke after the process starts runs cold
 
 
@@ -110,6 +113,7 @@ def compare_latency(
     batches: int = 11,
     batch_seconds: float = 0.1,
     max_invokes: int = 2000,
+    tiling: str = "auto",
 ) -> LatencyComparison:
     """Interleaved batches of ours and TFLM's invokes; each batch lasts about `batch_seconds`
     on the slower side (at least 5 invokes, at most `max_invokes`)."""
@@ -117,18 +121,18 @@ def compare_latency(
         raise ValueError("batches must be at least 1")
     tflm = _TflmTimer(model, inputs)
     probe_tflm = tflm.batch(_WARMUP)
-    probe_ours = _ours_batch(model, inputs, _WARMUP)
+    probe_ours = _ours_batch(model, inputs, _WARMUP, tiling)
     slower_us = max(statistics.median(probe_tflm), statistics.median(probe_ours), 0.1)
     per_batch = int(min(max_invokes, max(5, batch_seconds * 1e6 / slower_us)))
     ours: list[float] = []
     theirs: list[float] = []
     for index in range(batches):
         if index % 2 == 0:
-            ours += _ours_batch(model, inputs, per_batch)
+            ours += _ours_batch(model, inputs, per_batch, tiling)
             theirs += tflm.batch(per_batch)
         else:
             theirs += tflm.batch(per_batch)
-            ours += _ours_batch(model, inputs, per_batch)
+            ours += _ours_batch(model, inputs, per_batch, tiling)
     return LatencyComparison(_side(ours), _side(theirs), batches, per_batch)
 
 

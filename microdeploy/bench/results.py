@@ -3,7 +3,8 @@
 Keys of a model's result (missing parts are absent, never guessed):
 - always: model, path, sha16, board, ops, macs, arena_bytes, arena_head, arena_tail,
   tflm_arena_bytes, tflm_arena_head, tflm_arena_tail, arena_ratio, latency_us, tflm_latency_us,
-  latency_ratio, latency (method details), bit_exact (our host outputs == TFLM's);
+  latency_ratio, latency (method details), bit_exact (our host outputs == TFLM's), tiling (our
+  patch-based execution policy: auto, off, on), stage ([first, last] op streamed, or null);
 - emulated board: instructions, macs_per_instruction, interpreter_overhead,
   reference_instructions (the same firmware built with the reference kernels only),
   instructions_vs_reference, device_bit_exact, reference_device_bit_exact,

@@ -94,19 +94,21 @@ def bench_model(
     board: str = "native",
     batches: int = 11,
     progress: Progress | None = None,
+    tiling: str = "auto",
 ) -> dict:
-    """Every figure for one model (see results.py for the keys). Raises MicrodeployError."""
+    """Every figure for one model (see results.py for the keys), our runtime planning with the
+    given patch-based execution policy. Raises MicrodeployError."""
     say = progress or (lambda _text: None)
     _preflight(board)
     data = model.path.read_bytes()
     parsed = read_model(data)
     inputs = bench_inputs(parsed)
     say(f"{model.name}: arena")
-    arena = host.compare_arena(data)
+    arena = host.compare_arena(data, tiling)
     say(f"{model.name}: host latency ({batches} interleaved batches)")
-    latency = host.compare_latency(data, inputs, batches=batches)
+    latency = host.compare_latency(data, inputs, batches=batches, tiling=tiling)
     tflm_outputs = reference.tflm_run(data, inputs)
-    ours = host_runtime.run_model(data, inputs, sanitize=False).outputs
+    ours = host_runtime.run_model(data, inputs, sanitize=False, tiling=tiling).outputs
     result: dict = {
         "model": model.name,
         "path": str(model.path),
@@ -121,6 +123,8 @@ def bench_model(
         "tflm_arena_head": arena.tflm_head,
         "tflm_arena_tail": arena.tflm_tail,
         "arena_ratio": arena.ratio,
+        "tiling": tiling,
+        "stage": None if arena.stage is None else list(arena.stage),
         "latency_us": latency.ours.median_us,
         "tflm_latency_us": latency.tflm.median_us,
         "latency_ratio": latency.ratio,
@@ -137,9 +141,11 @@ def bench_model(
     }
     if board != "native":
         say(f"{model.name}: firmware for {board} (init, build, QEMU)")
-        measured = firmware.measure_on_board(model.path, board, inputs)
+        measured = firmware.measure_on_board(model.path, board, inputs, tiling=tiling)
         say(f"{model.name}: firmware for {board} with the reference kernels")
-        reference_run = firmware.measure_on_board(model.path, board, inputs, kernels="reference")
+        reference_run = firmware.measure_on_board(
+            model.path, board, inputs, kernels="reference", tiling=tiling
+        )
         result.update(_device_figures(parsed, measured, reference_run))
         result["device_bit_exact"] = _same(measured.outputs, tflm_outputs)
         result["reference_device_bit_exact"] = _same(reference_run.outputs, tflm_outputs)
@@ -151,6 +157,7 @@ def bench_all(
     batches: int = 11,
     progress: Progress | None = None,
     models: list[BenchModel] | None = None,
+    tiling: str = "auto",
 ) -> list[dict]:
     """bench_model for every model; a model that fails gets {"model", "path", "board", "error"}."""
     chosen = all_models() if models is None else models
@@ -160,7 +167,7 @@ def bench_all(
     results = []
     for model in chosen:
         try:
-            results.append(bench_model(model, board, batches, progress))
+            results.append(bench_model(model, board, batches, progress, tiling))
         except MicrodeployError as exc:
             if progress:
                 progress(f"{model.name}: {exc.message}")

@@ -17,6 +17,7 @@ from microdeploy.bench import models, results
 from microdeploy.bench.runner import bench_all, bench_model
 from microdeploy.cli.console import err, out
 from microdeploy.errors import MicrodeployError
+from microdeploy.patching import parse_tiling
 
 
 def _ratio(value: float | None) -> str:
@@ -126,6 +127,14 @@ def bench(
     batches: Annotated[
         int, typer.Option("--batches", min=1, help="Interleaved latency batches per side.")
     ] = 11,
+    tiling: Annotated[
+        str,
+        typer.Option(
+            "--tiling",
+            help="Our patch-based execution policy: auto (when it saves >= 10% of the arena), "
+            "off (layer by layer) or on (always).",
+        ),
+    ] = "auto",
 ) -> None:
     """Measure arena, host latency (and instructions on an emulated board) against TFLM."""
     if (model is None) == (not all_models):
@@ -134,13 +143,15 @@ def bench(
             hint="e.g. `microdeploy bench tflm/person_detect` or `microdeploy bench --all`",
         )
 
+    policy = parse_tiling(tiling)
+
     def progress(text: str) -> None:
         err.print(f"[dim]{escape(text)}[/]")
 
     if all_models:
-        rows = bench_all(board, batches, progress)
+        rows = bench_all(board, batches, progress, tiling=policy)
     else:
-        rows = [bench_model(models.resolve(str(model)), board, batches, progress)]
+        rows = [bench_model(models.resolve(str(model)), board, batches, progress, policy)]
     if out_path is not None:
         results.save(rows, out_path)
     if chart is not None:

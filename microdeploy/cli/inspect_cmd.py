@@ -21,6 +21,7 @@ from microdeploy.model.analysis import (
     report_as_dict,
 )
 from microdeploy.model.timeline_plot import FORMATS, require_matplotlib, write_timeline
+from microdeploy.patching import parse_tiling
 from microdeploy.project.generate import MANIFEST_NAME, load_manifest
 
 # Beyond this many ops the timeline's columns are grouped so a row still fits a terminal.
@@ -128,6 +129,15 @@ def _print_report(report: ModelReport) -> None:
         f" + tail {report.arena_tail:,} B"
         + ("" if report.arena_source == "runtime" else " (estimate: kernels' scratch unknown)")
     )
+    stage = report.plan.stage
+    out.print(
+        f"tiling {report.tiling}: "
+        + (
+            f"ops {stage[0]}-{stage[1]} streamed row by row (patch-based)"
+            if stage
+            else "layer by layer"
+        )
+    )
     largest = ", ".join(f"{t.index} {list(t.shape)} {t.bytes:,} B" for t in report.largest_tensors)
     out.print(f"largest tensors: {largest or '-'}")
     out.print(_timeline_table(report))
@@ -206,6 +216,14 @@ def inspect(
             help="Do not build/run the host runtime for kernels' scratch and tail; estimate them.",
         ),
     ] = False,
+    tiling: Annotated[
+        str | None,
+        typer.Option(
+            "--tiling",
+            help="Patch-based execution: auto (when it saves >= 10% of the arena), off or on "
+            "(default: the project's, else auto).",
+        ),
+    ] = None,
 ) -> None:
     """Show a model's inputs, ops, MACs, runtime support, arena plan and board fit."""
     if plot is not None and plot.suffix.lower() not in FORMATS:
@@ -221,8 +239,12 @@ def inspect(
         model, manifest = _project_model(project_dir)
         project = (project_dir, manifest)
         board = board or str(manifest.get("board", "")) or None
+        tiling = tiling or str(manifest.get("tiling", "")) or None
+    policy = parse_tiling(tiling or "auto")
     target = get_board(board) if board else None
-    report = analyze_file(model, board=target, use_runtime=not no_runtime, project=project)
+    report = analyze_file(
+        model, board=target, use_runtime=not no_runtime, project=project, tiling=policy
+    )
     if plot is not None:
         write_timeline(report, plot)
     if as_json:

@@ -47,6 +47,14 @@ def init(
             "preprocessed on the device).",
         ),
     ] = "serial",
+    tiling: Annotated[
+        str,
+        typer.Option(
+            "--tiling",
+            help="Patch-based execution of early layers: auto (when it saves >= 10% of the "
+            "arena, or to fit --arena), off (layer by layer) or on (always).",
+        ),
+    ] = "auto",
 ) -> None:
     """Generate a PlatformIO project that runs MODEL on BOARD."""
     result = init_project(
@@ -60,6 +68,7 @@ def init(
         labels=parse_labels(labels) if labels is not None else None,
         benchmark=benchmark,
         input_kind=input_kind,
+        tiling=tiling,
     )
     verb = "Refreshed" if result.refreshed else "Created"
     out.print(f"{verb} project [bold]{result.project}[/] for board [bold]{result.board.name}[/]")
@@ -68,6 +77,8 @@ def init(
         f"ops: {', '.join(result.model.op_names)}"
     )
     out.print(f"  arena {result.arena_bytes} bytes ({result.arena_origin})")
+    if tiling != "auto":
+        out.print(f"  patch-based execution (tiling): {tiling}")
     if result.app.benchmark:
         out.print(f"  app {result.app.app}, MLPerf Tiny benchmark {result.app.benchmark}")
     if result.app.labels:

@@ -17,6 +17,7 @@ from microdeploy.build_records import BuildRecord
 from microdeploy.errors import MicrodeployError
 from microdeploy.model import schema
 from microdeploy.model.reader import Model, Operator, Tensor, read_model
+from microdeploy.patching import Tiling
 from microdeploy.planner import ArenaPlan, ScratchRequest, align, plan_arena
 
 # Flash estimate before a build (replaced by the linker's figures after `build`): the
@@ -104,6 +105,7 @@ class ModelReport:
     arena_source: str  # "runtime" (kernels' scratch and tail from the host runtime) or "estimate"
     largest_tensors: tuple[TensorSummary, ...]
     fit: BoardFit | None
+    tiling: str = "auto"  # the patch-based execution policy the plan was made with
 
     @property
     def macs(self) -> int:
@@ -224,9 +226,11 @@ def analyze(
     runtime: RuntimeFacts | None = None,
     build: BuildRecord | None = None,
     build_note: str = "",
+    tiling: Tiling = "auto",
 ) -> ModelReport:
     """`build`: a recorded build of this model for `board`; its linker figures replace the
-    estimates (`build_note` says why there is none)."""
+    estimates (`build_note` says why there is none). `tiling`: the patch-based execution policy
+    (docs/patch_execution.md)."""
     supported = supported_ops()
     ops = tuple(
         OpSummary(
@@ -242,7 +246,7 @@ def analyze(
         )
         for op in model.operators
     )
-    plan = plan_arena(model, runtime.scratch if runtime else ())
+    plan = plan_arena(model, runtime.scratch if runtime else (), tiling=tiling)
     tail, arena = runtime_arena_bytes(model, plan, runtime)
     size = model.size if size_bytes is None else size_bytes
     activations = sorted(
@@ -284,6 +288,7 @@ def analyze(
         arena_source="runtime" if runtime else "estimate",
         largest_tensors=tuple(_summary(t) for t in activations[:LARGEST_TENSORS]),
         fit=fit,
+        tiling=tiling,
     )
 
 
@@ -292,6 +297,7 @@ def analyze_file(
     board: Board | None = None,
     use_runtime: bool = True,
     project: tuple[Path, dict] | None = None,
+    tiling: Tiling = "auto",
 ) -> ModelReport:
     """Analyze a .tflite file; with use_runtime, kernels' scratch and tail come from the host
     runtime when it can be built and loads the model (else they are estimated). With a board,
@@ -308,7 +314,13 @@ def analyze_file(
         else:
             build, note = build_records.for_model(hashlib.sha256(data).hexdigest(), board)
     return analyze(
-        model, name=str(path), board=board, runtime=runtime, build=build, build_note=note
+        model,
+        name=str(path),
+        board=board,
+        runtime=runtime,
+        build=build,
+        build_note=note,
+        tiling=tiling,
     )
 
 
@@ -359,6 +371,8 @@ def report_as_dict(report: ModelReport) -> dict[str, object]:
         "arena_head": report.plan.head,
         "arena_tail": report.arena_tail,
         "arena_source": report.arena_source,
+        "tiling": report.tiling,
+        "stage": None if report.plan.stage is None else list(report.plan.stage),
         "largest_tensors": [tensor(t) for t in report.largest_tensors],
         "plan": [
             {

@@ -24,11 +24,11 @@ def _round16(n: int) -> int:
     return (n + 15) // 16 * 16
 
 
-def _measured(model_path: Path) -> int | None:
+def _measured(model_path: Path, tiling: str) -> int | None:
     """Arena bytes the runtime itself plans for the model (None if the runner is unavailable)."""
     try:
         host_runtime = importlib.import_module("microdeploy.host_runtime")
-        return int(host_runtime.plan_model(model_path, sanitize=False).arena_bytes)
+        return int(host_runtime.plan_model(model_path, sanitize=False, tiling=tiling).arena_bytes)
     except ModelError as exc:
         # The runtime itself refuses the model (HostRunnerError): the firmware would only
         # report it at boot, so say it now.
@@ -43,11 +43,14 @@ def _measured(model_path: Path) -> int | None:
         return None
 
 
-def arena_size(model_path: Path, facts: ModelFacts, override: int | None) -> tuple[int, str]:
-    """(bytes, how they were chosen)."""
+def arena_size(
+    model_path: Path, facts: ModelFacts, override: int | None, tiling: str = "auto"
+) -> tuple[int, str]:
+    """(bytes, how they were chosen). `tiling`: the policy the firmware's runtime plans with
+    (a smaller --arena than the layer-by-layer plan needs makes "auto" stream a stage)."""
     if override is not None:
         return _round16(override), "set with --arena"
-    measured = _measured(model_path)
+    measured = _measured(model_path, tiling)
     if measured is not None:
         return _round16(measured + _MEASURED_MARGIN), (
             f"measured by the host runner ({measured} bytes) plus {_MEASURED_MARGIN}"

@@ -21,6 +21,7 @@ from microdeploy.boards import ARM_DSP_CORES, Board, get_board
 from microdeploy.camera import CameraSpec
 from microdeploy.errors import ProjectError
 from microdeploy.mlperf import project as mlperf_project
+from microdeploy.patching import parse_tiling
 from microdeploy.pio import core as pio_core
 from microdeploy.project import app_meta, arena, camera_app, vendor
 from microdeploy.project.model_facts import ModelFacts, read_model_facts
@@ -129,7 +130,7 @@ def qemu_test_command(board: Board) -> list[str]:
     ]
 
 
-def platformio_ini(board: Board, camera: CameraSpec | None = None) -> str:
+def platformio_ini(board: Board, camera: CameraSpec | None = None, tiling: str = "auto") -> str:
     """platformio.ini; a camera project adds the camera's -D flags and driver library."""
     pio = board.platformio
     platform_lines: list[str] = []
@@ -148,7 +149,7 @@ def platformio_ini(board: Board, camera: CameraSpec | None = None) -> str:
     if pio.framework:
         env_lines.append(f"framework = {pio.framework}")
     env_lines.append("build_src_flags = -Wall -Wextra")
-    flags = board_defines(board) + (camera.build_defines() if camera else [])
+    flags = board_defines(board, tiling) + (camera.build_defines() if camera else [])
     env_lines.append(f"build_flags = {' '.join(flags)}")
     if camera is not None and camera.library:
         env_lines.append(f"lib_deps = {camera.library}")
@@ -172,8 +173,9 @@ def platformio_ini(board: Board, camera: CameraSpec | None = None) -> str:
     )
 
 
-def board_defines(board: Board) -> list[str]:
-    """-D flags the runtime's port and kernels take from the board definition (all sources)."""
+def board_defines(board: Board, tiling: str = "auto") -> list[str]:
+    """-D flags the runtime's port and kernels take from the board definition (all sources), and
+    the patch-based execution policy (md::kDefaultTiling; auto needs no flag)."""
     flags = [f"-DMD_SERIAL_BAUD={board.serial_baud}"]
     if board.clock_hz:
         flags.append(f"-DMD_CPU_HZ={board.clock_hz}")
@@ -182,6 +184,8 @@ def board_defines(board: Board) -> list[str]:
     elif board.kernels == "portable" and board.core in ARM_DSP_CORES:
         flags.append("-DMD_KERNELS_PORTABLE")  # int8_opt.h would take the DSP path otherwise
     flags.extend(f"-D{define}" for define in board.defines)
+    if tiling != "auto":
+        flags.append(f"-DMD_TILING_{tiling.upper()}")
     return flags
 
 
@@ -232,6 +236,7 @@ def _generated_files(
     arena_bytes: int,
     arena_origin: str,
     camera: CameraSpec | None = None,
+    tiling: str = "auto",
 ) -> dict[str, bytes]:
     version = vendor.runtime_version()
     ops_h, ops_cc = _op_sources(facts)
@@ -251,9 +256,9 @@ def _generated_files(
     }
     if board.is_zephyr:
         # A Zephyr application around the same src/ and vendored runtime (microdeploy/zephyr/).
-        files.update(zephyr_project.generated_files(board, board_defines(board)))
+        files.update(zephyr_project.generated_files(board, board_defines(board, tiling)))
     else:
-        files["platformio.ini"] = platformio_ini(board, camera)
+        files["platformio.ini"] = platformio_ini(board, camera, tiling)
         files[f"{RUNTIME_LIB}/library.json"] = _template("library.json.in").format(
             runtime_version=version
         )
@@ -347,7 +352,10 @@ def init_project(
     labels: tuple[str, ...] | None = None,
     benchmark: str | None = None,
     input_kind: str = camera_app.SERIAL,
+    tiling: str = "auto",
 ) -> InitResult:
+    """`tiling`: the patch-based execution policy compiled into the firmware (auto, off, on)."""
+    tiling = parse_tiling(tiling)
     board = get_board(board_name)
     model_path, example_input_path = resolve_model(model, example)
     facts = read_model_facts(model_path)
@@ -365,9 +373,11 @@ def init_project(
 
     runtime_dirs = mlperf_project.runtime_dirs(spec.app) + (camera.runtime_dirs() if camera else ())
     runtime_files = vendor.select_runtime_files(facts.op_names, board.port, runtime_dirs)
-    size, origin = arena.arena_size(model_path, facts, arena_bytes)
+    size, origin = arena.arena_size(model_path, facts, arena_bytes, tiling)
     pio_board = mlperf_project.project_board(board, spec.app)
-    files = _generated_files(pio_board, facts, model_bytes, example_input, size, origin, camera)
+    files = _generated_files(
+        pio_board, facts, model_bytes, example_input, size, origin, camera, tiling
+    )
     mlperf_files = mlperf_project.generated_files(spec.app, spec.benchmark, facts.model)
     files.update({rel: text.encode("utf-8") for rel, text in mlperf_files.items()})
     vendored_names = set()
@@ -400,6 +410,7 @@ def init_project(
         **camera_app.manifest_entry(camera),
         "arena_bytes": size,
         "arena_origin": origin,
+        "tiling": tiling,
         "generated": {
             rel: _sha256(data) for rel, data in sorted(files.items()) if rel not in vendored_names
         },

@@ -1,0 +1,136 @@
+"""The patch-based execution policy (docs/patch_execution.md) through the CLI: `init --tiling`
+compiles it into the firmware (-DMD_TILING_OFF / -DMD_TILING_ON; auto needs no flag) and sizes
+the arena with it, `inspect --tiling` and `bench --tiling` plan with it, a bad value is a
+one-line error, and firmware forced to stream on the emulated Cortex-M4 (DSP kernels with
+per-op constants) stays bit-exact with TFLM."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import run_cli
+from test_patch_execution import chain_model
+
+from microdeploy import host_runtime, paths, reference
+from microdeploy.build import build_project
+from microdeploy.device import flash, hil
+from microdeploy.model.reader import read_model
+from microdeploy.planner import plan_arena
+from microdeploy.project.generate import init_project
+
+needs_tflm = pytest.mark.skipif(not reference.available(), reason="tflite-micro not installed")
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Path:
+    path = tmp_path / "chain.tflite"
+    path.write_bytes(chain_model(0))
+    return path
+
+
+def _build_flags(project: Path) -> str:
+    match = re.search(r"^build_flags = (.*)$", (project / "platformio.ini").read_text(), re.M)
+    assert match is not None
+    return match.group(1)
+
+
+def _arena(project: Path) -> int:
+    match = re.search(r"#define MD_ARENA_BYTES (\d+)", (project / "src/md_config.h").read_text())
+    assert match is not None
+    return int(match.group(1))
+
+
+def test_init_compiles_the_policy_in_and_sizes_the_arena_with_it(
+    tmp_path: Path, chain: Path
+) -> None:
+    arenas = {}
+    for tiling in ("auto", "off", "on"):
+        project = tmp_path / tiling
+        result = run_cli(
+            "init", str(project), "--board", "mps2-an386", "--model", str(chain), "--tiling", tiling
+        )
+        assert result.code == 0, result.stderr
+        flags = _build_flags(project)
+        assert ("-DMD_TILING_OFF" in flags) == (tiling == "off")
+        assert ("-DMD_TILING_ON" in flags) == (tiling == "on")
+        manifest = json.loads((project / "microdeploy.json").read_text())
+        assert manifest["tiling"] == tiling
+        arenas[tiling] = _arena(project)
+        planned = host_runtime.plan_model(chain, tiling=tiling).arena_bytes
+        assert planned < arenas[tiling] <= planned + 256 + 15  # measured + margin, to 16
+    assert arenas["off"] > arenas["auto"] == arenas["on"]  # this chain saves far more than 10%
+
+
+def test_bad_tiling_values_are_one_line_errors(tmp_path: Path, chain: Path) -> None:
+    for command in (
+        ["init", str(tmp_path / "p"), "--board", "native", "--model", str(chain)],
+        ["inspect", str(chain)],
+        ["bench", str(chain)],
+    ):
+        result = run_cli(*command, "--tiling", "sometimes")
+        assert result.code == 1, (command, result.stderr)
+        assert result.stderr.startswith("error: --tiling 'sometimes'"), result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "p").exists()
+
+
+def test_inspect_plans_with_the_policy(chain: Path) -> None:
+    model = read_model(chain)
+    for tiling in ("auto", "off", "on"):
+        result = run_cli("inspect", str(chain), "--json", "--tiling", tiling)
+        assert result.code == 0, result.stderr
+        report = json.loads(result.stdout)
+        plan = plan_arena(model, tiling=tiling)
+        assert report["tiling"] == tiling
+        assert report["stage"] == (None if plan.stage is None else list(plan.stage))
+        assert report["arena_head"] == plan.head
+    text = run_cli("inspect", str(chain), "--tiling", "off")
+    assert "tiling off: layer by layer" in text.stdout
+
+
+@needs_tflm
+def test_bench_reports_the_policy_and_its_stage(chain: Path) -> None:
+    for tiling in ("off", "on"):
+        result = run_cli("bench", str(chain), "--json", "--batches", "1", "--tiling", tiling)
+        assert result.code == 0, result.stderr
+        row = json.loads(result.stdout)
+        plan = host_runtime.plan_model(chain, tiling=tiling)
+        assert row["tiling"] == tiling
+        assert row["stage"] == (None if plan.stage is None else list(plan.stage))
+        assert row["arena_bytes"] == plan.arena_bytes
+        assert row["bit_exact"] is True
+
+
+@needs_tflm
+@pytest.mark.slow
+@pytest.mark.qemu
+@pytest.mark.parametrize("name", ["mlperf_tiny/str_ww_ref_model", "mlperf_tiny/kws_ref_model"])
+def test_firmware_forced_to_stream_is_exact_on_the_cortex_m4(tmp_path: Path, name: str) -> None:
+    """auto runs these layer by layer; `--tiling on` streams a stage with the DSP kernels reading
+    their per-op constants."""
+    for tool in ("qemu-system-arm", "arm-none-eabi-gcc"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
+    model = paths.shared_models_dir() / f"{name}.tflite"
+    if not model.is_file():
+        pytest.skip(f"{model} is absent")
+    assert host_runtime.plan_model(model, tiling="on").stage is not None
+    project = tmp_path / "proj"
+    init_project(project, "mps2-an386", model=model, tiling="on")
+    build_project(project)
+    flash.flash(project)
+    try:
+        shape = read_model(model).inputs[0].shape
+        x = np.random.default_rng(4).integers(-128, 128, size=shape, dtype=np.int8)
+        path = tmp_path / "x.npy"
+        np.save(path, x)
+        (result,) = hil.run_inputs(project, [path], compare=False).results
+        expected = reference.tflm_run(model.read_bytes(), [x])[0]
+        assert np.array_equal(result.outputs[0], expected)
+    finally:
+        flash.stop_device(project)
