@@ -8,8 +8,10 @@ source rebuilds only its object. A file lock keeps parallel pytest workers from 
 
 Two flavours: `sanitize=True` (default; -O1 with AddressSanitizer + UndefinedBehaviorSanitizer,
 for tests) and `sanitize=False` (-O2, for timing). Either with the optimized int8 kernels
-(`kernels="optimized"`, default) or the reference ones only (`kernels="reference"`, which
-compiles with -DMD_KERNELS_REFERENCE; see runtime_cpp/src/md/kernels/int8_opt.h).
+(`kernels="optimized"`, default: the SSE2 paths on x86 hosts), the plain C++ optimized paths
+(`kernels="portable"`, -DMD_KERNELS_PORTABLE: what non-SIMD targets run) or the reference ones
+only (`kernels="reference"`, which compiles with -DMD_KERNELS_REFERENCE; see
+runtime_cpp/src/md/kernels/int8_opt.h).
 """
 
 from __future__ import annotations
@@ -45,8 +47,12 @@ _COMMON_FLAGS = (
 )
 _SANITIZE_FLAGS = ("-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 _RELEASE_FLAGS = ("-O2", "-g")
-KERNEL_FLAVOURS = ("optimized", "reference")
-_KERNEL_FLAGS = {"optimized": (), "reference": ("-DMD_KERNELS_REFERENCE",)}
+KERNEL_FLAVOURS = ("optimized", "reference", "portable")
+_KERNEL_FLAGS = {
+    "optimized": (),
+    "reference": ("-DMD_KERNELS_REFERENCE",),
+    "portable": ("-DMD_KERNELS_PORTABLE",),
+}
 _RUN_TIMEOUT_S = 600
 _BUILD_JOBS = 2  # the machines we run on have two cores
 _KEEP_BUILDS = 6  # newest binaries / objects per source kept in the cache

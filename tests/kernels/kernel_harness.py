@@ -52,7 +52,7 @@ def run_ours(
     model: bytes, inputs: Sequence[np.ndarray], kernels: str = "optimized"
 ) -> list[np.ndarray]:
     """Outputs of our runtime (host runner, sanitized build, with the `kernels` flavour:
-    "optimized" or "reference") for one inference."""
+    "optimized", "reference" or "portable") for one inference."""
     result = _host_runtime().run_model(model, list(inputs), kernels=kernels)
     return [np.asarray(o) for o in result.outputs]
 
@@ -61,6 +61,11 @@ def run_ours(
 # decorated with @both_kernels takes a `kernels` argument and compares each flavour with TFLM.
 KERNEL_FLAVOURS = ("optimized", "reference")
 both_kernels = pytest.mark.parametrize("kernels", KERNEL_FLAVOURS)
+# Where the optimized paths branch (test_int8_fast_paths.py), also the plain C++ optimized
+# paths (-DMD_KERNELS_PORTABLE), which x86 hosts replace by SSE2 code in "optimized" and
+# non-SIMD targets (Cortex-M3, kernels = "portable") run.
+ALL_KERNEL_FLAVOURS = ("optimized", "reference", "portable")
+all_kernels = pytest.mark.parametrize("kernels", ALL_KERNEL_FLAVOURS)
 
 
 def run_tflm(model: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

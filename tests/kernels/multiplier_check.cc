@@ -2,7 +2,9 @@
 // (runtime_cpp/src/md/kernels/int8_opt.h) against the reference functions:
 // - md::opt::ChannelOutputMultiplierInt, the float-free per-channel multiplier, against
 //   ChannelOutputMultiplier (double arithmetic, as TFLM) on random scale triples: any positive
-//   float, subnormals, powers of two and their neighbours, and realistic scales;
+//   float, subnormals, powers of two and their neighbours, and realistic scales; so does
+//   md::opt::OptChannelMultiplier, the form the kernels use on this target;
+// - md::opt::QuantizeMultiplierBits against QuantizeMultiplier on random double bit patterns;
 // - md::opt::ApplyRequant (and ApplyRequantSimple where it applies) against
 //   MultiplyByQuantizedMultiplier (quant.h) on random accumulators of every magnitude,
 //   extremes included, for the multipliers and shifts QuantizeMultiplier gives.
@@ -69,6 +71,31 @@ int main(int argc, char** argv) {
                     static_cast<long>(m_ref), s_ref, static_cast<long>(m_int), s_int);
       }
     }
+    // The kernels' own choice for this target (bit-reading QuantizeMultiplier on hosts).
+    int32_t m_opt;
+    int s_opt;
+    md::opt::OptChannelMultiplier(a, b, c, &m_opt, &s_opt);
+    if ((m_ref != m_opt || s_ref != s_opt) && ++mismatches <= 10) {
+      std::printf("OptChannelMultiplier mismatch %.9g %.9g %.9g: %ld/%d, expected %ld/%d\n", a, b,
+                  c, static_cast<long>(m_opt), s_opt, static_cast<long>(m_ref), s_ref);
+    }
+  }
+  // QuantizeMultiplierBits on any double bit pattern (negative, subnormal, huge, NaN included).
+  for (long i = 0; i < count; ++i) {
+    uint64_t bits = Next();
+    if (i % 4 == 0) bits &= ~(static_cast<uint64_t>(1) << 63);                 // positive
+    if (i % 8 == 1) bits = (bits & 0x800FFFFFFFFFFFFFull) | (0x3FEull << 52);  // [0.5, 1)
+    if (i % 16 == 2) bits |= 0x3FFFFFull;  // mantissas that round up to 2^31
+    double d;
+    std::memcpy(&d, &bits, sizeof(d));
+    int32_t m_ref = 0, m_bits = 0;
+    int s_ref = 0, s_bits = 0;
+    md::QuantizeMultiplier(d, &m_ref, &s_ref);
+    md::opt::QuantizeMultiplierBits(d, &m_bits, &s_bits);
+    if ((m_ref != m_bits || s_ref != s_bits) && ++mismatches <= 10) {
+      std::printf("QuantizeMultiplierBits mismatch %a: %ld/%d, expected %ld/%d\n", d,
+                  static_cast<long>(m_bits), s_bits, static_cast<long>(m_ref), s_ref);
+    }
   }
   for (long i = 0; i < count; ++i) {
     const uint64_t r = Next();
@@ -92,6 +119,6 @@ int main(int argc, char** argv) {
           static_cast<long>(expected));
     }
   }
-  std::printf("checked %ld mismatches %ld\n", 2 * count, mismatches);
+  std::printf("checked %ld mismatches %ld\n", 3 * count, mismatches);
   return mismatches == 0 ? 0 : 1;
 }

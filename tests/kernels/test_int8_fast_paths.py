@@ -4,7 +4,13 @@
 around the block sizes (4, 8, 16, 32-channel chunks), odd widths, windows clipped by padding
 (the zero point is folded into a per-channel base only for windows inside the input), dilation,
 depth multipliers, zero points at the ends of the int8 range and weights including -128.
-Each case runs with both kernel flavours and must be bit-identical with TFLM."""
+x86 hosts run SSE2 versions of these paths (kernels/int8_sse2.h: the input offset added to
+int16 inputs, PMADDWD over pairs of values or, in depthwise, pairs of taps): the randomly
+shaped cases at the end cover their branches (depth tails of 16/8/1 values, 4-channel groups
+and leftovers, depth multipliers 1 / 4k / 8k across channel chunks, odd tap counts, windows
+larger than the patch, tap counts beyond the depthwise table). Each case runs with every
+kernel flavour (optimized, reference, and the plain C++ "portable" one) and must be
+bit-identical with TFLM."""
 
 from __future__ import annotations
 
@@ -15,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from kernel_harness import (
+    all_kernels,
     assert_same_as_tflm,
     bias_values,
-    both_kernels,
     channel_scales,
     output_scale_for,
     random_ints,
@@ -119,7 +125,7 @@ _POINTWISE = [
 ]
 
 
-@both_kernels
+@all_kernels
 @pytest.mark.parametrize("case", range(len(_POINTWISE)))
 def test_pointwise_conv(case: int, kernels: str) -> None:
     in_hw, in_depth, out_depth, batches = _POINTWISE[case]
@@ -155,7 +161,7 @@ _WINDOWED = [
 ]
 
 
-@both_kernels
+@all_kernels
 @pytest.mark.parametrize("case", range(len(_WINDOWED)))
 def test_windowed_conv(case: int, kernels: str) -> None:
     in_hw, in_depth, out_depth, filter_hw, stride, padding, dilation = _WINDOWED[case]
@@ -195,7 +201,7 @@ _DEPTHWISE = [
 ]
 
 
-@both_kernels
+@all_kernels
 @pytest.mark.parametrize("case", range(len(_DEPTHWISE)))
 def test_depthwise_conv(case: int, kernels: str) -> None:
     in_hw, in_depth, d_mult, filter_hw, stride, padding, dilation = _DEPTHWISE[case]
@@ -229,7 +235,7 @@ _FULLY_CONNECTED = [
 ]
 
 
-@both_kernels
+@all_kernels
 @pytest.mark.parametrize("case", range(len(_FULLY_CONNECTED)))
 def test_fully_connected(case: int, kernels: str) -> None:
     batches, depth, out_depth = _FULLY_CONNECTED[case]
@@ -266,6 +272,158 @@ def test_fully_connected(case: int, kernels: str) -> None:
     assert_same_as_tflm(b.build(), [x_data], label, kernels=kernels)
 
 
+# Randomly shaped cases (seeded), for the SSE2 paths' branches and the plain C++ ones.
+def _random_window(
+    rng: np.random.Generator, in_hw: tuple[int, int], filter_hw: tuple[int, int]
+) -> tuple[tuple[int, int], int, int, str]:
+    """A stride (1-3), dilation (1-2 with stride 1), padding, and the input grown to fit."""
+    stride = int(rng.integers(1, 4))
+    dilation = int(rng.integers(1, 3)) if stride == 1 else 1
+    padding = "SAME" if rng.random() < 0.6 else "VALID"
+    if padding == "VALID":  # the dilated window must fit
+        in_hw = (
+            max(in_hw[0], (filter_hw[0] - 1) * dilation + 1),
+            max(in_hw[1], (filter_hw[1] - 1) * dilation + 1),
+        )
+    return in_hw, stride, dilation, padding
+
+
+_RANDOM_DEPTHWISE = [
+    # (in_depth, depth_multiplier, filter_hw) or None for random
+    (1, 8, (10, 8)),  # micro_speech's layer: 80 taps, one input channel for 8 channels
+    (5, 8, (3, 3)),  # 40 channels: a second chunk starting inside no input channel's run
+    (3, 4, (5, 5)),  # 12 channels: a group of 8 and a group of 4
+    (13, 1, (3, 3)),  # 8 + 4 + 1 channels
+    (40, 1, (5, 1)),  # str_ww's shape: a column of taps, odd count
+    (2, 12, (2, 3)),
+    (1, 16, (12, 11)),  # 132 taps: more than the SSE2 tap table holds
+    (33, 1, (1, 1)),
+    None,
+    None,
+    None,
+    None,
+    None,
+    None,
+]
+
+
+@all_kernels
+@pytest.mark.parametrize("case", range(len(_RANDOM_DEPTHWISE)))
+def test_depthwise_random_shapes(case: int, kernels: str) -> None:
+    rng = np.random.default_rng(7400 + case)
+    spec = _RANDOM_DEPTHWISE[case]
+    if spec is None:
+        in_depth = int(rng.choice([1, 2, 3, 5, 8, 13, 16, 24, 33, 40]))
+        d_mult = int(rng.choice([1, 1, 2, 4, 8, 12, 16]))
+        filter_hw = (int(rng.integers(1, 8)), int(rng.integers(1, 8)))
+    else:
+        in_depth, d_mult, filter_hw = spec
+    in_hw = (int(rng.integers(1, 12)), int(rng.integers(1, 12)))
+    in_hw, stride, dilation, padding = _random_window(rng, in_hw, filter_hw)
+    model, x, label = _conv(
+        rng,
+        op="DEPTHWISE_CONV_2D",
+        in_hw=in_hw,
+        in_depth=in_depth,
+        out_depth=in_depth * d_mult,
+        filter_hw=filter_hw,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        input_zp=_ZERO_POINTS[case % len(_ZERO_POINTS)],
+        batches=1 + case % 2,
+        per_channel=case % 4 != 3,
+    )
+    assert_same_as_tflm(model, [x], label, kernels=kernels)
+
+
+_RANDOM_CONV = [
+    # (in_depth, out_depth, filter_hw) or None for random
+    (40, 7, (1, 1)),  # depth 16 + 16 + 8; 4 + 3 channels
+    (23, 9, (1, 1)),  # 16 + 7 values
+    (64, 6, (3, 3)),  # 576 values: wider than the patch, rows of the window instead
+    (70, 5, (2, 4)),  # 560 values, clipped rows
+    (1, 12, (10, 4)),  # kws's first layer
+    None,
+    None,
+    None,
+    None,
+    None,
+]
+
+
+@all_kernels
+@pytest.mark.parametrize("case", range(len(_RANDOM_CONV)))
+def test_conv_random_shapes(case: int, kernels: str) -> None:
+    rng = np.random.default_rng(7500 + case)
+    spec = _RANDOM_CONV[case]
+    if spec is None:
+        in_depth, out_depth = int(rng.integers(1, 80)), int(rng.integers(1, 40))
+        filter_hw = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
+    else:
+        in_depth, out_depth, filter_hw = spec
+    in_hw = (int(rng.integers(1, 10)), int(rng.integers(1, 10)))
+    in_hw, stride, dilation, padding = _random_window(rng, in_hw, filter_hw)
+    model, x, label = _conv(
+        rng,
+        op="CONV_2D",
+        in_hw=in_hw,
+        in_depth=in_depth,
+        out_depth=out_depth,
+        filter_hw=filter_hw,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        input_zp=_ZERO_POINTS[case % len(_ZERO_POINTS)],
+        batches=1 + case % 2,
+        per_channel=case % 3 != 2,
+    )
+    assert_same_as_tflm(model, [x], label, kernels=kernels)
+
+
+@all_kernels
+@pytest.mark.parametrize("case", range(8))
+def test_fully_connected_random_shapes(case: int, kernels: str) -> None:
+    rng = np.random.default_rng(7600 + case)
+    batches, depth, out_depth = (
+        int(rng.integers(1, 4)),
+        int(rng.integers(1, 600)),
+        int(rng.integers(1, 45)),
+    )
+    per_channel = case % 2 == 0
+    input_scale = random_scale(rng, 0.005, 0.1)
+    f_scales = channel_scales(rng, out_depth if per_channel else 1)
+    output_scale = output_scale_for(input_scale, float(np.mean(f_scales)), depth, rng)
+    input_zp = _ZERO_POINTS[case % len(_ZERO_POINTS)]
+    b = ModelBuilder()
+    x = b.add_tensor([batches, depth], "int8", scale=input_scale, zero_point=input_zp)
+    w = b.add_tensor(
+        [out_depth, depth],
+        "int8",
+        data=_weights(rng, [out_depth, depth]),
+        scale=f_scales,
+        zero_point=[0] * len(f_scales),
+    )
+    data, b_scales = bias_values(
+        rng, out_depth, input_scale, f_scales if per_channel else f_scales * out_depth
+    )
+    bias = b.add_tensor(
+        [out_depth],
+        "int32",
+        data=data,
+        scale=b_scales[: len(f_scales)],
+        zero_point=[0] * len(f_scales),
+    )
+    y = b.add_tensor(
+        [batches, out_depth], "int8", scale=output_scale, zero_point=int(rng.integers(-128, 128))
+    )
+    b.add_operator("FULLY_CONNECTED", [x, w, bias], [y])
+    b.set_io([x], [y])
+    x_data = random_ints(rng, [batches, depth], "int8")
+    label = f"FC batches={batches} depth={depth} out={out_depth} zp={input_zp} pc={per_channel}"
+    assert_same_as_tflm(b.build(), [x_data], label, kernels=kernels)
+
+
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 def test_integer_multiplier_and_requantization_equal_the_reference(tmp_path: Path) -> None:
     """The optimized kernels compute per-channel multipliers without floating point (the
@@ -289,4 +447,4 @@ def test_integer_multiplier_and_requantization_equal_the_reference(tmp_path: Pat
     )
     proc = subprocess.run([str(binary), "2000000"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "checked 4000000 mismatches 0" in proc.stdout
+    assert "checked 6000000 mismatches 0" in proc.stdout

@@ -18,10 +18,12 @@
 #define MD_KERNELS_CONV_2D_OPT_H_
 
 #include <cstdint>
+#include <cstring>
 
 #include "md/kernels/band_constants.h"
 #include "md/kernels/conv_common.h"
 #include "md/kernels/int8_opt.h"
+#include "md/kernels/int8_sse2.h"
 #include "md/tensor.h"
 
 namespace md {
@@ -44,10 +46,12 @@ struct ChannelConstants {
   uint32_t base[kChannelChunk];  // bias + input_offset * sum of the whole filter
 };
 
+// with_base false: `base` is left unset (the SSE2 paths add the offset to the inputs instead).
 inline void FillChannelConstants(const TensorView& input, const TensorView& filter,
                                  const TensorView& output, const int8_t* filter_data,
                                  const int32_t* bias, int32_t filter_size, int32_t input_offset,
-                                 int32_t c0, int32_t c1, ChannelConstants* k) {
+                                 int32_t c0, int32_t c1, ChannelConstants* k,
+                                 bool with_base = true) {
   for (int32_t oc = c0; oc < c1; ++oc) {
     int32_t multiplier;
     int shift;
@@ -56,8 +60,10 @@ inline void FillChannelConstants(const TensorView& input, const TensorView& filt
     k->q[oc - c0] = MakeRequant(multiplier, shift);
     const uint32_t b = bias != nullptr ? static_cast<uint32_t>(bias[oc]) : 0u;
     k->bias[oc - c0] = b;
-    k->base[oc - c0] =
-        b + static_cast<uint32_t>(input_offset) * Sum(filter_data + oc * filter_size, filter_size);
+    if (with_base) {
+      k->base[oc - c0] = b + static_cast<uint32_t>(input_offset) *
+                                 Sum(filter_data + oc * filter_size, filter_size);
+    }
   }
 }
 
@@ -269,6 +275,76 @@ inline void WindowChunk(const ConvInt8Args a, const ChannelConstants& k, int32_t
   }
 }
 
+#if MD_KERNELS_SSE2
+// Any window (1x1 included), SSE2: channels [c0, c1) of one output pixel are dot products of
+// four filters at a time with the pixel's window (input offset added to the inputs; taps
+// outside the input are the zero point in the patch, or skipped by the row ranges).
+inline void ConvChunkSse2(const ConvInt8Args a, const ChannelConstants& k, int32_t c0, int32_t c1) {
+  const WindowGeometry g = a.g;
+  const int32_t depth = a.depth;
+  const int32_t n = c1 - c0;
+  const int32_t filter_size = g.filter_h * g.filter_w * depth;
+  const int8_t* filters = a.filter + c0 * filter_size;
+  const bool pointwise = g.filter_h == 1 && g.filter_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
+                         g.pad_h == 0 && g.pad_w == 0;
+  const bool use_patch = !pointwise && filter_size <= kPatchMax;
+  const int8_t zero_point = static_cast<int8_t>(-a.input_offset);
+  int8_t patch[kPatchMax];
+  uint32_t acc[kChannelChunk];
+  for (int32_t b = 0; b < a.batches; ++b) {
+    const int8_t* image = a.input + b * a.in_h * a.in_w * depth;
+    for (int32_t out_y = 0; out_y < g.out_h; ++out_y) {
+      const int32_t y0 = out_y * g.stride_h - g.pad_h;
+      int32_t fy_lo = 0, fy_hi = g.filter_h;
+      while (fy_lo < fy_hi && y0 + g.dilation_h * fy_lo < 0) ++fy_lo;
+      while (fy_hi > fy_lo && y0 + g.dilation_h * (fy_hi - 1) >= a.in_h) --fy_hi;
+      for (int32_t out_x = 0; out_x < g.out_w; ++out_x) {
+        const int32_t x0 = out_x * g.stride_w - g.pad_w;
+        int8_t* out = a.output + ((b * g.out_h + out_y) * g.out_w + out_x) * a.out_depth + c0;
+        for (int32_t i = 0; i < n; ++i) acc[i] = k.bias[i];
+        if (pointwise) {
+          DotRowsSse2(image + (y0 * a.in_w + x0) * depth, a.input_offset, filters, filter_size,
+                      depth, n, acc);
+        } else if (use_patch) {
+          for (int32_t fy = 0; fy < g.filter_h; ++fy) {
+            const int32_t in_y = y0 + g.dilation_h * fy;
+            for (int32_t fx = 0; fx < g.filter_w; ++fx) {
+              const int32_t in_x = x0 + g.dilation_w * fx;
+              int8_t* dst = patch + (fy * g.filter_w + fx) * depth;
+              if (in_y < 0 || in_y >= a.in_h || in_x < 0 || in_x >= a.in_w) {
+                std::memset(dst, zero_point, static_cast<size_t>(depth));
+              } else {
+                std::memcpy(dst, image + (in_y * a.in_w + in_x) * depth,
+                            static_cast<size_t>(depth));
+              }
+            }
+          }
+          DotRowsSse2(patch, a.input_offset, filters, filter_size, filter_size, n, acc);
+        } else {
+          int32_t fx_lo = 0, fx_hi = g.filter_w;
+          while (fx_lo < fx_hi && x0 + g.dilation_w * fx_lo < 0) ++fx_lo;
+          while (fx_hi > fx_lo && x0 + g.dilation_w * (fx_hi - 1) >= a.in_w) --fx_hi;
+          for (int32_t fy = fy_lo; fy < fy_hi; ++fy) {
+            const int32_t in_y = y0 + g.dilation_h * fy;
+            const int8_t* f_row = filters + fy * g.filter_w * depth;
+            if (g.dilation_w == 1) {
+              DotRowsSse2(image + (in_y * a.in_w + x0 + fx_lo) * depth, a.input_offset,
+                          f_row + fx_lo * depth, filter_size, (fx_hi - fx_lo) * depth, n, acc);
+            } else {
+              for (int32_t fx = fx_lo; fx < fx_hi; ++fx) {
+                DotRowsSse2(image + (in_y * a.in_w + x0 + g.dilation_w * fx) * depth,
+                            a.input_offset, f_row + fx * depth, filter_size, depth, n, acc);
+              }
+            }
+          }
+        }
+        RequantizeRow(k.q, acc, n, a.output_offset, a.act_min, a.act_max, out);
+      }
+    }
+  }
+}
+#endif
+
 // The optimized int8 x int8 -> int8 convolution (groups of 1). Returns false, having
 // written nothing, when it does not apply (the caller runs the reference kernel).
 // `cached`: the op's per-channel constants inside a patch-based stage (else nullptr).
@@ -283,14 +359,25 @@ inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
   const bool pointwise = g.filter_h == 1 && g.filter_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
                          g.pad_h == 0 && g.pad_w == 0 && g.out_h == a.in_h && g.out_w == a.in_w;
   ChannelConstants k;
+#if MD_KERNELS_SSE2
+  const bool sse = SseOffsetOk(a.input_offset);
+#else
+  const bool sse = false;
+#endif
   for (int32_t c0 = 0; c0 < a.out_depth; c0 += kChannelChunk) {
     const int32_t c1 = c0 + kChannelChunk < a.out_depth ? c0 + kChannelChunk : a.out_depth;
     if (cached != nullptr) {
       LoadChannelConstants(*cached, a.bias, c0, c1, &k);
     } else {
       FillChannelConstants(input, filter, output, a.filter, a.bias, filter_size, a.input_offset, c0,
-                           c1, &k);
+                           c1, &k, !sse);
     }
+#if MD_KERNELS_SSE2
+    if (sse) {
+      ConvChunkSse2(a, k, c0, c1);
+      continue;
+    }
+#endif
     if (pointwise) {
       PointwiseChunk(a, k, c0, c1);
     } else {

@@ -13,11 +13,13 @@
 #define MD_KERNELS_DEPTHWISE_CONV_2D_OPT_H_
 
 #include <cstdint>
+#include <cstring>
 
 #include "md/kernels/band_constants.h"
 #include "md/kernels/conv_2d_opt.h"
 #include "md/kernels/conv_common.h"
 #include "md/kernels/int8_opt.h"
+#include "md/kernels/int8_sse2.h"
 #include "md/tensor.h"
 
 namespace md {
@@ -96,6 +98,152 @@ __attribute__((noinline)) void DepthwiseFourChannelsDsp(const int8_t* in_origin,
 }
 #endif
 
+#if MD_KERNELS_SSE2
+// SSE2 depthwise: PMADDWD multiplies pairs of taps. For tap pair p, output channel c gets
+// (x[2p] + offset) * w[2p][c] + (x[2p+1] + offset) * w[2p+1][c] in one int32 lane, so the
+// weights of a chunk are arranged once as int16 pairs (ArrangeTapPairs) and each output
+// pixel lists its taps' input pixels (taps outside the input point at a row of zero points;
+// an odd last tap pairs with a zero weight). Depth multiplier 1: 8 channels read 8 adjacent
+// input channels of both taps; a multiple of 4: 4 or 8 channels share one input value pair.
+
+constexpr int32_t kDwSseMaxTaps = 128;  // pairs x chunk x 4 bytes of weights on the stack
+
+// wp[(p * n + i) * 2 + j] = w[2p + j][c0 + i], 0 past the last tap.
+inline void ArrangeTapPairs(const int8_t* filter, int32_t taps, int32_t out_depth, int32_t c0,
+                            int32_t n, int16_t* wp) {
+  for (int32_t p = 0; p < (taps + 1) / 2; ++p) {
+    const int8_t* w0 = filter + 2 * p * out_depth + c0;
+    const int8_t* w1 = 2 * p + 1 < taps ? w0 + out_depth : nullptr;
+    for (int32_t i = 0; i < n; ++i) {
+      wp[(p * n + i) * 2] = w0[i];
+      wp[(p * n + i) * 2 + 1] = w1 != nullptr ? w1[i] : 0;
+    }
+  }
+}
+
+// int16 lanes (x0[0] + off, x1[0] + off, x0[1] + off, x1[1] + off, ...) from the low bytes of
+// the interleaved pairs v (lo) or its high bytes (hi).
+inline __m128i PairsLo(__m128i v, __m128i off) {
+  return _mm_add_epi16(_mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8), off);
+}
+inline __m128i PairsHi(__m128i v, __m128i off) {
+  return _mm_add_epi16(_mm_srai_epi16(_mm_unpackhi_epi8(v, v), 8), off);
+}
+
+inline __m128i LoadBytes4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm_cvtsi32_si128(v);
+}
+
+inline __m128i LoadInt16x8(const int16_t* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+
+// One output pixel, channels [c0, c0 + n): acc[i] += its taps. tap[t] points at input channel
+// `ic0` of tap t's input pixel (or at zero points); pairs = (taps + 1) / 2.
+inline void DepthwisePixelSse2(const int8_t* const* tap, int32_t pairs, const int16_t* wp,
+                               int32_t n, int32_t dm, int32_t c0, int32_t ic0, int32_t offset,
+                               uint32_t* acc) {
+  const __m128i off = _mm_set1_epi16(static_cast<int16_t>(offset));
+  int32_t i = 0;
+  if (dm == 1) {
+    for (; i + 8 <= n; i += 8) {
+      __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + i));
+      __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + i + 4));
+      for (int32_t p = 0; p < pairs; ++p) {
+        const __m128i v =
+            _mm_unpacklo_epi8(LoadBytes8(tap[2 * p] + i), LoadBytes8(tap[2 * p + 1] + i));
+        const int16_t* w = wp + (p * n + i) * 2;
+        lo = _mm_add_epi32(lo, _mm_madd_epi16(PairsLo(v, off), LoadInt16x8(w)));
+        hi = _mm_add_epi32(hi, _mm_madd_epi16(PairsHi(v, off), LoadInt16x8(w + 8)));
+      }
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(acc + i), lo);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(acc + i + 4), hi);
+    }
+    for (; i + 4 <= n; i += 4) {
+      __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + i));
+      for (int32_t p = 0; p < pairs; ++p) {
+        const __m128i v =
+            _mm_unpacklo_epi8(LoadBytes4(tap[2 * p] + i), LoadBytes4(tap[2 * p + 1] + i));
+        a = _mm_add_epi32(a, _mm_madd_epi16(PairsLo(v, off), LoadInt16x8(wp + (p * n + i) * 2)));
+      }
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(acc + i), a);
+    }
+  } else if (dm % 4 == 0) {
+    // Channels c0 + i .. + 3 (i a multiple of 4, and so is c0) read one input channel.
+    const int32_t group = dm % 8 == 0 && (c0 % 8) == 0 ? 8 : 4;
+    for (; i + group <= n; i += group) {
+      const int32_t rel = (c0 + i) / dm - ic0;
+      __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + i));
+      __m128i hi = group == 8 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + i + 4))
+                              : _mm_setzero_si128();
+      for (int32_t p = 0; p < pairs; ++p) {
+        const uint32_t x0 = static_cast<uint16_t>(tap[2 * p][rel] + offset);
+        const uint32_t x1 = static_cast<uint16_t>(tap[2 * p + 1][rel] + offset);
+        const __m128i x = _mm_set1_epi32(static_cast<int32_t>(x0 | (x1 << 16)));
+        const int16_t* w = wp + (p * n + i) * 2;
+        lo = _mm_add_epi32(lo, _mm_madd_epi16(x, LoadInt16x8(w)));
+        if (group == 8) hi = _mm_add_epi32(hi, _mm_madd_epi16(x, LoadInt16x8(w + 8)));
+      }
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(acc + i), lo);
+      if (group == 8) _mm_storeu_si128(reinterpret_cast<__m128i*>(acc + i + 4), hi);
+    }
+  }
+  for (; i < n; ++i) {  // the rest, one channel at a time
+    const int32_t rel = (c0 + i) / dm - ic0;
+    uint32_t sum = 0;
+    for (int32_t p = 0; p < pairs; ++p) {
+      const int16_t* w = wp + (p * n + i) * 2;
+      sum += static_cast<uint32_t>((tap[2 * p][rel] + offset) * w[0] +
+                                   (tap[2 * p + 1][rel] + offset) * w[1]);
+    }
+    acc[i] += sum;
+  }
+}
+
+// Channels [c0, c1) of every output pixel; q and bias of those channels.
+inline void DepthwiseChunkSse2(const DepthwiseInt8Args a, const Requant* q, const uint32_t* bias,
+                               int32_t c0, int32_t c1) {
+  const WindowGeometry g = a.g;
+  const int32_t n = c1 - c0;
+  const int32_t dm = a.depth_multiplier;
+  const int32_t ic0 = c0 / dm;
+  const int32_t taps = g.filter_h * g.filter_w;
+  const int32_t pairs = (taps + 1) / 2;
+  int16_t wp[kDwSseMaxTaps / 2 * kChannelChunk * 2];
+  ArrangeTapPairs(a.filter, taps, a.out_depth, c0, n, wp);
+  int8_t zero_points[kChannelChunk];
+  std::memset(zero_points, -a.input_offset, sizeof(zero_points));
+  const int8_t* tap[kDwSseMaxTaps];
+  tap[taps] = zero_points;  // an odd count's last pair (weight 0); the entry exists: taps < max
+  uint32_t acc[kChannelChunk];
+  for (int32_t b = 0; b < a.batches; ++b) {
+    const int8_t* image = a.input + b * a.in_h * a.in_w * a.in_depth + ic0;
+    for (int32_t out_y = 0; out_y < g.out_h; ++out_y) {
+      const int32_t y0 = out_y * g.stride_h - g.pad_h;
+      for (int32_t out_x = 0; out_x < g.out_w; ++out_x) {
+        const int32_t x0 = out_x * g.stride_w - g.pad_w;
+        for (int32_t fy = 0; fy < g.filter_h; ++fy) {
+          const int32_t in_y = y0 + g.dilation_h * fy;
+          const bool row_inside = in_y >= 0 && in_y < a.in_h;
+          for (int32_t fx = 0; fx < g.filter_w; ++fx) {
+            const int32_t in_x = x0 + g.dilation_w * fx;
+            tap[fy * g.filter_w + fx] = row_inside && in_x >= 0 && in_x < a.in_w
+                                            ? image + (in_y * a.in_w + in_x) * a.in_depth
+                                            : zero_points;
+          }
+        }
+        for (int32_t i = 0; i < n; ++i) acc[i] = bias[i];
+        DepthwisePixelSse2(tap, pairs, wp, n, dm, c0, ic0, a.input_offset, acc);
+        RequantizeRow(q, acc, n, a.output_offset, a.act_min, a.act_max,
+                      a.output + ((b * g.out_h + out_y) * g.out_w + out_x) * a.out_depth + c0);
+      }
+    }
+  }
+}
+#endif
+
 // Returns false, having written nothing, when the optimized path does not apply.
 // `cached`: the op's per-channel constants inside a patch-based stage (else nullptr).
 inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorView& input,
@@ -114,6 +262,9 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
   uint32_t bias[kChannelChunk];
   uint32_t base[kChannelChunk];
   uint32_t acc[kChannelChunk];
+#if MD_KERNELS_SSE2
+  const bool sse = SseOffsetOk(a.input_offset) && taps < kDwSseMaxTaps && (dm == 1 || dm % 4 == 0);
+#endif
   for (int32_t c0 = 0; c0 < a.out_depth; c0 += kChannelChunk) {
     const int32_t c1 = c0 + kChannelChunk < a.out_depth ? c0 + kChannelChunk : a.out_depth;
     const int32_t n = c1 - c0;
@@ -131,12 +282,21 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
                            &shift);
       q[oc - c0] = MakeRequant(multiplier, shift);
       bias[oc - c0] = a.bias != nullptr ? static_cast<uint32_t>(a.bias[oc]) : 0u;
+#if MD_KERNELS_SSE2
+      if (sse) continue;  // no filter sums: the SSE2 path adds the offset to the inputs
+#endif
       uint32_t filter_sum = 0;
       for (int32_t t = 0; t < taps; ++t) {
         filter_sum += static_cast<uint32_t>(static_cast<int32_t>(a.filter[t * a.out_depth + oc]));
       }
       base[oc - c0] = bias[oc - c0] + static_cast<uint32_t>(a.input_offset) * filter_sum;
     }
+#if MD_KERNELS_SSE2
+    if (sse) {
+      DepthwiseChunkSse2(a, q, bias, c0, c1);
+      continue;
+    }
+#endif
     const bool simple = AllRequantsSimple(q, n);
     for (int32_t b = 0; b < a.batches; ++b) {
       const int8_t* image = a.input + b * a.in_h * a.in_w * a.in_depth;

@@ -10,6 +10,7 @@
 #include "md/kernels/conv_2d_opt.h"
 #include "md/kernels/conv_common.h"
 #include "md/kernels/int8_opt.h"
+#include "md/kernels/int8_sse2.h"
 #include "md/tensor.h"
 
 namespace md {
@@ -43,6 +44,24 @@ inline bool FcInt8Optimized(const FcInt8Args& args, const TensorView& input,
         q[per_channel ? oc - c0 : 0] = MakeRequant(multiplier, shift);
       }
     }
+#if MD_KERNELS_SSE2
+    if (SseOffsetOk(a.input_offset)) {
+      // Four weight rows at a time against the input row (offset added to the inputs).
+      uint32_t acc[kChannelChunk];
+      Requant row_q[kChannelChunk];
+      for (int32_t oc = c0; oc < c1; ++oc) row_q[oc - c0] = q[per_channel ? oc - c0 : 0];
+      for (int32_t b = 0; b < a.batches; ++b) {
+        for (int32_t oc = c0; oc < c1; ++oc) {
+          acc[oc - c0] = a.bias != nullptr ? static_cast<uint32_t>(a.bias[oc]) : 0u;
+        }
+        DotRowsSse2(a.input + b * a.accum_depth, a.input_offset, a.filter + c0 * a.accum_depth,
+                    a.accum_depth, a.accum_depth, c1 - c0, acc);
+        RequantizeRow(row_q, acc, c1 - c0, a.output_offset, a.act_min, a.act_max,
+                      a.output + b * a.out_depth + c0);
+      }
+      continue;
+    }
+#endif
     for (int32_t b = 0; b < a.batches; ++b) {
       const int8_t* in = a.input + b * a.accum_depth;
       int8_t* out = a.output + b * a.out_depth;

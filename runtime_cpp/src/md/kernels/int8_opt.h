@@ -7,8 +7,9 @@
 // Selection, at compile time (the board definition's `kernels` field sets the macros):
 //   MD_KERNELS_REFERENCE defined -> the reference kernels only (MD_KERNELS_OPTIMIZED is 0);
 //   otherwise the optimized paths, with the DSP version when the compiler targets a core
-//   with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33 with -mcpu=...) unless
-//   MD_KERNELS_PORTABLE is defined.
+//   with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33 with -mcpu=...) and the
+//   SSE2 version (int8_sse2.h) on x86 hosts, unless MD_KERNELS_PORTABLE is defined (then the
+//   plain C++ version the compiler vectorizes).
 //
 // Bit-exactness: every accumulator is a sum of exact integer products, so the order of
 // the additions does not matter; sums are kept in uint32_t, i.e. modulo 2^32, which is what
@@ -35,6 +36,14 @@
 #include <arm_acle.h>
 #else
 #define MD_KERNELS_ARM_DSP 0
+#endif
+
+// x86 hosts (SSE2 is part of x86-64): int8_sse2.h's PMADDWD paths, unless
+// MD_KERNELS_PORTABLE asks for the plain C++ ones (the host runner's "portable" flavour).
+#if MD_KERNELS_OPTIMIZED && defined(__SSE2__) && !defined(MD_KERNELS_PORTABLE)
+#define MD_KERNELS_SSE2 1
+#else
+#define MD_KERNELS_SSE2 0
 #endif
 
 namespace md {
@@ -179,15 +188,43 @@ inline void ChannelOutputMultiplierInt(float input_scale, float filter_scale, fl
   *shift = static_cast<int>(e);
 }
 
+// QuantizeMultiplier (quant.h) read off the bits of the double instead of calling frexp
+// and round (library calls that cost more than the division on x86; kernels recompute
+// multipliers every invoke, and every band under patch-based execution). For a normal
+// positive double d = sig * 2^(biased - 1075) with sig in [2^52, 2^53): frexp gives
+// q = sig / 2^53 and exponent biased - 1022; q * 2^31 = sig / 2^22 exactly, and std::round
+// (half away from zero) of that positive value is (sig + 2^21) >> 22. Other values
+// (zero, subnormal, negative, not finite) take QuantizeMultiplier itself.
+inline void QuantizeMultiplierBits(double d, int32_t* multiplier, int* shift) {
+  uint64_t bits;
+  std::memcpy(&bits, &d, sizeof(bits));
+  const int32_t biased = static_cast<int32_t>((bits >> 52) & 0x7FF);
+  if ((bits >> 63) != 0 || biased == 0 || biased == 0x7FF) {
+    QuantizeMultiplier(d, multiplier, shift);
+    return;
+  }
+  const uint64_t sig =
+      (bits & ((static_cast<uint64_t>(1) << 52) - 1)) | (static_cast<uint64_t>(1) << 52);
+  int64_t fixed = static_cast<int64_t>((sig + (static_cast<uint64_t>(1) << 21)) >> 22);
+  int32_t e = biased - 1022;
+  if (fixed == (static_cast<int64_t>(1) << 31)) fixed /= 2, ++e;
+  if (e < -31) e = 0, fixed = 0;
+  *multiplier = static_cast<int32_t>(fixed);
+  *shift = static_cast<int>(e);
+}
+
 // The multiplier of one channel, computed the cheaper way for the target: without a
 // double-precision FPU (Cortex-M4F has single precision only, __ARM_FP bit 3 clear) in
-// integers, elsewhere in double, as the reference kernels do. Both give the same bits.
+// integers, elsewhere the double product as the reference kernels form it, quantized by
+// QuantizeMultiplierBits. All give the same bits (multiplier_check.cc).
 inline void OptChannelMultiplier(float input_scale, float filter_scale, float output_scale,
                                  int32_t* multiplier, int* shift) {
 #if defined(__arm__) && !(defined(__ARM_FP) && (__ARM_FP & 8))
   ChannelOutputMultiplierInt(input_scale, filter_scale, output_scale, multiplier, shift);
 #else
-  ChannelOutputMultiplier(input_scale, filter_scale, output_scale, multiplier, shift);
+  const double effective = static_cast<double>(input_scale) * static_cast<double>(filter_scale) /
+                           static_cast<double>(output_scale);
+  QuantizeMultiplierBits(effective, multiplier, shift);
 #endif
 }
 
@@ -235,6 +272,20 @@ inline int8_t RequantizeToInt8(const Requant& q, uint32_t acc, int32_t output_of
   v = v < act_min ? act_min : v;
   v = v > act_max ? act_max : v;
   return static_cast<int8_t>(v);
+}
+
+// out[i] = RequantizeToInt8(q[i], acc[i], ...) for i < n (one pixel's channels).
+inline void RequantizeRow(const Requant* q, const uint32_t* acc, int32_t n, int32_t output_offset,
+                          int32_t act_min, int32_t act_max, int8_t* out) {
+  if (AllRequantsSimple(q, n)) {
+    for (int32_t i = 0; i < n; ++i) {
+      out[i] = RequantizeToInt8<true>(q[i], acc[i], output_offset, act_min, act_max);
+    }
+  } else {
+    for (int32_t i = 0; i < n; ++i) {
+      out[i] = RequantizeToInt8(q[i], acc[i], output_offset, act_min, act_max);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------
