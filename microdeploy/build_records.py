@@ -12,19 +12,23 @@ Two look-ups:
   the last build);
 - `for_model(sha256, board)`: the latest record of any project that built this very model for this
   board with the board definition and runtime sources as they are now (the runtime files it
-  vendored are compared with runtime_cpp/src).
+  vendored are compared with runtime_cpp/src);
+- `measured_on(board)`: current records of any model on the board whose linker map split the
+  kernels and model data from the rest: the basis of estimates for models not built yet.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from microdeploy import paths
+from microdeploy import linker_map, paths
 from microdeploy.boards import Board
+from microdeploy.errors import ModelError
+from microdeploy.model.reader import read_model
 
 RECORD_FORMAT = 1
 RUNTIME_LIB_SRC = "lib/md_runtime/src/"  # where init vendors runtime_cpp/src (project.generate)
@@ -51,6 +55,13 @@ class BuildRecord:
     flash_budget: int | None
     ram_budget: int | None
     runtime_files: dict[str, str]  # path under runtime_cpp/src -> sha256 of the vendored copy
+    # From the linker map when the platform writes one (md-cortexm): flash bytes of each kernel
+    # (by op name) and of the model data (model + compiled-in example input); else empty/None.
+    kernel_flash: dict[str, int] = field(default_factory=dict)
+    model_flash: int | None = None
+    model_bytes: int = 0  # the .tflite's size (manifest)
+    input_bytes: int = 0  # the model's input tensors: main.cpp's input staging copy (RAM)
+    tiling: str = "auto"  # the patch-based execution policy compiled in (manifest)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -114,6 +125,7 @@ def record_build(
         for rel in sorted(vendored)
         if rel.startswith(RUNTIME_LIB_SRC) and (project / rel).is_file()
     }
+    kernel_flash, model_flash = _map_breakdown(firmware)
     record = BuildRecord(
         project=str(project),
         board=board.name,
@@ -132,6 +144,11 @@ def record_build(
         flash_budget=board.flash_bytes,
         ram_budget=board.ram_bytes,
         runtime_files=runtime_files,
+        kernel_flash=kernel_flash,
+        model_flash=model_flash,
+        model_bytes=int(manifest["model"].get("bytes", 0)),
+        input_bytes=_input_bytes(project / str(manifest["model"].get("file", ""))),
+        tiling=str(manifest.get("tiling", "auto")),
     )
     path = _record_path(model_sha, record.firmware_key)
     try:
@@ -142,6 +159,33 @@ def record_build(
     except OSError:
         return None
     return record
+
+
+def _input_bytes(model_file: Path) -> int:
+    try:
+        return sum(t.nbytes for t in read_model(model_file).inputs)
+    except ModelError:
+        return 0
+
+
+def _map_breakdown(firmware: Path) -> tuple[dict[str, int], int | None]:
+    """(flash per kernel op, flash of the model data) from the map beside the ELF, if any."""
+    map_file = firmware.with_suffix(".map")
+    if firmware.suffix != ".elf" or not map_file.is_file():
+        return {}, None
+    try:
+        sizes = linker_map.flash_by_object(map_file.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return {}, None
+    kernels: dict[str, int] = {}
+    model = 0
+    for obj, size in sizes.items():
+        op = linker_map.kernel_op(obj)
+        if op is not None:
+            kernels[op] = kernels.get(op, 0) + size
+        elif linker_map.is_model_data(obj):
+            model += size
+    return kernels, model or None
 
 
 def _load(path: Path) -> BuildRecord | None:
@@ -160,6 +204,15 @@ def _records(model_sha: str) -> list[BuildRecord]:
     return [r for r in found if r is not None and r.model_sha256 == model_sha]
 
 
+def _current(record: BuildRecord, board: Board) -> bool:
+    """Built for this board as it is defined now, from the runtime sources as they are now."""
+    return (
+        record.board == board.name
+        and record.board_key == board_key(board)
+        and _runtime_unchanged(record)
+    )
+
+
 def _runtime_unchanged(record: BuildRecord) -> bool:
     """The runtime sources the build vendored are still those of runtime_cpp/src."""
     src = paths.runtime_dir() / "src"
@@ -170,12 +223,14 @@ def _runtime_unchanged(record: BuildRecord) -> bool:
     return bool(record.runtime_files)
 
 
-def for_model(model_sha: str, board: Board) -> tuple[BuildRecord | None, str]:
-    """The latest valid record of this model on this board, or (None, why there is none)."""
-    records = [r for r in _records(model_sha) if r.board == board.name]
+def for_model(model_sha: str, board: Board, tiling: str = "auto") -> tuple[BuildRecord | None, str]:
+    """The latest valid record of this model on this board built with this tiling policy, or
+    (None, why there is none)."""
+    records = [r for r in _records(model_sha) if r.board == board.name and r.tiling == tiling]
     if not records:
-        return None, f"no build of this model for {board.name} recorded"
-    current = [r for r in records if r.board_key == board_key(board) and _runtime_unchanged(r)]
+        policy = "" if tiling == "auto" else f" with --tiling {tiling}"
+        return None, f"no build of this model for {board.name}{policy} recorded"
+    current = [r for r in records if _current(r, board)]
     if not current:
         return None, (
             f"the recorded build(s) of this model for {board.name} predate changes to the "
@@ -192,3 +247,13 @@ def for_project(project: Path, manifest: dict, board: Board) -> tuple[BuildRecor
     if record is None:
         return None, f"no build of {project} with its current files recorded"
     return record, ""
+
+
+def measured_on(board: Board) -> list[BuildRecord]:
+    """Current builds of any model on this board whose map split kernels and model from the rest,
+    the best basis for an estimate first: the generic app (what `init --model` gives), newest."""
+    root = records_dir()
+    found = [_load(p) for p in sorted(root.glob("*/*.json"))] if root.is_dir() else []
+    usable = [r for r in found if r is not None and r.model_flash is not None]
+    usable = [r for r in usable if _current(r, board)]
+    return sorted(usable, key=lambda r: (r.app == "generic", r.built_at), reverse=True)

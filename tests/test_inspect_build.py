@@ -22,14 +22,15 @@ from microdeploy.project.generate import init_project
 BOARD = "mps2-an386"
 
 
-def _fc_model(path: Path) -> Path:
+def _fc_model(path: Path, depth: int = 8, units: int = 4) -> Path:
     """A one-op int8 model whose bytes (description) are new on every call: no build of it can
     have been recorded by an earlier test or run."""
     b = ModelBuilder()
     b.description = f"inspect-build test {uuid.uuid4()}"
-    x = b.add_tensor([1, 8], "int8", scale=0.5)
-    w = b.add_tensor([4, 8], "int8", data=list(range(-16, 16)), scale=0.05)
-    y = b.add_tensor([1, 4], "int8", scale=0.5)
+    x = b.add_tensor([1, depth], "int8", scale=0.5)
+    weights = [(i * 7) % 31 - 15 for i in range(units * depth)]
+    w = b.add_tensor([units, depth], "int8", data=weights, scale=0.05)
+    y = b.add_tensor([1, units], "int8", scale=0.5)
     b.add_operator("FULLY_CONNECTED", [x, w, -1], [y])
     b.set_io([x], [y])
     path.write_bytes(b.build())
@@ -87,6 +88,41 @@ def test_inspect_shows_the_build_linker_figures_and_drops_stale_ones(tmp_path: P
     assert _inspect(str(other), "--board", BOARD)["fit_source"] == "estimate"
     # ... while the firmware built from the first model keeps its figures.
     assert _inspect(str(model), "--board", BOARD)["flash_needed"] == size["flash_bytes"]
+
+
+@pytest.mark.slow
+def test_an_estimate_from_another_model_build_predicts_the_real_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a build of one FULLY_CONNECTED model recorded on the board, the estimate for another
+    (bigger) FULLY_CONNECTED model reuses that build's measured runtime, kernel and stack; then
+    building the second model shows how close it was. Own cache: no other build is the basis."""
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc is not installed")
+    monkeypatch.setenv("MICRODEPLOY_CACHE", str(tmp_path / "cache"))
+    first = tmp_path / "first"
+    init_project(first, BOARD, model=_fc_model(tmp_path / "a.tflite"))
+    assert run_cli("build", str(first)).code == 0
+
+    model = _fc_model(tmp_path / "c.tflite", depth=96, units=40)
+    guess = _inspect(str(model), "--board", BOARD)
+    assert guess["fit_source"] == "estimate"
+    basis = guess["estimate_basis"]
+    assert basis["build"]["project"] == str(first.resolve())
+    assert (basis["kernels_measured"], basis["kernels_guessed"]) == (["FULLY_CONNECTED"], [])
+
+    second = tmp_path / "second"
+    init_project(second, BOARD, model=model)
+    built = run_cli("build", str(second), "--json")
+    assert built.code == 0, built.stderr
+    real = json.loads(built.stdout)
+    # Flash: same runtime, app and kernel; only the model differs (alignment fill aside).
+    assert abs(guess["flash_needed"] - real["flash_bytes"]) <= 16
+    # RAM: the estimate counts the arena the runtime plans; `init` compiles in a margin more.
+    compiled_arena = json.loads((second / "microdeploy.json").read_text())["arena_bytes"]
+    extra = compiled_arena - guess["arena_bytes"]
+    assert extra > 0
+    assert abs(guess["ram_needed"] + extra - real["ram_bytes"]) <= 16
 
 
 # Library-level checks of the records themselves, on a hand-made project (no build needed).
@@ -177,3 +213,16 @@ def test_unreadable_records_are_ignored(tmp_path: Path, own_cache: Path) -> None
     assert build_records.for_model(sha, board)[0] is None
     build_records.record_build(project, manifest, board, project / "fw.elf", 1000, 20, 300)
     assert build_records.for_model(sha, board)[0] is not None
+
+
+def test_a_build_with_another_tiling_policy_is_another_firmware(
+    tmp_path: Path, own_cache: Path
+) -> None:
+    project, manifest = _fake_project(tmp_path)
+    manifest["tiling"] = "on"
+    board = get_board(BOARD)
+    sha = manifest["model"]["sha256"]
+    build_records.record_build(project, manifest, board, project / "fw.elf", 1000, 20, 300)
+    record, why = build_records.for_model(sha, board)  # inspect's default policy: auto
+    assert record is None and "no build" in why
+    assert build_records.for_model(sha, board, "on")[0] is not None

@@ -20,10 +20,12 @@ from microdeploy.model.analysis import (
     non_default_options,
     report_as_dict,
 )
+from microdeploy.model.board_fit import KERNEL_FLASH
 from microdeploy.model.timeline_plot import FORMATS, require_matplotlib, write_timeline
 from microdeploy.patching import parse_tiling
 from microdeploy.project.generate import MANIFEST_NAME, load_manifest
 
+_KERNEL_GUESS = f"{KERNEL_FLASH // 1024} KB"
 # Beyond this many ops the timeline's columns are grouped so a row still fits a terminal.
 _TIMELINE_COLUMNS = 60
 
@@ -161,6 +163,7 @@ def _print_fit(fit: BoardFit) -> None:
             f"board {fit.board}: {verdict} — [bold]estimates[/] ({fit.note}; "
             "`microdeploy build` gives the linker's figures)"
         )
+        out.print(f"  estimated from: {_basis_text(fit)}")
         rows = (
             ("flash (model + runtime, estimated)", fit.flash_needed),
             ("RAM (arena + runtime, estimated)", fit.ram_needed),
@@ -172,6 +175,23 @@ def _print_fit(fit: BoardFit) -> None:
             out.print(f"  {what}: {_kb(needed)}, no budget on this board")
         else:
             out.print(f"  {what}: {_kb(needed)} of {_kb(budget)}, margin {margin:,} B")
+
+
+def _basis_text(fit: BoardFit) -> str:
+    basis = fit.basis
+    if basis is None or basis.build is None:
+        return (
+            f"rough constants (no build on {fit.board} measured yet: {_KERNEL_GUESS} per "
+            "kernel, runtime and stack guessed)"
+        )
+    measured = ", ".join(basis.kernels_measured) or "-"
+    text = (
+        f"the build of {basis.build.project} at {basis.build.built_at} (runtime, app, stack) "
+        f"+ this model + kernels measured by linker maps: {measured}"
+    )
+    if basis.kernels_guessed:
+        text += f"; guessed at {_KERNEL_GUESS} each: {', '.join(basis.kernels_guessed)}"
+    return text
 
 
 def _project_model(project: Path) -> tuple[Path, dict]:

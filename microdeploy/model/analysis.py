@@ -16,16 +16,11 @@ from microdeploy.boards import Board
 from microdeploy.build_records import BuildRecord
 from microdeploy.errors import MicrodeployError
 from microdeploy.model import schema
+from microdeploy.model.board_fit import BoardFit, EstimateBasis, estimate_fit, linker_fit
 from microdeploy.model.reader import Model, Operator, Tensor, read_model
 from microdeploy.patching import Tiling
 from microdeploy.planner import ArenaPlan, ScratchRequest, align, plan_arena
 
-# Flash estimate before a build (replaced by the linker's figures after `build`): the
-# interpreter core plus a typical size per vendored kernel on Cortex-M (-Os), and RAM for the
-# stack and the runtime's statics beside the arena. Deliberately on the generous side.
-RUNTIME_CORE_FLASH = 24 * 1024
-KERNEL_FLASH = 6 * 1024
-RUNTIME_RAM = 8 * 1024 + 2 * 1024
 LARGEST_TENSORS = 5
 
 
@@ -51,34 +46,6 @@ class OpSummary:
     options: Mapping[str, object]
     macs: int
     supported: bool
-
-
-@dataclass(frozen=True)
-class BoardFit:
-    board: str
-    flash_needed: int  # model + runtime: the linker's figure of a recorded build, or estimated
-    flash_budget: int | None  # None: the board has no budget (host)
-    ram_needed: int  # arena + stack + statics: the linker's figure, or estimated
-    ram_budget: int | None
-    build: BuildRecord | None = None  # the build whose linker figures these are
-    note: str = ""  # with estimates: why no build's figures were used
-
-    @property
-    def source(self) -> str:
-        """Where the figures come from: "linker" (a recorded build) or "estimate"."""
-        return "estimate" if self.build is None else "linker"
-
-    @property
-    def flash_margin(self) -> int | None:
-        return None if self.flash_budget is None else self.flash_budget - self.flash_needed
-
-    @property
-    def ram_margin(self) -> int | None:
-        return None if self.ram_budget is None else self.ram_budget - self.ram_needed
-
-    @property
-    def fits(self) -> bool:
-        return all(m is None or m >= 0 for m in (self.flash_margin, self.ram_margin))
 
 
 @dataclass(frozen=True)
@@ -227,10 +194,12 @@ def analyze(
     build: BuildRecord | None = None,
     build_note: str = "",
     tiling: Tiling = "auto",
+    measure: bool = False,
 ) -> ModelReport:
     """`build`: a recorded build of this model for `board`; its linker figures replace the
     estimates (`build_note` says why there is none). `tiling`: the patch-based execution policy
-    (docs/patch_execution.md)."""
+    (docs/patch_execution.md). `measure`: estimate from the recorded builds of other models on
+    the board (board_fit.py) rather than from constants only."""
     supported = supported_ops()
     ops = tuple(
         OpSummary(
@@ -255,24 +224,12 @@ def analyze(
     )
     fit = None
     if board is not None and build is not None:
-        fit = BoardFit(
-            board=board.name,
-            flash_needed=build.flash_bytes,
-            flash_budget=board.flash_bytes,
-            ram_needed=build.ram_bytes,
-            ram_budget=board.ram_bytes,
-            build=build,
-        )
+        fit = linker_fit(board, build)
     elif board is not None:
-        kernels = len({op.name for op in model.operators})
-        fit = BoardFit(
-            board=board.name,
-            flash_needed=size + RUNTIME_CORE_FLASH + KERNEL_FLASH * kernels,
-            flash_budget=board.flash_bytes,
-            ram_needed=arena + RUNTIME_RAM,
-            ram_budget=board.ram_bytes,
-            note=build_note,
-        )
+        measured = build_records.measured_on(board) if measure else []
+        ops_used = [op.name for op in model.operators]
+        inputs = sum(t.nbytes for t in model.inputs)
+        fit = estimate_fit(board, size, ops_used, arena, inputs, measured, build_note)
     return ModelReport(
         name=name,
         size_bytes=size,
@@ -302,17 +259,18 @@ def analyze_file(
     """Analyze a .tflite file; with use_runtime, kernels' scratch and tail come from the host
     runtime when it can be built and loads the model (else they are estimated). With a board,
     the fit uses the linker's figures of a recorded build when there is one: the build of
-    `project` (folder, manifest) as its files are now when it is for that board, else the latest
-    build of this model for that board by any project."""
+    `project` (folder, manifest) as its files are now when it is for that board and tiling, else
+    the latest build of this model for that board and tiling by any project."""
     model = read_model(path)  # first: its errors name the file (missing, truncated...)
     data = path.read_bytes()
     runtime = runtime_facts(data)[0] if use_runtime else None
     build, note = None, ""
     if board is not None:
-        if project is not None and project[1].get("board") == board.name:
+        if project is not None and _built_as(project[1], board, tiling):
             build, note = build_records.for_project(project[0], project[1], board)
         else:
-            build, note = build_records.for_model(hashlib.sha256(data).hexdigest(), board)
+            sha = hashlib.sha256(data).hexdigest()
+            build, note = build_records.for_model(sha, board, tiling)
     return analyze(
         model,
         name=str(path),
@@ -321,7 +279,13 @@ def analyze_file(
         build=build,
         build_note=note,
         tiling=tiling,
+        measure=True,
     )
+
+
+def _built_as(manifest: dict, board: Board, tiling: Tiling) -> bool:
+    """The project's firmware is the one asked about: same board and tiling policy."""
+    return manifest.get("board") == board.name and manifest.get("tiling", "auto") == tiling
 
 
 def _json_value(value: object) -> object:
@@ -399,8 +363,19 @@ def report_as_dict(report: ModelReport) -> dict[str, object]:
             fit_source=fit.source,
             fit_note=fit.note,
             build=None if fit.build is None else _build_dict(fit.build),
+            estimate_basis=None if fit.basis is None else _basis_dict(fit.basis),
         )
     return result
+
+
+def _basis_dict(basis: EstimateBasis) -> dict[str, object]:
+    """What `fit_source: "estimate"` was made from (a build of another model on the board)."""
+    build = basis.build
+    return {
+        "build": None if build is None else {"project": build.project, "built_at": build.built_at},
+        "kernels_measured": list(basis.kernels_measured),
+        "kernels_guessed": list(basis.kernels_guessed),
+    }
 
 
 def _build_dict(build: BuildRecord) -> dict[str, object]:
