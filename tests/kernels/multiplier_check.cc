@@ -5,6 +5,8 @@
 //   float, subnormals, powers of two and their neighbours, and realistic scales; so does
 //   md::opt::OptChannelMultiplier, the form the kernels use on this target;
 // - md::opt::QuantizeMultiplierBits against QuantizeMultiplier on random double bit patterns;
+// - on x86 hosts, md::opt::RequantizeRowSse2 (four channels per SSE2 vector) against
+//   RequantizeToInt8;
 // - md::opt::ApplyRequant (and ApplyRequantSimple where it applies) against
 //   MultiplyByQuantizedMultiplier (quant.h) on random accumulators of every magnitude,
 //   extremes included, for the multipliers and shifts QuantizeMultiplier gives.
@@ -18,6 +20,7 @@
 
 #include "md/kernels/conv_common.h"
 #include "md/kernels/int8_opt.h"
+#include "md/kernels/int8_sse2.h"
 
 namespace {
 
@@ -119,6 +122,45 @@ int main(int argc, char** argv) {
           static_cast<long>(expected));
     }
   }
+#if MD_KERNELS_SSE2
+  // RequantizeRowSse2 (x86 hosts) against RequantizeToInt8 per channel: rows of 1..32
+  // channels with random multipliers and shifts (including ones the vector form leaves to the
+  // scalar one), accumulators of every magnitude, output offsets and activation ranges.
+  for (long i = 0; i < count / 32; ++i) {
+    const int32_t n = 1 + static_cast<int32_t>(Next() % md::kChannelChunk);
+    md::opt::Requant q[md::kChannelChunk];
+    uint32_t acc[md::kChannelChunk];
+    for (int32_t c = 0; c < n; ++c) {
+      const uint64_t r = Next();
+      const int32_t multiplier = static_cast<int32_t>((1u << 30) | (static_cast<uint32_t>(r) >> 2));
+      int shift = -static_cast<int>((r >> 32) % 32);             // 0..-31: e = 1..31 mostly
+      if (r % 53 == 0) shift = static_cast<int>((r >> 40) % 4);  // left shifts: not simple
+      q[c] = md::opt::MakeRequant(r % 97 == 0 ? 0 : multiplier, shift);
+      int32_t a = static_cast<int32_t>(Next());
+      a >>= static_cast<int>((r >> 48) % 32);
+      if (r % 101 == 0) a = (r & 1) ? INT32_MIN : INT32_MAX;
+      acc[c] = static_cast<uint32_t>(a);
+    }
+    const uint64_t r = Next();
+    const int32_t offset = static_cast<int32_t>(r % 256) - 128;
+    int32_t act_min = -128 + static_cast<int32_t>((r >> 8) % 64);
+    int32_t act_max = 127 - static_cast<int32_t>((r >> 16) % 64);
+    md::opt::RequantSse2 prepared;
+    md::opt::PrepareRequantSse2(q, n, offset, &prepared);
+    int8_t got[md::kChannelChunk];
+    md::opt::RequantizeRowSse2(prepared, q, acc, n, offset, act_min, act_max, got);
+    for (int32_t c = 0; c < n; ++c) {
+      const int8_t expected = md::opt::RequantizeToInt8(q[c], acc[c], offset, act_min, act_max);
+      if (got[c] != expected && ++mismatches <= 10) {
+        std::printf("RequantizeRowSse2 mismatch acc %ld multiplier %ld shift %d: %d, expected %d\n",
+                    static_cast<long>(static_cast<int32_t>(acc[c])),
+                    static_cast<long>(q[c].multiplier), q[c].right_shift, got[c], expected);
+      }
+    }
+  }
+  std::printf("checked %ld mismatches %ld\n", 3 * count + count / 32, mismatches);
+#else
   std::printf("checked %ld mismatches %ld\n", 3 * count, mismatches);
+#endif
   return mismatches == 0 ? 0 : 1;
 }

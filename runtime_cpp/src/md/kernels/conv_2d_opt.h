@@ -291,6 +291,8 @@ inline void ConvChunkSse2(const ConvInt8Args a, const ChannelConstants& k, int32
   const int8_t zero_point = static_cast<int8_t>(-a.input_offset);
   int8_t patch[kPatchMax];
   uint32_t acc[kChannelChunk];
+  RequantSse2 requant;
+  PrepareRequantSse2(k.q, n, a.output_offset, &requant);
   for (int32_t b = 0; b < a.batches; ++b) {
     const int8_t* image = a.input + b * a.in_h * a.in_w * depth;
     for (int32_t out_y = 0; out_y < g.out_h; ++out_y) {
@@ -338,7 +340,7 @@ inline void ConvChunkSse2(const ConvInt8Args a, const ChannelConstants& k, int32
             }
           }
         }
-        RequantizeRow(k.q, acc, n, a.output_offset, a.act_min, a.act_max, out);
+        RequantizeRowSse2(requant, k.q, acc, n, a.output_offset, a.act_min, a.act_max, out);
       }
     }
   }

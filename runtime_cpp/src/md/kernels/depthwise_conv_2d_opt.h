@@ -140,11 +140,25 @@ inline __m128i LoadInt16x8(const int16_t* p) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
 }
 
-// One output pixel, channels [c0, c0 + n): acc[i] += its taps. tap[t] points at input channel
-// `ic0` of tap t's input pixel (or at zero points); pairs = (taps + 1) / 2.
-inline void DepthwisePixelSse2(const int8_t* const* tap, int32_t pairs, const int16_t* wp,
-                               int32_t n, int32_t dm, int32_t c0, int32_t ic0, int32_t offset,
-                               uint32_t* acc) {
+// Where tap t of one output pixel reads (input channel `ic0` of its input pixel): a list of
+// pointers, for windows clipped by the input's border (taps outside read zero points) ...
+struct TapList {
+  const int8_t* const* ptr;
+  const int8_t* operator()(int32_t t) const { return ptr[t]; }
+};
+// ... or, for windows inside the input, the window's origin and offsets the same for every
+// such pixel (no per-pixel list).
+struct TapOffsets {
+  const int8_t* origin;
+  const int32_t* offset;
+  const int8_t* operator()(int32_t t) const { return origin + offset[t]; }
+};
+
+// One output pixel, channels [c0, c0 + n): acc[i] += its taps; pairs = (taps + 1) / 2, and
+// tap(2 * pairs - 1) exists for an odd count (its weights are 0).
+template <typename Taps>
+inline void DepthwisePixelSse2(const Taps& tap, int32_t pairs, const int16_t* wp, int32_t n,
+                               int32_t dm, int32_t c0, int32_t ic0, int32_t offset, uint32_t* acc) {
   const __m128i off = _mm_set1_epi16(static_cast<int16_t>(offset));
   int32_t i = 0;
   if (dm == 1) {
@@ -153,7 +167,7 @@ inline void DepthwisePixelSse2(const int8_t* const* tap, int32_t pairs, const in
       __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + i + 4));
       for (int32_t p = 0; p < pairs; ++p) {
         const __m128i v =
-            _mm_unpacklo_epi8(LoadBytes8(tap[2 * p] + i), LoadBytes8(tap[2 * p + 1] + i));
+            _mm_unpacklo_epi8(LoadBytes8(tap(2 * p) + i), LoadBytes8(tap(2 * p + 1) + i));
         const int16_t* w = wp + (p * n + i) * 2;
         lo = _mm_add_epi32(lo, _mm_madd_epi16(PairsLo(v, off), LoadInt16x8(w)));
         hi = _mm_add_epi32(hi, _mm_madd_epi16(PairsHi(v, off), LoadInt16x8(w + 8)));
@@ -165,7 +179,7 @@ inline void DepthwisePixelSse2(const int8_t* const* tap, int32_t pairs, const in
       __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + i));
       for (int32_t p = 0; p < pairs; ++p) {
         const __m128i v =
-            _mm_unpacklo_epi8(LoadBytes4(tap[2 * p] + i), LoadBytes4(tap[2 * p + 1] + i));
+            _mm_unpacklo_epi8(LoadBytes4(tap(2 * p) + i), LoadBytes4(tap(2 * p + 1) + i));
         a = _mm_add_epi32(a, _mm_madd_epi16(PairsLo(v, off), LoadInt16x8(wp + (p * n + i) * 2)));
       }
       _mm_storeu_si128(reinterpret_cast<__m128i*>(acc + i), a);
@@ -179,8 +193,8 @@ inline void DepthwisePixelSse2(const int8_t* const* tap, int32_t pairs, const in
       __m128i hi = group == 8 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + i + 4))
                               : _mm_setzero_si128();
       for (int32_t p = 0; p < pairs; ++p) {
-        const uint32_t x0 = static_cast<uint16_t>(tap[2 * p][rel] + offset);
-        const uint32_t x1 = static_cast<uint16_t>(tap[2 * p + 1][rel] + offset);
+        const uint32_t x0 = static_cast<uint16_t>(tap(2 * p)[rel] + offset);
+        const uint32_t x1 = static_cast<uint16_t>(tap(2 * p + 1)[rel] + offset);
         const __m128i x = _mm_set1_epi32(static_cast<int32_t>(x0 | (x1 << 16)));
         const int16_t* w = wp + (p * n + i) * 2;
         lo = _mm_add_epi32(lo, _mm_madd_epi16(x, LoadInt16x8(w)));
@@ -195,8 +209,8 @@ inline void DepthwisePixelSse2(const int8_t* const* tap, int32_t pairs, const in
     uint32_t sum = 0;
     for (int32_t p = 0; p < pairs; ++p) {
       const int16_t* w = wp + (p * n + i) * 2;
-      sum += static_cast<uint32_t>((tap[2 * p][rel] + offset) * w[0] +
-                                   (tap[2 * p + 1][rel] + offset) * w[1]);
+      sum += static_cast<uint32_t>((tap(2 * p)[rel] + offset) * w[0] +
+                                   (tap(2 * p + 1)[rel] + offset) * w[1]);
     }
     acc[i] += sum;
   }
@@ -217,27 +231,57 @@ inline void DepthwiseChunkSse2(const DepthwiseInt8Args a, const Requant* q, cons
   std::memset(zero_points, -a.input_offset, sizeof(zero_points));
   const int8_t* tap[kDwSseMaxTaps];
   tap[taps] = zero_points;  // an odd count's last pair (weight 0); the entry exists: taps < max
+  int32_t tap_offset[kDwSseMaxTaps];
+  for (int32_t fy = 0; fy < g.filter_h; ++fy) {
+    for (int32_t fx = 0; fx < g.filter_w; ++fx) {
+      tap_offset[fy * g.filter_w + fx] =
+          (g.dilation_h * fy * a.in_w + g.dilation_w * fx) * a.in_depth;
+    }
+  }
+  tap_offset[taps] = 0;  // the window's origin, inside the input (weight 0)
   uint32_t acc[kChannelChunk];
+  RequantSse2 requant;
+  PrepareRequantSse2(q, n, a.output_offset, &requant);
   for (int32_t b = 0; b < a.batches; ++b) {
     const int8_t* image = a.input + b * a.in_h * a.in_w * a.in_depth + ic0;
     for (int32_t out_y = 0; out_y < g.out_h; ++out_y) {
       const int32_t y0 = out_y * g.stride_h - g.pad_h;
+      // Rows of taps inside the input: [fy_lo, fy_hi) (in_y grows with fy).
+      int32_t fy_lo = 0, fy_hi = g.filter_h;
+      while (fy_lo < fy_hi && y0 + g.dilation_h * fy_lo < 0) ++fy_lo;
+      while (fy_hi > fy_lo && y0 + g.dilation_h * (fy_hi - 1) >= a.in_h) --fy_hi;
       for (int32_t out_x = 0; out_x < g.out_w; ++out_x) {
         const int32_t x0 = out_x * g.stride_w - g.pad_w;
-        for (int32_t fy = 0; fy < g.filter_h; ++fy) {
-          const int32_t in_y = y0 + g.dilation_h * fy;
-          const bool row_inside = in_y >= 0 && in_y < a.in_h;
-          for (int32_t fx = 0; fx < g.filter_w; ++fx) {
-            const int32_t in_x = x0 + g.dilation_w * fx;
-            tap[fy * g.filter_w + fx] = row_inside && in_x >= 0 && in_x < a.in_w
-                                            ? image + (in_y * a.in_w + in_x) * a.in_depth
-                                            : zero_points;
+        int32_t fx_lo = 0, fx_hi = g.filter_w;
+        while (fx_lo < fx_hi && x0 + g.dilation_w * fx_lo < 0) ++fx_lo;
+        while (fx_hi > fx_lo && x0 + g.dilation_w * (fx_hi - 1) >= a.in_w) --fx_hi;
+        if (fy_lo == 0 && fy_hi == g.filter_h && fx_lo == 0 && fx_hi == g.filter_w) {
+          for (int32_t i = 0; i < n; ++i) acc[i] = bias[i];
+          const TapOffsets inside = {image + (y0 * a.in_w + x0) * a.in_depth, tap_offset};
+          DepthwisePixelSse2(inside, pairs, wp, n, dm, c0, ic0, a.input_offset, acc);
+          RequantizeRowSse2(
+              requant, q, acc, n, a.output_offset, a.act_min, a.act_max,
+              a.output + ((b * g.out_h + out_y) * g.out_w + out_x) * a.out_depth + c0);
+          continue;
+        }
+        // The tap list, row by row, without a test per tap.
+        const int8_t** t = tap;
+        for (int32_t fy = 0; fy < g.filter_h; ++fy, t += g.filter_w) {
+          if (fy < fy_lo || fy >= fy_hi) {
+            for (int32_t fx = 0; fx < g.filter_w; ++fx) t[fx] = zero_points;
+            continue;
           }
+          const int32_t step = g.dilation_w * a.in_depth;
+          const int8_t* px =
+              image + ((y0 + g.dilation_h * fy) * a.in_w + x0 + g.dilation_w * fx_lo) * a.in_depth;
+          for (int32_t fx = 0; fx < fx_lo; ++fx) t[fx] = zero_points;
+          for (int32_t fx = fx_lo; fx < fx_hi; ++fx, px += step) t[fx] = px;
+          for (int32_t fx = fx_hi; fx < g.filter_w; ++fx) t[fx] = zero_points;
         }
         for (int32_t i = 0; i < n; ++i) acc[i] = bias[i];
-        DepthwisePixelSse2(tap, pairs, wp, n, dm, c0, ic0, a.input_offset, acc);
-        RequantizeRow(q, acc, n, a.output_offset, a.act_min, a.act_max,
-                      a.output + ((b * g.out_h + out_y) * g.out_w + out_x) * a.out_depth + c0);
+        DepthwisePixelSse2(TapList{tap}, pairs, wp, n, dm, c0, ic0, a.input_offset, acc);
+        RequantizeRowSse2(requant, q, acc, n, a.output_offset, a.act_min, a.act_max,
+                          a.output + ((b * g.out_h + out_y) * g.out_w + out_x) * a.out_depth + c0);
       }
     }
   }

@@ -50,14 +50,16 @@ inline bool FcInt8Optimized(const FcInt8Args& args, const TensorView& input,
       uint32_t acc[kChannelChunk];
       Requant row_q[kChannelChunk];
       for (int32_t oc = c0; oc < c1; ++oc) row_q[oc - c0] = q[per_channel ? oc - c0 : 0];
+      RequantSse2 requant;
+      PrepareRequantSse2(row_q, c1 - c0, a.output_offset, &requant);
       for (int32_t b = 0; b < a.batches; ++b) {
         for (int32_t oc = c0; oc < c1; ++oc) {
           acc[oc - c0] = a.bias != nullptr ? static_cast<uint32_t>(a.bias[oc]) : 0u;
         }
         DotRowsSse2(a.input + b * a.accum_depth, a.input_offset, a.filter + c0 * a.accum_depth,
                     a.accum_depth, a.accum_depth, c1 - c0, acc);
-        RequantizeRow(row_q, acc, c1 - c0, a.output_offset, a.act_min, a.act_max,
-                      a.output + b * a.out_depth + c0);
+        RequantizeRowSse2(requant, row_q, acc, c1 - c0, a.output_offset, a.act_min, a.act_max,
+                          a.output + b * a.out_depth + c0);
       }
       continue;
     }

@@ -16,6 +16,7 @@
 #define MD_KERNELS_INT8_SSE2_H_
 
 #include <cstdint>
+#include <cstring>
 
 #include "md/kernels/int8_opt.h"
 
@@ -135,6 +136,103 @@ inline void DotRowsSse2(const int8_t* x, int32_t offset, const int8_t* w, int32_
     out[r] += sums[0], out[r + 1] += sums[1], out[r + 2] += sums[2], out[r + 3] += sums[3];
   }
   for (; r < rows; ++r) out[r] += Dot1Sse2(x, offset, w + r * w_stride, n);
+}
+
+// ---------------------------------------------------------------------------------------
+// Requantization of four channels at a time: RequantizeToInt8<true> (ApplyRequantSimple, the
+// output offset, the clamp) for channels with RequantIsSimple and a right shift e <= 30.
+// - high = floor((acc * m + 2^30) / 2^31) (int8_opt.h): PMULUDQ multiplies unsigned 32-bit
+//   lanes, so acc is biased to acc + 2^31 (< 2^32); (acc + 2^31) * m + 2^30 < 2^63, its
+//   floor by 2^31 is below 2^32, and subtracting m (= 2^31 * m / 2^31) gives high exactly.
+// - floor(high / 2^e) with a different e per lane (SSE2 shifts every lane alike): for
+//   u = high + 2^31 < 2^32, floor(u / 2^e) = (u * 2^(32 - e)) >> 32, then minus 2^(31 - e).
+// - the rounding bit (rem + half - [high < 0]) >> e of ApplyRequantSimple is 0 or 1, i.e. the
+//   compare rem + half - [high < 0] > mask; with e <= 30 every term is below 2^31.
+// - the offset and clamp in int16: results beyond int16 saturate (packs) and stay beyond the
+//   int8 activation range after adding an offset of at most 32000 in magnitude (adds), so
+//   the clamp (act_min, act_max within int8) gives what the int32 arithmetic gives.
+struct RequantSse2 {
+  bool vector_ok = false;  // every channel fits the conditions above
+  int32_t multiplier[kChannelChunk];
+  uint32_t scale[kChannelChunk];  // 2^(32 - e)
+  int32_t bias[kChannelChunk];    // 2^(31 - e)
+  int32_t mask[kChannelChunk];    // 2^e - 1
+  int32_t half[kChannelChunk];    // 2^(e - 1)
+};
+
+inline void PrepareRequantSse2(const Requant* q, int32_t n, int32_t output_offset, RequantSse2* r) {
+  r->vector_ok = output_offset >= -32000 && output_offset <= 32000;
+  for (int32_t i = 0; i < n && r->vector_ok; ++i) {
+    r->vector_ok = RequantIsSimple(q[i]) && q[i].right_shift <= 30;
+  }
+  if (!r->vector_ok) return;
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t e = q[i].right_shift;
+    r->multiplier[i] = q[i].multiplier;
+    r->scale[i] = static_cast<uint32_t>(1) << (32 - e);
+    r->bias[i] = static_cast<int32_t>(static_cast<uint32_t>(1) << (31 - e));
+    r->mask[i] = static_cast<int32_t>(q[i].round_mask);
+    r->half[i] = static_cast<int32_t>(q[i].round_half);
+  }
+}
+
+inline __m128i LoadInt32x4(const void* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+
+// The upper 32 bits of the 64-bit products of the unsigned 32-bit lanes of a and b.
+inline __m128i MulHigh(__m128i a, __m128i b) {
+  const __m128i p02 = _mm_mul_epu32(a, b);
+  const __m128i p13 = _mm_mul_epu32(_mm_srli_epi64(a, 32), _mm_srli_epi64(b, 32));
+  return _mm_or_si128(_mm_srli_epi64(p02, 32), _mm_and_si128(p13, _mm_set_epi32(-1, 0, -1, 0)));
+}
+
+// Channels [i, i + 4): requantized, before the offset.
+inline __m128i RequantFourSse2(const RequantSse2& r, const uint32_t* acc, int32_t i) {
+  const __m128i sign = _mm_set1_epi32(static_cast<int32_t>(0x80000000u));
+  const __m128i m = LoadInt32x4(r.multiplier + i);
+  const __m128i biased = _mm_xor_si128(LoadInt32x4(acc + i), sign);
+  // (biased * m + 2^30) >> 31, per lane; the 64-bit adds of 2^30 cannot carry out.
+  const __m128i p02 = _mm_add_epi64(_mm_mul_epu32(biased, m), _mm_set1_epi64x(1 << 30));
+  const __m128i p13 = _mm_add_epi64(
+      _mm_mul_epu32(_mm_srli_epi64(biased, 32), _mm_srli_epi64(m, 32)), _mm_set1_epi64x(1 << 30));
+  const __m128i high = _mm_sub_epi32(
+      _mm_or_si128(_mm_srli_epi64(p02, 31), _mm_slli_epi64(_mm_srli_epi64(p13, 31), 32)), m);
+  const __m128i floor_div = _mm_sub_epi32(
+      MulHigh(_mm_xor_si128(high, sign), LoadInt32x4(r.scale + i)), LoadInt32x4(r.bias + i));
+  const __m128i mask = LoadInt32x4(r.mask + i);
+  const __m128i t = _mm_sub_epi32(_mm_add_epi32(_mm_and_si128(high, mask), LoadInt32x4(r.half + i)),
+                                  _mm_srli_epi32(high, 31));
+  return _mm_sub_epi32(floor_div, _mm_cmpgt_epi32(t, mask));
+}
+
+// RequantizeRow (int8_opt.h) with the channels' RequantSse2.
+inline void RequantizeRowSse2(const RequantSse2& r, const Requant* q, const uint32_t* acc,
+                              int32_t n, int32_t output_offset, int32_t act_min, int32_t act_max,
+                              int8_t* out) {
+  if (!r.vector_ok) {
+    RequantizeRow(q, acc, n, output_offset, act_min, act_max, out);
+    return;
+  }
+  const __m128i offset = _mm_set1_epi16(static_cast<int16_t>(output_offset));
+  const __m128i lo = _mm_set1_epi16(static_cast<int16_t>(act_min));
+  const __m128i hi = _mm_set1_epi16(static_cast<int16_t>(act_max));
+  int32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m128i v = _mm_packs_epi32(RequantFourSse2(r, acc, i), RequantFourSse2(r, acc, i + 4));
+    v = _mm_min_epi16(_mm_max_epi16(_mm_adds_epi16(v, offset), lo), hi);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), _mm_packs_epi16(v, v));
+  }
+  if (i + 4 <= n) {
+    __m128i v = _mm_packs_epi32(RequantFourSse2(r, acc, i), _mm_setzero_si128());
+    v = _mm_min_epi16(_mm_max_epi16(_mm_adds_epi16(v, offset), lo), hi);
+    const int32_t bytes = _mm_cvtsi128_si32(_mm_packs_epi16(v, v));
+    std::memcpy(out + i, &bytes, 4);
+    i += 4;
+  }
+  for (; i < n; ++i) {
+    out[i] = RequantizeToInt8<true>(q[i], acc[i], output_offset, act_min, act_max);
+  }
 }
 
 }  // namespace opt
