@@ -25,9 +25,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from microdeploy import linker_map, paths
+from microdeploy import paths
+from microdeploy.bench import mapfile
 from microdeploy.boards import Board
-from microdeploy.errors import ModelError
+from microdeploy.errors import BuildError, ModelError
 from microdeploy.model.reader import read_model
 
 RECORD_FORMAT = 1
@@ -174,18 +175,16 @@ def _map_breakdown(firmware: Path) -> tuple[dict[str, int], int | None]:
     if firmware.suffix != ".elf" or not map_file.is_file():
         return {}, None
     try:
-        sizes = linker_map.flash_by_object(map_file.read_text(encoding="utf-8", errors="replace"))
-    except OSError:
+        report = mapfile.flash_report(map_file)
+    except BuildError:
         return {}, None
     kernels: dict[str, int] = {}
-    model = 0
-    for obj, size in sizes.items():
-        op = linker_map.kernel_op(obj)
-        if op is not None:
+    for obj, size in report.runtime_objects.items():  # "md/kernels/conv_2d.o": bytes
+        folder, _, name = obj.rpartition("/")
+        if folder == "md/kernels":  # variants in kernels/<subdir>/ (none today) stay in the rest
+            op = name.split(".")[0].upper()
             kernels[op] = kernels.get(op, 0) + size
-        elif linker_map.is_model_data(obj):
-            model += size
-    return kernels, model or None
+    return kernels, report.parts["model"] or None
 
 
 def _load(path: Path) -> BuildRecord | None:
