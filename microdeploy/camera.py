@@ -23,9 +23,10 @@ from typing import Any, Protocol
 
 from microdeploy import paths
 
-# driver -> the ports it builds with
-DRIVER_PORTS = {
+# driver -> the ports it builds with (None: any port)
+DRIVER_PORTS: dict[str, tuple[str, ...] | None] = {
     "native_frames": ("native",),
+    "embedded_frames": None,  # frames compiled in: `init --camera-frames DIR`
     "ov767x": ("arduino",),
     "esp32_camera": ("arduino", "espidf"),
 }
@@ -100,11 +101,11 @@ def parse_camera(table: _Table, port: str) -> CameraSpec:
         raise table._fail("driver", f"must be one of {', '.join(DRIVER_PORTS)}, got {driver!r}")
     if not (paths.runtime_dir() / "src" / "md" / "camera" / driver / "camera.cc").is_file():
         raise table._fail("driver", f"names no camera driver (md/camera/{driver}/camera.cc)")
-    if port not in DRIVER_PORTS[driver]:
+    ports = DRIVER_PORTS[driver]
+    if ports is not None and port not in ports:
         raise table._fail(
             "driver",
-            f"'{driver}' builds with port(s) {', '.join(DRIVER_PORTS[driver])}, "
-            f"this board's port is '{port}'",
+            f"'{driver}' builds with port(s) {', '.join(ports)}, this board's port is '{port}'",
         )
     resolution = table.text("resolution").lower()
     size = RESOLUTIONS.get(resolution) or _parse_size(resolution)

@@ -112,7 +112,13 @@ def flashed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path, Path], 
         stop_device(project)
 
 
-def _check_frames(device: Device, model: bytes, frames: list[np.ndarray], rounds: int) -> list:
+def _check_frames(
+    device: Device,
+    model: bytes,
+    frames: list[np.ndarray],
+    rounds: int,
+    source: str = "native_frames",
+) -> list:
     shape = read_model(model).inputs[0].shape
     info = device.info()
     assert info.ready
@@ -120,7 +126,7 @@ def _check_frames(device: Device, model: bytes, frames: list[np.ndarray], rounds
     for k in range(rounds * len(frames)):  # past the last frame the camera starts over
         frame = frames[k % len(frames)]
         records, output = _run_once(device)
-        assert records["frame"].text("src") == "native_frames"
+        assert records["frame"].text("src") == source
         assert (records["frame"].int("w"), records["frame"].int("h")) == frame.shape[1::-1]
         assert records["frame"].int("i") == records["time"].int("i") == k
         (want,) = reference.tflm_run(model, [frame_tensor(frame, "int8", shape)])

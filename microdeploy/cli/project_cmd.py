@@ -55,6 +55,14 @@ def init(
             "arena, or to fit --arena), off (layer by layer) or on (always).",
         ),
     ] = "auto",
+    camera_frames: Annotated[
+        Path | None,
+        typer.Option(
+            "--camera-frames",
+            help="With --input camera: compile these .pgm/.ppm frames in and replay them as the "
+            "camera (any board, e.g. the emulated one).",
+        ),
+    ] = None,
 ) -> None:
     """Generate a PlatformIO project that runs MODEL on BOARD."""
     result = init_project(
@@ -69,6 +77,7 @@ def init(
         benchmark=benchmark,
         input_kind=input_kind,
         tiling=tiling,
+        camera_frames=camera_frames,
     )
     verb = "Refreshed" if result.refreshed else "Created"
     out.print(f"{verb} project [bold]{result.project}[/] for board [bold]{result.board.name}[/]")
@@ -83,8 +92,8 @@ def init(
         out.print(f"  app {result.app.app}, MLPerf Tiny benchmark {result.app.benchmark}")
     if result.app.labels:
         out.print(f"  app {result.app.app}, labels: {', '.join(result.app.labels)}")
-    if input_kind == "camera" and result.board.camera is not None:
-        camera = result.board.camera
+    if result.camera is not None:
+        camera = result.camera
         out.print(
             f"  input camera: {camera.summary}, {'centred crop' if camera.crop else 'stretched'}"
         )

@@ -48,6 +48,7 @@ class InitResult:
     removed: tuple[str, ...]  # stale generated/vendored files deleted
     refreshed: bool  # the folder already was a microdeploy project
     app: app_meta.AppSpec = app_meta.AppSpec()  # app kind and class labels (manifest)
+    camera: CameraSpec | None = None  # --input camera: the camera the firmware uses
 
 
 def _template(name: str) -> str:
@@ -237,6 +238,7 @@ def _generated_files(
     arena_origin: str,
     camera: CameraSpec | None = None,
     tiling: str = "auto",
+    frames: list[bytes] | None = None,
 ) -> dict[str, bytes]:
     version = vendor.runtime_version()
     ops_h, ops_cc = _op_sources(facts)
@@ -262,7 +264,7 @@ def _generated_files(
         files[f"{RUNTIME_LIB}/library.json"] = _template("library.json.in").format(
             runtime_version=version
         )
-    files.update(camera_app.generated_files(camera, board))
+    files.update(camera_app.generated_files(camera, board, frames))
     if board.platformio.is_own_platform and not board.is_native:
         files[f"boards/{board.platformio.board}.json"] = board_json(board)
     if board.platformio.is_own_platform:
@@ -353,6 +355,7 @@ def init_project(
     benchmark: str | None = None,
     input_kind: str = camera_app.SERIAL,
     tiling: str = "auto",
+    camera_frames: Path | None = None,
 ) -> InitResult:
     """`tiling`: the patch-based execution policy compiled into the firmware (auto, off, on)."""
     tiling = parse_tiling(tiling)
@@ -366,7 +369,9 @@ def init_project(
         ),
         facts.model,
     )
-    camera = camera_app.check_camera(input_kind, board, facts.model, spec.app)
+    camera, frames = camera_app.check_camera(
+        input_kind, board, facts.model, spec.app, camera_frames
+    )
     model_bytes = model_path.read_bytes()
     example_input = example_input_path.read_bytes() if example_input_path else b""
     old_manifest = _existing_manifest(project, force)
@@ -376,7 +381,7 @@ def init_project(
     size, origin = arena.arena_size(model_path, facts, arena_bytes, tiling)
     pio_board = mlperf_project.project_board(board, spec.app)
     files = _generated_files(
-        pio_board, facts, model_bytes, example_input, size, origin, camera, tiling
+        pio_board, facts, model_bytes, example_input, size, origin, camera, tiling, frames
     )
     mlperf_files = mlperf_project.generated_files(spec.app, spec.benchmark, facts.model)
     files.update({rel: text.encode("utf-8") for rel, text in mlperf_files.items()})
@@ -407,7 +412,7 @@ def init_project(
         },
         "example": example,
         **app_meta.manifest_entry(spec),
-        **camera_app.manifest_entry(camera),
+        **camera_app.manifest_entry(camera, len(frames)),
         "arena_bytes": size,
         "arena_origin": origin,
         "tiling": tiling,
@@ -430,4 +435,5 @@ def init_project(
         removed=tuple(removed),
         refreshed=old_manifest is not None,
         app=spec,
+        camera=camera,
     )
