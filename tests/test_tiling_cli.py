@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import run_cli
-from test_patch_execution import chain_model
+from test_patch_execution import chain_model, small_saving_model
 
 from microdeploy import host_runtime, paths, reference
 from microdeploy.build import build_project
 from microdeploy.device import flash, hil
+from microdeploy.model.board_fit import RUNTIME_RAM
 from microdeploy.model.reader import read_model
 from microdeploy.planner import plan_arena
 from microdeploy.project.generate import init_project
@@ -64,6 +65,36 @@ def test_init_compiles_the_policy_in_and_sizes_the_arena_with_it(
         planned = host_runtime.plan_model(chain, tiling=tiling).arena_bytes
         assert planned < arenas[tiling] <= planned + 256 + 15  # measured + margin, to 16
     assert arenas["off"] > arenas["auto"] == arenas["on"]  # this chain saves far more than 10%
+
+
+def test_init_sizes_the_arena_for_streaming_when_the_boards_ram_needs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """auto runs this model layer by layer (streaming saves < 10%); on a board whose RAM leaves
+    no room for that arena, init sizes the arena for the streamed plan, and the runtime's auto
+    policy streams because the layer-by-layer plan does not fit it."""
+    model = tmp_path / "small.tflite"
+    model.write_bytes(small_saving_model())
+    layered = host_runtime.plan_model(model).arena_bytes
+    streamed_plan = host_runtime.plan_model(model, tiling="on")
+    assert host_runtime.plan_model(model).stage is None and streamed_plan.arena_bytes < layered
+    boards = tmp_path / "boards"
+    boards.mkdir()
+    template = (paths.repo_root() / "board_defs" / "mps2-an386.toml").read_text()
+    for name, ram in (("roomy-m4", 262144), ("tight-m4", layered + 256 + RUNTIME_RAM - 16)):
+        text = template.replace('name = "mps2-an386"', f'name = "{name}"')
+        (boards / f"{name}.toml").write_text(
+            text.replace("ram_bytes = 262144", f"ram_bytes = {ram}")
+        )
+    monkeypatch.setenv("MICRODEPLOY_BOARD_PATH", str(boards))
+    roomy = init_project(tmp_path / "roomy", "roomy-m4", model=model)
+    assert roomy.arena_bytes == (layered + 256 + 15) // 16 * 16
+    tight = init_project(tmp_path / "tight", "tight-m4", model=model)
+    assert tight.arena_bytes == (streamed_plan.arena_bytes + 256 + 15) // 16 * 16
+    assert "streamed" in tight.arena_origin
+    assert tight.arena_bytes < layered  # so the firmware's auto policy must stream
+    in_that_arena = host_runtime.plan_model(model, arena_size=tight.arena_bytes)
+    assert in_that_arena.stage == streamed_plan.stage
 
 
 def test_bad_tiling_values_are_one_line_errors(tmp_path: Path, chain: Path) -> None:

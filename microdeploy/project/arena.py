@@ -3,6 +3,11 @@
 In order of preference: the user's --arena; what the C++ runtime itself needs, measured with the
 host runner (microdeploy.host_runtime, when available) plus a small margin; otherwise an upper
 bound from the model (every activation tensor without reuse, plus a tail allowance).
+
+With the "auto" tiling policy, when the measured arena would not leave the board's RAM room for
+the rest of the firmware (board_fit.RUNTIME_RAM, an estimate) but streaming a stage needs less,
+the arena is sized for the streamed plan: the runtime's auto policy then streams the stage
+because the layer-by-layer plan does not fit that arena (docs/patch_execution.md).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import importlib
 from pathlib import Path
 
 from microdeploy.errors import MicrodeployError, ModelError
+from microdeploy.model.board_fit import RUNTIME_RAM
 from microdeploy.project.model_facts import ModelFacts
 
 # Room for the persistent tail beyond what the host measured (pointer sizes differ between the
@@ -44,13 +50,27 @@ def _measured(model_path: Path, tiling: str) -> int | None:
 
 
 def arena_size(
-    model_path: Path, facts: ModelFacts, override: int | None, tiling: str = "auto"
+    model_path: Path,
+    facts: ModelFacts,
+    override: int | None,
+    tiling: str = "auto",
+    ram_bytes: int | None = None,
 ) -> tuple[int, str]:
     """(bytes, how they were chosen). `tiling`: the policy the firmware's runtime plans with
-    (a smaller --arena than the layer-by-layer plan needs makes "auto" stream a stage)."""
+    (a smaller --arena than the layer-by-layer plan needs makes "auto" stream a stage);
+    `ram_bytes`: the board's RAM budget (None: no budget)."""
     if override is not None:
         return _round16(override), "set with --arena"
     measured = _measured(model_path, tiling)
+    if measured is not None and tiling == "auto" and ram_bytes is not None:
+        if measured + _MEASURED_MARGIN + RUNTIME_RAM > ram_bytes:
+            streamed = _measured(model_path, "on")
+            if streamed is not None and streamed < measured:
+                return _round16(streamed + _MEASURED_MARGIN), (
+                    f"measured by the host runner with early layers streamed ({streamed} bytes)"
+                    f" plus {_MEASURED_MARGIN}: layer by layer ({measured} bytes) would not leave"
+                    " room in the board's RAM, so the runtime streams them to fit"
+                )
     if measured is not None:
         return _round16(measured + _MEASURED_MARGIN), (
             f"measured by the host runner ({measured} bytes) plus {_MEASURED_MARGIN}"

@@ -378,7 +378,7 @@ def init_project(
 
     runtime_dirs = mlperf_project.runtime_dirs(spec.app) + (camera.runtime_dirs() if camera else ())
     runtime_files = vendor.select_runtime_files(facts.op_names, board.port, runtime_dirs)
-    size, origin = arena.arena_size(model_path, facts, arena_bytes, tiling)
+    size, origin = arena.arena_size(model_path, facts, arena_bytes, tiling, board.ram_bytes)
     pio_board = mlperf_project.project_board(board, spec.app)
     files = _generated_files(
         pio_board, facts, model_bytes, example_input, size, origin, camera, tiling, frames
