@@ -9,7 +9,10 @@
 //   RequantizeToInt8;
 // - md::opt::ApplyRequant (and ApplyRequantSimple where it applies) against
 //   MultiplyByQuantizedMultiplier (quant.h) on random accumulators of every magnitude,
-//   extremes included, for the multipliers and shifts QuantizeMultiplier gives.
+//   extremes included, for the multipliers and shifts QuantizeMultiplier gives;
+// - md::opt::RequantizeDoubledPortable (the 1x1 DSP path's three-instruction requantization of
+//   a doubled accumulator, output offset included) against MultiplyByQuantizedMultiplier plus
+//   the offset, wherever MakeDoubledRequant accepts the channel, edge cases included.
 // Prints the first mismatches and "checked N mismatches M". Built and run by
 // test_int8_fast_paths.py.
 #include <climits>
@@ -122,6 +125,34 @@ int main(int argc, char** argv) {
           static_cast<long>(expected));
     }
   }
+  for (long i = 0; i < count; ++i) {
+    const uint64_t r = Next();
+    int32_t multiplier = static_cast<int32_t>((1u << 30) | (static_cast<uint32_t>(r) >> 2));
+    if (r % 13 == 0) multiplier = 1 << 30;
+    if (r % 17 == 0) multiplier = 0x7FFFFFFF;
+    const int shift = -1 - static_cast<int>((r >> 32) % 22);  // right shifts 1..22
+    const int32_t offset = static_cast<int32_t>((r >> 40) % 256) - 128;
+    int32_t acc = static_cast<int32_t>(static_cast<uint32_t>(Next()) >> 2);  // |acc| < 2^30
+    if ((r >> 50) & 1) acc = -acc;
+    acc >>= static_cast<int>((r >> 52) % 31);                        // every magnitude
+    if (r % 19 == 0) acc = static_cast<int32_t>((r >> 20) % 5) - 2;  // around 0 (-1 and M = 2^30)
+    if (r % 23 == 0) acc = (r & 1) ? (1 << 30) - 1 : 1 - (1 << 30);
+    md::opt::DoubledRequant d;
+    if (!md::opt::MakeDoubledRequant(md::opt::MakeRequant(multiplier, shift), offset, &d)) {
+      if (++mismatches <= 10) std::printf("doubled requant refused shift %d\n", shift);
+      continue;
+    }
+    const int32_t expected = md::MultiplyByQuantizedMultiplier(acc, multiplier, shift) + offset;
+    const int32_t got = md::opt::RequantizeDoubledPortable(d, 2 * acc);
+    if (expected != got && ++mismatches <= 10) {
+      std::printf(
+          "doubled requant mismatch acc %ld multiplier %ld shift %d "
+          "offset %ld: %ld, "
+          "expected %ld\n",
+          static_cast<long>(acc), static_cast<long>(multiplier), shift, static_cast<long>(offset),
+          static_cast<long>(got), static_cast<long>(expected));
+    }
+  }
 #if MD_KERNELS_SSE2
   // RequantizeRowSse2 (x86 hosts) against RequantizeToInt8 per channel: rows of 1..32
   // channels with random multipliers and shifts (including ones the vector form leaves to the
@@ -158,9 +189,9 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::printf("checked %ld mismatches %ld\n", 3 * count + count / 32, mismatches);
+  std::printf("checked %ld mismatches %ld\n", 4 * count + count / 32, mismatches);
 #else
-  std::printf("checked %ld mismatches %ld\n", 3 * count, mismatches);
+  std::printf("checked %ld mismatches %ld\n", 4 * count, mismatches);
 #endif
   return mismatches == 0 ? 0 : 1;
 }

@@ -49,12 +49,14 @@ inline void FillBandConstants(void* area, const TensorView& input, const TensorV
   std::memcpy(bytes, &positive, sizeof(positive));
   BandChannel* channel = reinterpret_cast<BandChannel*>(bytes + sizeof(uint32_t));
   const int8_t* f = filter.Data<const int8_t>();
+#if MD_KERNELS_OPTIMIZED
+  const opt::OptMultipliers multipliers(input.scale, output.scale);
+#endif
   for (int32_t oc = 0; oc < out_depth; ++oc) {
     int32_t multiplier;
     int shift;
 #if MD_KERNELS_OPTIMIZED
-    opt::OptChannelMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale, &multiplier,
-                              &shift);
+    multipliers.Make(ChannelScaleOf(filter, oc), &multiplier, &shift);
 #else
     ChannelOutputMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale, &multiplier,
                             &shift);

@@ -8,9 +8,10 @@
 // filter row (filter_w x depth values) matches filter_w adjacent input pixels.
 //
 // 1x1 convolutions with stride 1 and no padding are a matrix product of the pixels
-// [P, K] by the filters [C, K]; on the Cortex-M DSP path four pixels at a time are widened
-// to int16 pairs once in a stack buffer, then each filter word (SXTB16 twice) feeds eight
-// SMLADs, about one instruction per MAC.
+// [P, K] by the filters [C, K]; on the Cortex-M DSP path they run in pointwise_dsp.h (input
+// offset folded into the widened pixels, three-instruction requantization) when its
+// conditions hold, else in PointwiseChunk: four pixels at a time widened to int16 pairs once
+// in a stack buffer, then each filter word (SXTB16 twice) feeds eight SMLADs.
 //
 // Nothing goes into the arena: per-channel data live on the stack for chunks of
 // kChannelChunk channels, computed once per invoke.
@@ -24,6 +25,7 @@
 #include "md/kernels/conv_common.h"
 #include "md/kernels/int8_opt.h"
 #include "md/kernels/int8_sse2.h"
+#include "md/kernels/pointwise_dsp.h"
 #include "md/tensor.h"
 
 namespace md {
@@ -47,16 +49,14 @@ struct ChannelConstants {
 };
 
 // with_base false: `base` is left unset (the SSE2 paths add the offset to the inputs instead).
-inline void FillChannelConstants(const TensorView& input, const TensorView& filter,
-                                 const TensorView& output, const int8_t* filter_data,
-                                 const int32_t* bias, int32_t filter_size, int32_t input_offset,
-                                 int32_t c0, int32_t c1, ChannelConstants* k,
-                                 bool with_base = true) {
+inline void FillChannelConstants(const OptMultipliers& multipliers, const TensorView& filter,
+                                 const int8_t* filter_data, const int32_t* bias,
+                                 int32_t filter_size, int32_t input_offset, int32_t c0, int32_t c1,
+                                 ChannelConstants* k, bool with_base = true) {
   for (int32_t oc = c0; oc < c1; ++oc) {
     int32_t multiplier;
     int shift;
-    OptChannelMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale, &multiplier,
-                         &shift);
+    multipliers.Make(ChannelScaleOf(filter, oc), &multiplier, &shift);
     k->q[oc - c0] = MakeRequant(multiplier, shift);
     const uint32_t b = bias != nullptr ? static_cast<uint32_t>(bias[oc]) : 0u;
     k->bias[oc - c0] = b;
@@ -347,6 +347,57 @@ inline void ConvChunkSse2(const ConvInt8Args a, const ChannelConstants& k, int32
 }
 #endif
 
+#if MD_KERNELS_ARM_DSP
+// Channels [c0, c1) of a 1x1, stride 1, unpadded convolution on the DSP path of
+// pointwise_dsp.h. Returns false, having written nothing, when the chunk does not meet its
+// conditions (depth a multiple of 4 up to 256, int8 zero points, every channel's
+// requantization accepted by MakeDoubledRequant, |bias| + depth x 128 x 255 < 2^30); the
+// caller then runs PointwiseChunk. Not inlined: its 2 KB buffer and PointwiseChunk's would
+// otherwise share one stack frame. `cached`: the op's constants in a patch-based stage.
+__attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& a,
+                                                            const OptMultipliers& multipliers,
+                                                            const TensorView& filter,
+                                                            const BandConstantsView* cached,
+                                                            int32_t c0, int32_t c1) {
+  if (a.depth % 4 != 0 || a.depth > kPointwiseMaxDepth || a.input_offset < -127 ||
+      a.input_offset > 128) {
+    return false;
+  }
+  const int64_t bias_limit =
+      (static_cast<int64_t>(1) << 30) - static_cast<int64_t>(a.depth) * 128 * 255;
+  PointwiseChannel ch[kChannelChunk];
+  for (int32_t oc = c0; oc < c1; ++oc) {
+    int32_t multiplier;
+    int shift;
+    if (cached != nullptr) {
+      multiplier = cached->channel[oc].multiplier;
+      shift = cached->channel[oc].shift;
+    } else {
+      multipliers.Make(ChannelScaleOf(filter, oc), &multiplier, &shift);
+    }
+    const int32_t bias = a.bias != nullptr ? a.bias[oc] : 0;
+    const int64_t magnitude = bias < 0 ? -static_cast<int64_t>(bias) : bias;
+    if (magnitude >= bias_limit ||
+        !MakeDoubledRequant(MakeRequant(multiplier, shift), a.output_offset, &ch[oc - c0].q)) {
+      return false;
+    }
+    ch[oc - c0].bias2 = 2 * bias;
+  }
+  const PointwiseDspArgs args = {a.input,       a.filter + c0 * a.depth,
+                                 a.output + c0, a.batches * a.in_h * a.in_w,
+                                 a.depth,       a.out_depth,
+                                 c1 - c0,       a.input_offset,
+                                 a.act_min,     a.act_max};
+  uint32_t buf[2 * kPointwiseMaxDepth];
+  if (a.act_min <= -128 && a.act_max >= 127) {
+    PointwiseDspChunk<true>(args, ch, buf);
+  } else {
+    PointwiseDspChunk<false>(args, ch, buf);
+  }
+  return true;
+}
+#endif
+
 // The optimized int8 x int8 -> int8 convolution (groups of 1). Returns false, having
 // written nothing, when it does not apply (the caller runs the reference kernel).
 // `cached`: the op's per-channel constants inside a patch-based stage (else nullptr).
@@ -361,6 +412,7 @@ inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
   const bool pointwise = g.filter_h == 1 && g.filter_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
                          g.pad_h == 0 && g.pad_w == 0 && g.out_h == a.in_h && g.out_w == a.in_w;
   ChannelConstants k;
+  const OptMultipliers multipliers(input.scale, output.scale);
 #if MD_KERNELS_SSE2
   const bool sse = SseOffsetOk(a.input_offset);
 #else
@@ -368,10 +420,13 @@ inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
 #endif
   for (int32_t c0 = 0; c0 < a.out_depth; c0 += kChannelChunk) {
     const int32_t c1 = c0 + kChannelChunk < a.out_depth ? c0 + kChannelChunk : a.out_depth;
+#if MD_KERNELS_ARM_DSP
+    if (pointwise && PointwiseDspChunkRuns(a, multipliers, filter, cached, c0, c1)) continue;
+#endif
     if (cached != nullptr) {
       LoadChannelConstants(*cached, a.bias, c0, c1, &k);
     } else {
-      FillChannelConstants(input, filter, output, a.filter, a.bias, filter_size, a.input_offset, c0,
+      FillChannelConstants(multipliers, filter, a.filter, a.bias, filter_size, a.input_offset, c0,
                            c1, &k, !sse);
     }
 #if MD_KERNELS_SSE2

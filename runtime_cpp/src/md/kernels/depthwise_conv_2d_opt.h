@@ -306,6 +306,7 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
   uint32_t bias[kChannelChunk];
   uint32_t base[kChannelChunk];
   uint32_t acc[kChannelChunk];
+  const OptMultipliers multipliers(input.scale, output.scale);
 #if MD_KERNELS_SSE2
   const bool sse = SseOffsetOk(a.input_offset) && taps < kDwSseMaxTaps && (dm == 1 || dm % 4 == 0);
 #endif
@@ -322,8 +323,7 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
       }
       int32_t multiplier;
       int shift;
-      OptChannelMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale, &multiplier,
-                           &shift);
+      multipliers.Make(ChannelScaleOf(filter, oc), &multiplier, &shift);
       q[oc - c0] = MakeRequant(multiplier, shift);
       bias[oc - c0] = a.bias != nullptr ? static_cast<uint32_t>(a.bias[oc]) : 0u;
 #if MD_KERNELS_SSE2

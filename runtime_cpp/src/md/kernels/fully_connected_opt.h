@@ -33,14 +33,14 @@ inline bool FcInt8Optimized(const FcInt8Args& args, const TensorView& input,
   if (!per_channel && filter.zero_point != 0) return false;
   if (!ScalesArePositive(filter, a.out_depth)) return false;
   Requant q[kChannelChunk];
+  const OptMultipliers multipliers(input.scale, output.scale);
   for (int32_t c0 = 0; c0 < a.out_depth; c0 += kChannelChunk) {
     const int32_t c1 = c0 + kChannelChunk < a.out_depth ? c0 + kChannelChunk : a.out_depth;
     for (int32_t oc = c0; oc < c1; ++oc) {
       if (per_channel || oc == 0) {
         int32_t multiplier;
         int shift;
-        OptChannelMultiplier(input.scale, ChannelScaleOf(filter, oc), output.scale, &multiplier,
-                             &shift);
+        multipliers.Make(ChannelScaleOf(filter, oc), &multiplier, &shift);
         q[per_channel ? oc - c0 : 0] = MakeRequant(multiplier, shift);
       }
     }

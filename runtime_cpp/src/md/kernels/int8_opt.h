@@ -92,14 +92,7 @@ inline int32_t ApplyRequant(const Requant& q, int32_t acc) {
 }
 
 // ---------------------------------------------------------------------------------------
-// ChannelOutputMultiplier without floating point. TFLM forms
-// double(input_scale) * double(filter_scale) / double(output_scale) and runs
-// QuantizeMultiplier on it; on a core without a double-precision FPU (Cortex-M4F) that is
-// soft-float code of about 1,400 instructions per channel, recomputed every invoke (kernels
-// keep no per-channel data in the arena). The same result in integers: the product of the
-// two 24-bit significands is exact (as in double), the quotient is taken to 61+ bits plus a
-// sticky bit, rounded to 53 bits to nearest-even (the double division), then to 31 bits half
-// away from zero (std::round in QuantizeMultiplier). Two 64-by-32-bit divisions.
+// ChannelOutputMultiplier without floating point (ChannelMultiplierMaker below).
 
 // Significand (bit 23 set) and exponent of a positive finite float: f = sig * 2^exp.
 inline bool SplitFloat(float f, uint32_t* sig, int32_t* exp) {
@@ -129,63 +122,99 @@ inline int32_t BitLength64(uint64_t v) {
 #endif
 }
 
-// floor(num * 2^extra_bits / den) for den < 2^24 and a quotient below 2^64, by long division
-// in 8-bit digits: each partial remainder, shifted by 8, fits in 32 bits, so every step is one
-// 32-bit division (a UDIV on Cortex-M3 and up; libgcc's 64-bit division is a slow loop).
-// *inexact: whether a remainder is left.
-inline uint64_t LongDivide(uint64_t num, uint32_t den, int32_t extra_bits, bool* inexact) {
+// floor((2^87 - 1) / den) for den in [2^23, 2^24): a 64-bit reciprocal, by long division in
+// digits of up to 8 bits (each partial remainder, shifted by 8, fits in 32 bits, so every step
+// is one 32-bit UDIV; libgcc's 64-bit division is a slow loop). Once per op.
+inline uint64_t Reciprocal87(uint32_t den) {
   uint64_t q = 0;
   uint32_t r = 0;
-  for (int32_t i = 7; i >= 0; --i) {
-    const uint32_t cur = (r << 8) | static_cast<uint32_t>((num >> (8 * i)) & 0xFF);
-    const uint32_t d = cur / den;
-    r = cur - d * den;
-    q = (q << 8) | d;
-  }
-  while (extra_bits > 0) {
-    const int32_t step = extra_bits < 8 ? extra_bits : 8;
-    const uint32_t cur = r << step;
+  for (int32_t bits = 87; bits > 0;) {
+    const int32_t step = bits % 8 != 0 ? bits % 8 : 8;  // 7, then ten steps of 8
+    const uint32_t cur = (r << step) | ((1u << step) - 1);
     const uint32_t d = cur / den;
     r = cur - d * den;
     q = (q << step) | d;
-    extra_bits -= step;
+    bits -= step;
   }
-  *inexact = r != 0;
   return q;
 }
 
-// Same multiplier and shift as ChannelOutputMultiplier (conv_common.h); falls back to it for
-// scales that are not positive finite floats.
+// The multipliers of one op's channels: the input and output scales are fixed, the filter
+// scale varies. TFLM forms double(input_scale) * double(filter_scale) / double(output_scale)
+// and runs QuantizeMultiplier on it; on a core without a double-precision FPU (Cortex-M4F)
+// that is soft-float code of about 1,400 instructions per channel, recomputed every invoke
+// (and every band of patch-based execution: kernels keep no per-channel data in the arena).
+// The same result in integers: the product of the 24-bit significands sa * sb is exact (as in
+// double); Q = floor(sa * sb * 2^32 / sc), 55 to 57 bits, comes from a multiplication by the
+// per-op reciprocal inv = floor((2^87 - 1) / sc), which undershoots Q by at most 1
+// (inv = (2^87 - 1 - rho) / sc with rho < sc, so sa * sb * inv / 2^55 is below the exact
+// quotient by sa * sb * (1 + rho) / (sc * 2^55) < 2^48 / 2^55); the remainder
+// sa * sb * 2^32 - Q * sc is below 2^25 and is known from the low 32 bits of Q * sc alone, so
+// one compare corrects Q and gives the sticky bit. Q is rounded to 53 bits to nearest-even
+// (the double division), then to 31 bits half away from zero (std::round in
+// QuantizeMultiplier). About 60 instructions per channel on a Cortex-M4 (the long division
+// of earlier versions took 325). multiplier_check.cc compares it with the double form.
+class ChannelMultiplierMaker {
+ public:
+  ChannelMultiplierMaker(float input_scale, float output_scale)
+      : input_scale_(input_scale), output_scale_(output_scale) {
+    valid_ = SplitFloat(input_scale, &sa_, &ea_) && SplitFloat(output_scale, &sc_, &ec_);
+    if (valid_) inv_ = Reciprocal87(sc_);
+  }
+
+  // Same multiplier and shift as ChannelOutputMultiplier (conv_common.h); falls back to it
+  // for scales that are not positive finite floats.
+  void Make(float filter_scale, int32_t* multiplier, int* shift) const {
+    uint32_t sb;
+    int32_t eb;
+    if (!valid_ || !SplitFloat(filter_scale, &sb, &eb)) {
+      ChannelOutputMultiplier(input_scale_, filter_scale, output_scale_, multiplier, shift);
+      return;
+    }
+    const uint64_t num = static_cast<uint64_t>(sa_) * sb;  // in [2^46, 2^48)
+    // q = floor(num * inv / 2^55): the 112-bit product from four 32 x 32 -> 64 products.
+    const uint32_t nl = static_cast<uint32_t>(num), nh = static_cast<uint32_t>(num >> 32);
+    const uint32_t il = static_cast<uint32_t>(inv_), ih = static_cast<uint32_t>(inv_ >> 32);
+    const uint64_t p0 = static_cast<uint64_t>(nl) * il, p1 = static_cast<uint64_t>(nl) * ih;
+    const uint64_t p2 = static_cast<uint64_t>(nh) * il, p3 = static_cast<uint64_t>(nh) * ih;
+    const uint64_t mid = (p0 >> 32) + static_cast<uint32_t>(p1) + static_cast<uint32_t>(p2);
+    const uint64_t high = (p1 >> 32) + (p2 >> 32) + p3 + (mid >> 32);
+    uint64_t quotient = (high << 9) | (static_cast<uint32_t>(mid) >> 23);
+    // Remainder num * 2^32 - quotient * sc, in [0, 2 sc): its low 32 bits suffice.
+    uint32_t rem = 0u - static_cast<uint32_t>(quotient) * sc_;
+    if (rem >= sc_) ++quotient, rem -= sc_;
+    const bool sticky = rem != 0;
+    int32_t exponent = ea_ + eb - ec_ - 32;  // the quotient is in (2^54, 2^57)
+    // Round to a 53-bit significand, to nearest, ties to even (the double division).
+    const int32_t drop = BitLength64(quotient) - 53;
+    const uint64_t low = quotient & ((static_cast<uint64_t>(1) << drop) - 1);
+    const uint64_t half = static_cast<uint64_t>(1) << (drop - 1);
+    uint64_t significand = quotient >> drop;
+    exponent += drop;
+    if (low > half || (low == half && (sticky || (significand & 1) != 0))) ++significand;
+    if (significand == (static_cast<uint64_t>(1) << 53)) significand >>= 1, ++exponent;
+    // frexp: the double is (significand / 2^53) * 2^(exponent + 53).
+    int32_t e = exponent + 53;
+    // std::round(q * 2^31), half away from zero, q = significand / 2^53 > 0.
+    int64_t fixed = static_cast<int64_t>((significand + (static_cast<uint64_t>(1) << 21)) >> 22);
+    if (fixed == (static_cast<int64_t>(1) << 31)) fixed /= 2, ++e;
+    if (e < -31) e = 0, fixed = 0;
+    *multiplier = static_cast<int32_t>(fixed);
+    *shift = static_cast<int>(e);
+  }
+
+ private:
+  float input_scale_, output_scale_;
+  bool valid_ = false;
+  uint32_t sa_ = 0, sc_ = 0;
+  int32_t ea_ = 0, ec_ = 0;
+  uint64_t inv_ = 0;
+};
+
+// ChannelMultiplierMaker for one channel (multiplier_check.cc tests it this way).
 inline void ChannelOutputMultiplierInt(float input_scale, float filter_scale, float output_scale,
                                        int32_t* multiplier, int* shift) {
-  uint32_t sa, sb, sc;
-  int32_t ea, eb, ec;
-  if (!SplitFloat(input_scale, &sa, &ea) || !SplitFloat(filter_scale, &sb, &eb) ||
-      !SplitFloat(output_scale, &sc, &ec)) {
-    ChannelOutputMultiplier(input_scale, filter_scale, output_scale, multiplier, shift);
-    return;
-  }
-  // a * b / c = (sa * sb * 2^15) * 2^23 / sc * 2^(ea + eb - ec - 38).
-  const uint64_t numerator = (static_cast<uint64_t>(sa) * sb) << 15;  // in [2^61, 2^63)
-  bool sticky;
-  const uint64_t quotient = LongDivide(numerator, sc, 23, &sticky);  // in (2^60, 2^63)
-  int32_t exponent = ea + eb - ec - 38;
-  // Round to a 53-bit significand, to nearest, ties to even (the double division).
-  const int32_t drop = BitLength64(quotient) - 53;
-  const uint64_t low = quotient & ((static_cast<uint64_t>(1) << drop) - 1);
-  const uint64_t half = static_cast<uint64_t>(1) << (drop - 1);
-  uint64_t significand = quotient >> drop;
-  exponent += drop;
-  if (low > half || (low == half && (sticky || (significand & 1) != 0))) ++significand;
-  if (significand == (static_cast<uint64_t>(1) << 53)) significand >>= 1, ++exponent;
-  // frexp: the double is (significand / 2^53) * 2^(exponent + 53).
-  int32_t e = exponent + 53;
-  // std::round(q * 2^31), half away from zero, q = significand / 2^53 > 0.
-  int64_t fixed = static_cast<int64_t>((significand + (static_cast<uint64_t>(1) << 21)) >> 22);
-  if (fixed == (static_cast<int64_t>(1) << 31)) fixed /= 2, ++e;
-  if (e < -31) e = 0, fixed = 0;
-  *multiplier = static_cast<int32_t>(fixed);
-  *shift = static_cast<int>(e);
+  ChannelMultiplierMaker(input_scale, output_scale).Make(filter_scale, multiplier, shift);
 }
 
 // QuantizeMultiplier (quant.h) read off the bits of the double instead of calling frexp
@@ -213,19 +242,40 @@ inline void QuantizeMultiplierBits(double d, int32_t* multiplier, int* shift) {
   *shift = static_cast<int>(e);
 }
 
-// The multiplier of one channel, computed the cheaper way for the target: without a
+// The multipliers of one op's channels, computed the cheaper way for the target: without a
 // double-precision FPU (Cortex-M4F has single precision only, __ARM_FP bit 3 clear) in
-// integers, elsewhere the double product as the reference kernels form it, quantized by
-// QuantizeMultiplierBits. All give the same bits (multiplier_check.cc).
+// integers (ChannelMultiplierMaker: the output scale's reciprocal once per op), elsewhere the
+// double product as the reference kernels form it, quantized by QuantizeMultiplierBits. All
+// give the same bits (multiplier_check.cc).
+class OptMultipliers {
+ public:
+#if defined(__arm__) && !(defined(__ARM_FP) && (__ARM_FP & 8))
+  OptMultipliers(float input_scale, float output_scale) : maker_(input_scale, output_scale) {}
+  void Make(float filter_scale, int32_t* multiplier, int* shift) const {
+    maker_.Make(filter_scale, multiplier, shift);
+  }
+
+ private:
+  ChannelMultiplierMaker maker_;
+#else
+  OptMultipliers(float input_scale, float output_scale)
+      : input_scale_(input_scale), output_scale_(output_scale) {}
+  void Make(float filter_scale, int32_t* multiplier, int* shift) const {
+    const double effective = static_cast<double>(input_scale_) * static_cast<double>(filter_scale) /
+                             static_cast<double>(output_scale_);
+    QuantizeMultiplierBits(effective, multiplier, shift);
+  }
+
+ private:
+  float input_scale_, output_scale_;
+#endif
+};
+
+// One channel's multiplier by OptMultipliers (kernels with many channels keep one
+// OptMultipliers per op instead: on the Cortex-M4 its constructor divides).
 inline void OptChannelMultiplier(float input_scale, float filter_scale, float output_scale,
                                  int32_t* multiplier, int* shift) {
-#if defined(__arm__) && !(defined(__ARM_FP) && (__ARM_FP & 8))
-  ChannelOutputMultiplierInt(input_scale, filter_scale, output_scale, multiplier, shift);
-#else
-  const double effective = static_cast<double>(input_scale) * static_cast<double>(filter_scale) /
-                           static_cast<double>(output_scale);
-  QuantizeMultiplierBits(effective, multiplier, shift);
-#endif
+  OptMultipliers(input_scale, output_scale).Make(filter_scale, multiplier, shift);
 }
 
 // True when every filter scale is > 0 (then every multiplier is >= 0, see ApplyRequant)
@@ -286,6 +336,46 @@ inline void RequantizeRow(const Requant* q, const uint32_t* acc, int32_t n, int3
       out[i] = RequantizeToInt8(q[i], acc[i], output_offset, act_min, act_max);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Requantization in three instructions, for a doubled accumulator (the 1x1 DSP path feeds
+// 2 (x + input_offset) to SMLAD, so its sums come out doubled at no cost per output).
+// For a = acc with |a| < 2^30, a multiplier M in [2^30, 2^31) (what QuantizeMultiplier gives
+// for any nonzero multiplier), a right shift e in [1, 22], no left shift and an output offset
+// o in [-128, 127]:
+//   MultiplyByQuantizedMultiplier(a, M, -e) + o == (h + addend - [a < 0]) >> e,
+//   h = floor((2a M + 2^31) / 2^32) (SMMULR; SMMLAR adds the addend), addend = 2^(e-1) + o 2^e.
+// Why: h = floor((a M + 2^30) / 2^31) is TFLM's high product (see ApplyRequant);
+// RoundingDivideByPOT(h, e) = floor((h + 2^(e-1) - [h < 0]) / 2^e), and o 2^e added inside
+// the floor adds o. [a < 0] differs from [h < 0] only for a M = -2^30 (a = -1, M = 2^30),
+// where h = 0 and both give 0 (2^(e-1) - 1 and 2^(e-1) are both below 2^e). No overflow:
+// |h| <= |a| < 2^30 and |addend| <= 2^21 + 128 2^22 < 2^30.
+struct DoubledRequant {
+  int32_t multiplier;  // M
+  int32_t addend;      // 2^(e-1) + o 2^e
+  int32_t shift;       // e
+};
+
+// Fills *d when channel q and the output offset meet the conditions above.
+inline bool MakeDoubledRequant(const Requant& q, int32_t output_offset, DoubledRequant* d) {
+  if (q.left_shift != 0 || q.right_shift < 1 || q.right_shift > 22 ||
+      q.multiplier < (static_cast<int32_t>(1) << 30) || output_offset < -128 ||
+      output_offset > 127) {
+    return false;
+  }
+  d->multiplier = q.multiplier;
+  d->shift = q.right_shift;
+  d->addend = (static_cast<int32_t>(1) << (q.right_shift - 1)) +
+              output_offset * (static_cast<int32_t>(1) << q.right_shift);
+  return true;
+}
+
+// The formula above in portable C++ (multiplier_check.cc tests it; the DSP path uses SMMLAR).
+inline int32_t RequantizeDoubledPortable(const DoubledRequant& d, int32_t acc2) {
+  const int64_t p = static_cast<int64_t>(acc2) * d.multiplier + (static_cast<int64_t>(1) << 31);
+  const int32_t h = static_cast<int32_t>(p >> 32) + d.addend;
+  return (h + (acc2 >> 31)) >> d.shift;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,0 +1,143 @@
+"""The Cortex-M4 DSP path of int8 1x1 convolutions (runtime_cpp/src/md/kernels/pointwise_dsp.h)
+against TFLM, on the emulated board (mps2-an386 in QEMU, the board's `arm-dsp` kernels).
+
+One model holds many independent 1x1 CONV_2D ops of random shapes, each reading its own model
+input: depths that are multiples of 4 up to 256 (the DSP path: rounds of 16, 8 and 4 values),
+and a few that are not (the fallback), odd and even channel counts below and above the
+32-channel chunk, pixel counts that leave 0-3 pixels after the blocks of four (batches of 2
+too), per-channel and per-tensor filter scales, every fused activation (clamps narrower than
+int8 and the full range), input/output zero points at -128 and 127, no bias, and biases large
+enough that the path must refuse them. The firmware is built with `microdeploy build` and run
+with `microdeploy run --json`, which compares every output bit for bit with TFLM's Python
+interpreter."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import run_cli  # tests/cli_helpers.py (tests/ is on sys.path via conftest)
+from kernel_harness import (
+    bias_values,
+    channel_scales,
+    output_scale_for,
+    random_ints,
+    random_scale,
+    symmetric_weights,
+)
+
+from microdeploy import reference
+from microdeploy.model.writer import ModelBuilder
+
+pytestmark = [pytest.mark.qemu, pytest.mark.slow]
+
+DSP_DEPTHS = (4, 8, 12, 16, 20, 24, 28, 36, 44, 64, 100, 128, 132, 256)
+OTHER_DEPTHS = (3, 6, 13)
+ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+NUM_OPS = 26
+
+
+def _pointwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[str]]:
+    b = ModelBuilder()
+    inputs: list[int] = []
+    outputs: list[int] = []
+    arrays: list[np.ndarray] = []
+    labels: list[str] = []
+    for i in range(NUM_OPS):
+        depth = int(rng.choice(OTHER_DEPTHS if i % 9 == 8 else DSP_DEPTHS))
+        channels = int(rng.integers(1, 71))
+        batches = 2 if i % 7 == 3 else 1
+        h, w = int(rng.integers(1, 5)), int(rng.integers(1, 8))
+        per_channel = i % 3 != 0
+        activation = ACTIVATIONS[i % len(ACTIVATIONS)]
+        zp_in = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
+        zp_out = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
+        in_scale = random_scale(rng, 5e-3, 5e-2)
+        x = b.add_tensor([batches, h, w, depth], "int8", scale=in_scale, zero_point=zp_in)
+        arrays.append(random_ints(rng, [batches, h, w, depth], "int8"))
+        scales = channel_scales(rng, channels if per_channel else 1)
+        weights = symmetric_weights(rng, [channels, 1, 1, depth])
+        if i % 11 == 5:
+            weights[:, 0, 0, 0] = -128  # the full int8 range, not just TFLite's symmetric one
+        wt = b.add_tensor(
+            [channels, 1, 1, depth], "int8", data=weights, scale=scales,
+            zero_point=[0] * len(scales),
+        )  # fmt: skip
+        op_inputs = [x, wt]
+        bias_note = "none"
+        if i % 5 != 4:
+            magnitude = 2**30 - 1 if i % 13 == 6 else 20000  # 2^30 - 1: the path refuses it
+            data, b_scales = bias_values(
+                rng, channels, in_scale, scales * (1 if per_channel else channels), "int32",
+                magnitude=magnitude,
+            )  # fmt: skip
+            op_inputs.append(
+                b.add_tensor(
+                    [channels],
+                    "int32",
+                    data=data,
+                    scale=b_scales[: len(scales)],
+                    zero_point=[0] * len(scales),
+                )  # fmt: skip
+            )
+            bias_note = f"|b|<={magnitude}"
+        else:
+            op_inputs.append(-1)
+        out_scale = output_scale_for(in_scale, float(np.median(scales)), depth, rng)
+        y = b.add_tensor([batches, h, w, channels], "int8", scale=out_scale, zero_point=zp_out)
+        options = {"padding": "VALID", "stride_h": 1, "stride_w": 1,
+                   "fused_activation_function": activation}  # fmt: skip
+        b.add_operator("CONV_2D", op_inputs, [y], options)
+        inputs.append(x)
+        outputs.append(y)
+        labels.append(
+            f"op {i}: {batches}x{h}x{w}x{depth} -> {channels}, per_channel={per_channel}, "
+            f"{activation}, zp {zp_in}/{zp_out}, bias {bias_note}"
+        )
+    b.set_io(inputs, outputs)
+    return b.build(), arrays, labels
+
+
+@pytest.fixture(scope="module")
+def flashed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, list[Path], list[str]]]:
+    if shutil.which("qemu-system-arm") is None:
+        pytest.skip("qemu-system-arm is not installed")
+    if not reference.available():
+        pytest.skip("tflite-micro (TFLM's Python interpreter) is not installed")
+    root = tmp_path_factory.mktemp("pointwise")
+    model, arrays, labels = _pointwise_model(np.random.default_rng(7))
+    (root / "pointwise.tflite").write_bytes(model)
+    files = []
+    for i, array in enumerate(arrays):
+        files.append(root / f"input{i}.npy")
+        np.save(files[-1], array)
+    project = root / "project"
+    for args in (
+        ("init", str(project), "--board", "mps2-an386", "--model", str(root / "pointwise.tflite")),
+        ("build", str(project)),
+        ("flash", str(project)),
+    ):
+        result = run_cli(*args)
+        assert result.code == 0, f"{args[0]}: {result.stdout}{result.stderr}"
+    yield project, files, labels
+    run_cli("flash", str(project), "--stop")
+
+
+def test_random_pointwise_convs_match_tflm_on_mps2(
+    flashed: tuple[Path, list[Path], list[str]],
+) -> None:
+    project, files, labels = flashed
+    args = ["run", str(project), "--json"]
+    for file in files:
+        args += ["--input", str(file)]
+    result = run_cli(*args)
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert result.code == 0 and len(lines) == 1, result.stdout + result.stderr
+    assert len(lines[0]["output"]) == NUM_OPS  # every op's output came back
+    assert lines[0]["match"] is True, "\n".join(labels) + "\n" + json.dumps(lines[0])[:2000]
