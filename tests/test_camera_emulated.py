@@ -15,7 +15,7 @@ import pytest
 from cli_helpers import run_cli
 from test_camera_native import EXAMPLE, _check_frames, _frames
 
-from microdeploy import reference
+from microdeploy import paths, reference
 from microdeploy.build import build_project
 from microdeploy.device.flash import flash, stop_device
 from microdeploy.device.hil import resolve_port
@@ -39,25 +39,27 @@ def _rgb_frames(folder: Path) -> list[np.ndarray]:
 
 @pytest.mark.slow
 @pytest.mark.qemu
-@pytest.mark.parametrize("kind", ["grey_qcif", "rgb_131x97"])
+@pytest.mark.parametrize("kind", ["grey_qcif", "rgb_131x97", "person_detect"])
 def test_camera_path_on_the_emulated_cortex_m4_matches_tflm(kind: str, tmp_path: Path) -> None:
     if shutil.which("qemu-system-arm") is None:
         pytest.skip("qemu-system-arm is not installed (apt-get install qemu-system-arm)")
     if not reference.available():
         pytest.skip("tflite-micro (the TFLM reference) is not installed")
     folder = tmp_path / "frames"
+    model_source: dict[str, object] = {"example": "person_detection"}
     if kind == "grey_qcif":
         frames = _frames(folder, [EXAMPLE / "person.bmp", EXAMPLE / "no_person.bmp"])
-    else:
+    elif kind == "rgb_131x97":
         frames = _rgb_frames(folder)
+    else:  # TFLM's own model and pictures, when ../shared is there
+        shared = paths.shared_models_dir()
+        if not (shared / "tflm" / "person_detect.tflite").is_file():
+            pytest.skip(f"reference models folder {shared} is absent")
+        pictures = [shared / "images" / f"{label}.bmp" for label in ("person", "no_person")]
+        frames = _frames(folder, pictures)
+        model_source = {"model": shared / "tflm" / "person_detect.tflite"}
     project = tmp_path / "cam"
-    init_project(
-        project,
-        "mps2-an386",
-        example="person_detection",
-        input_kind="camera",
-        camera_frames=folder,
-    )
+    init_project(project, "mps2-an386", input_kind="camera", camera_frames=folder, **model_source)
     build_project(project)
     model = (project / "model" / "model.tflite").read_bytes()
     flash(project)
@@ -67,7 +69,7 @@ def test_camera_path_on_the_emulated_cortex_m4_matches_tflm(kind: str, tmp_path:
             scores = _check_frames(device, model, frames, rounds=1, source="embedded_frames")
     finally:
         stop_device(project)
-    if kind == "grey_qcif":
+    if kind != "rgb_131x97":  # the person picture, then the no-person one
         assert int(np.argmax(scores[0])) == 1 and int(np.argmax(scores[1])) == 0
 
 

@@ -8,6 +8,7 @@ tflm/person_detect from ../shared when present (it must also classify TFLM's pic
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -270,3 +271,29 @@ def test_monitor_shows_label_score_latency_and_frame(
     assert "input    native_frames" in result.stdout
     assert "person: " in result.stdout and "latency" in result.stdout
     assert "176x144 gray8: capture " in result.stdout
+
+
+def test_auto_runs_leave_the_hosts_input_alone_without_staging(
+    tmp_path: Path, flashed: Callable[[Path, Path], Device]
+) -> None:
+    """Firmware without an input staging copy: while `auto` captures frames, a picture the host
+    sends must still be what the next `run` infers on (auto runs wait for the host's turn)."""
+    _needs_tflm()
+    project = tmp_path / "cam"
+    init_project(project, "native", example="person_detection", input_kind="camera")
+    (project / "platformio_user.ini").write_text(
+        "[env:native]\nbuild_src_flags = -Wall -Wextra -DMD_NO_INPUT_STAGING\n"
+    )
+    build_project(project)
+    _frames(tmp_path / "frames", [EXAMPLE / "person.bmp"])
+    model = (project / "model" / "model.tflite").read_bytes()
+    photo = load_input(EXAMPLE / "no_person.bmp", "int8", (1, 96, 96, 1))
+    with flashed(project, tmp_path / "frames") as device:
+        device.info()
+        device.set_auto(10)
+        device.wait_for({"frame"}, 30, "an auto run")
+        device.load_input(0, photo.tobytes())
+        time.sleep(0.3)  # dozens of auto periods
+        _, output = _run_once(device)
+        device.set_auto(0)
+    assert output.tolist() == reference.tflm_run(model, [photo])[0].reshape(-1).tolist()

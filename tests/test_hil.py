@@ -58,3 +58,41 @@ def test_real_board_monitor_reports_timings(board_and_port: tuple[str, str]) -> 
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert sum(row["record"] == "time" for row in rows) >= 2
     assert [row for row in rows if row["record"] == "event"] == []  # a clean line
+
+
+def test_real_camera_board_captures_and_still_matches_tflm(
+    board_and_port: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """On a board with a camera (`[camera]`): the camera firmware reports captured frames of the
+    configured size, and a picture sent by the host still gives TFLM's scores bit for bit."""
+    board, port = board_and_port
+    camera = get_board(board).camera
+    if camera is None:
+        pytest.skip(f"board {board} has no camera")
+    project = tmp_path_factory.mktemp("hil") / "camera"
+    created = run_cli(
+        "init", str(project), "--board", board, "--example", "person_detection",
+        "--input", "camera",
+    )  # fmt: skip
+    assert created.code == 0, created.stderr
+    built = run_cli("build", str(project), timeout=1800)
+    assert built.code == 0, built.stdout + built.stderr
+    flashed = run_cli("flash", str(project), "--port", port, timeout=300)
+    assert flashed.code == 0, flashed.stdout + flashed.stderr
+    time.sleep(2)
+    watched = run_cli(
+        "monitor", "--port", port, "--json", "--count", "3", "--interval", "500",
+        "--timeout", "60",
+    )  # fmt: skip
+    assert watched.code == 0, watched.stdout + watched.stderr
+    rows = [json.loads(line) for line in watched.stdout.splitlines() if line.strip()]
+    frames = [row for row in rows if row["record"] == "frame"]
+    assert len(frames) >= 3, rows
+    assert {(f["w"], f["h"]) for f in frames} == {(camera.width, camera.height)}
+    picture = paths.examples_dir() / "person_detection" / "person.bmp"
+    result = run_cli(
+        "run", str(project), "--port", port, "--input", str(picture), "--json", timeout=120
+    )
+    assert result.code == 0, result.stdout + result.stderr
+    (row,) = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert row["match"] is True

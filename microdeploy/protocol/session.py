@@ -520,6 +520,8 @@ def _error_hint(code: str) -> str:
         "BadInput": "the input does not match the model's input tensor (size or type)",
         "BadRecord": "the serial line corrupts data; check the cable and the baud rate",
         "BadCommand": "host and firmware disagree on the protocol; rebuild and flash",
+        "InputError": "the device's camera gave no frame (docs/camera.md); on the native board "
+        "MD_CAMERA_FRAMES must name a folder of frames when `flash` starts it",
     }.get(code, "see docs/protocol.md for the error codes")
 
 

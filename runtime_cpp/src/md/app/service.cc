@@ -575,7 +575,10 @@ int Service::Run() {
   uint8_t bytes[64];
   while (true) {
     uint32_t wait_ms = 200;
-    if (auto_ms_ != 0 && ready_) {
+    // With a camera, auto runs wait while the host sends inputs and until its `run`: an
+    // inference in between would put a frame into the input tensor the host is filling.
+    const bool host_turn = config_.input_source != nullptr && (transfer_active_ || host_inputs_);
+    if (auto_ms_ != 0 && ready_ && !host_turn) {
       const uint64_t now = port::Ticks();
       if (now >= next_auto_tick_) {
         InferOnce(auto_profile_);
