@@ -241,3 +241,47 @@ def test_reference_models_forced_tiled_are_exact(name: str, kernels: str) -> Non
     x = np.random.default_rng(11).integers(-128, 128, size=shape, dtype=np.int8)
     ours = host_runtime.run_model(model, [x], repeat=2, kernels=kernels, tiling="on")
     assert np.array_equal(ours.outputs[0], reference.tflm_run(model, [x])[0])
+
+
+def random_chain_model(seed: int) -> bytes:
+    """A random chain of 2-6 CONV_2D / DEPTHWISE_CONV_2D ops: filter 1-5 rows, strides 1-2,
+    dilation 1-2, SAME/VALID, depth multipliers, narrow and wide rows, then a small 1x1 conv."""
+    rng = np.random.default_rng(1000 + seed)
+    b = ModelBuilder()
+    h = int(rng.integers(6, 30))
+    w = int(rng.choice([1, 3, int(rng.integers(4, 20))]))
+    c = int(rng.integers(1, 9))
+    x = b.add_tensor([1, h, w, c], "int8", scale=0.1, zero_point=int(rng.integers(-5, 5)))
+    y = x
+    for _ in range(int(rng.integers(2, 7))):
+        k = int(rng.choice([1, 3, 5]))
+        stride = int(rng.choice([1, 1, 2]))
+        dilation = int(rng.choice([1, 1, 2])) if k > 1 else 1
+        span = (k - 1) * dilation + 1
+        padding = "VALID" if span <= min(h, w) and rng.random() < 0.3 else "SAME"
+        options = {"stride_h": stride, "dilation_h_factor": dilation}
+        options.update(padding=padding, dilation_w_factor=dilation)
+        depthwise = k > 1 and rng.random() < 0.5
+        cout = c * int(rng.choice([1, 2])) if depthwise else int(rng.integers(1, 33))
+        y, h, w = _conv(b, rng, y, c, cout, h, w, options, depthwise=depthwise, k=k)
+        c = cout
+    y, h, w = _conv(b, rng, y, c, 2, h, w, {"stride_h": 1}, k=1)
+    b.set_io([x], [y])
+    return b.build()
+
+
+@pytest.mark.parametrize("tiling", ["auto", "on", "off"])
+@pytest.mark.parametrize("seed", range(12))
+def test_random_chains_plan_alike_in_both_planners(seed: int, tiling: str) -> None:
+    _compare(random_chain_model(seed), tiling)
+
+
+@needs_tflm
+@pytest.mark.parametrize("kernels", host_runtime.KERNEL_FLAVOURS)
+@pytest.mark.parametrize("seed", range(12))
+def test_random_chains_forced_tiled_are_exact(seed: int, kernels: str) -> None:
+    model = random_chain_model(seed)
+    shape = read_model(model).inputs[0].shape
+    x = np.random.default_rng(seed).integers(-128, 128, size=shape, dtype=np.int8)
+    ours = host_runtime.run_model(model, [x], repeat=2, kernels=kernels, tiling="on")
+    assert np.array_equal(ours.outputs[0], reference.tflm_run(model, [x])[0])

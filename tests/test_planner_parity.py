@@ -48,6 +48,7 @@ def test_same_plan_as_runtime_on_reference_models(path: Path, tiling: str) -> No
     _compare(path.read_bytes(), tiling)
 
 
+@pytest.mark.parametrize("tiling", TILING_MODES)
 @pytest.mark.parametrize("seed", range(30))
-def test_same_plan_as_runtime_on_random_graphs(seed: int) -> None:
-    _compare(random_graph_model(seed))
+def test_same_plan_as_runtime_on_random_graphs(seed: int, tiling: str) -> None:
+    _compare(random_graph_model(seed), tiling)
