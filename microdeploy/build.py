@@ -23,6 +23,7 @@ from microdeploy.boards import Board, get_board
 from microdeploy.errors import BuildError, ProjectError, ToolchainError
 from microdeploy.pio import core as pio_core
 from microdeploy.project.generate import load_manifest
+from microdeploy.streamed_process import run_streamed
 
 _OVERFLOW = re.compile(r"region [`'](FLASH|RAM)' overflowed by (\d+) bytes")
 _COMPILER_LINE = re.compile(r"(^|\s)(fatal error|error|warning|note):|^In file included|: In ")
@@ -225,28 +226,12 @@ def build_project(
         pio_core.ensure_core()
     command = pio_core.pio_command("run", "-d", str(project), "-e", board.name, "-j", str(jobs))
     started = time.monotonic()
-    lines: list[str] = []
     try:
-        proc = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            errors="replace",
-            env=pio_core.pio_environment(),
-        )
+        returncode, lines = run_streamed(command, on_line, env=pio_core.pio_environment())
     except OSError as exc:
         raise ToolchainError(
             f"cannot start PlatformIO: {exc.strerror}", hint="pip install platformio==6.2.0"
         ) from None
-    assert proc.stdout is not None
-    for raw in proc.stdout:
-        line = raw.rstrip("\n")
-        lines.append(line)
-        if on_line:
-            on_line(line)
-    returncode = proc.wait()
     if returncode != 0:
         raise _failure(board, lines, returncode)
     firmware = firmware_path(project, board)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from microdeploy.device.state import (
 from microdeploy.errors import DeviceError
 from microdeploy.pio import core as pio_core
 from microdeploy.project.generate import load_manifest
+from microdeploy.streamed_process import run_streamed
 
 
 @dataclass(frozen=True)
@@ -88,29 +88,14 @@ def upload(
     if port:
         args += ["--upload-port", port]
     command = pio_core.pio_command(*args)
-    lines: list[str] = []
     try:
-        proc = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            errors="replace",
-            env=pio_core.pio_environment(),
-        )
+        returncode, lines = run_streamed(command, on_line, env=pio_core.pio_environment())
     except OSError as exc:
         raise DeviceError(f"cannot run PlatformIO: {exc}", "run `microdeploy doctor`") from None
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        line = line.rstrip("\n")
-        lines.append(line)
-        if on_line is not None:
-            on_line(line)
-    if proc.wait() != 0:
+    if returncode != 0:
         tail = " | ".join(line for line in lines[-3:] if line.strip())
         raise DeviceError(
-            f"upload to {board.name} failed (PlatformIO exit status {proc.returncode}): {tail}",
+            f"upload to {board.name} failed (PlatformIO exit status {returncode}): {tail}",
             "check the cable and --port; the board's upload settings are in "
             f"{board.source} [upload]",
         )

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import time
 from dataclasses import dataclass, field
 
 from microdeploy.errors import DeviceError
+from microdeploy.protocol.serial_port import PortOwner, open_port, read_waiting
 
 # mlcommons/tiny benchmark/runner (device_under_test.py, script.py).
 NAME_RE = re.compile(r"^m-(name)-dut-\[([^]]+)]$")
@@ -56,7 +56,7 @@ def parse_results(line: str) -> tuple[float, ...] | None:
     return tuple(float(x) for x in match.group(1).split(",") if x.strip())
 
 
-class DutClient:
+class DutClient(PortOwner):
     def __init__(self, port: object, name: str = "device", timeout: float = 5.0) -> None:
         self.port = port
         self.port_name = name
@@ -65,29 +65,11 @@ class DutClient:
 
     @classmethod
     def open(cls, url: str, baud: int = 115200, timeout: float = 5.0) -> DutClient:
-        import serial
-
-        try:
-            port = serial.serial_for_url(url, baudrate=baud, timeout=0.05, write_timeout=5)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceError(
-                f"cannot open serial port {url}: {exc}",
-                "check the port name, that the device is connected and that no other "
-                "program holds the port",
-            ) from None
-        return cls(port, name=url, timeout=timeout)
-
-    def close(self) -> None:
-        try:
-            self.port.close()  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - closing a dead port must not hide the real error
-            pass
-
-    def __enter__(self) -> DutClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        hint = (
+            "check the port name, that the device is connected and that no other "
+            "program holds the port"
+        )
+        return cls(open_port(url, baud, hint), name=url, timeout=timeout)
 
     # ---- I/O ----------------------------------------------------------------------------
 
@@ -96,19 +78,10 @@ class DutClient:
 
         port = self.port
         try:
-            data = port.read(1)  # type: ignore[attr-defined]
-            if not data:
-                return b""
-            sock = getattr(port, "_socket", None)  # socket:// ports: drain without per-byte I/O
-            if sock is not None:
-                while select.select([sock], [], [], 0)[0]:
-                    more = sock.recv(65536)
-                    if not more:
-                        break
-                    data += more
-                return data
-            waiting = port.in_waiting  # type: ignore[attr-defined]
-            return data + (port.read(waiting) if waiting else b"")  # type: ignore[attr-defined]
+            data = bytearray(port.read(1))  # type: ignore[attr-defined]
+            if data:
+                read_waiting(port, data)  # a closed socket shows on the next read
+            return bytes(data)
         except (serial.SerialException, OSError) as exc:
             raise DeviceError(
                 f"serial port {self.port_name} closed: {exc}",

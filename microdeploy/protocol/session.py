@@ -8,7 +8,6 @@ silent past the timeout raises DeviceError with a hint.
 
 from __future__ import annotations
 
-import select
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -27,6 +26,7 @@ from microdeploy.protocol.codec import (
     crc32,
     encode_record,
 )
+from microdeploy.protocol.serial_port import PortOwner, open_port, read_waiting
 
 _DTYPES = {
     "int8": np.int8,
@@ -139,7 +139,7 @@ class DeviceTimeout(DeviceError):
     """The device stayed silent past the timeout."""
 
 
-class Device:
+class Device(PortOwner):
     """One connection to a device. Not thread-safe; one command at a time."""
 
     def __init__(
@@ -165,32 +165,14 @@ class Device:
 
     @classmethod
     def open(cls, url: str, baud: int = 115200, **kwargs: object) -> Device:
-        import serial  # pyserial; imported here so the codec works without it
-
-        try:
-            # A local serial port is locked (flock) while we use it: a second reader would
-            # take bytes meant for the first, so "port busy" is an error, not silent loss.
-            lock = {} if "://" in url else {"exclusive": True}
-            port = serial.serial_for_url(url, baudrate=baud, timeout=0.05, write_timeout=5, **lock)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceError(
-                f"cannot open serial port {url}: {exc}",
-                "check the port name (`microdeploy flash` prints where the device listens), "
-                "that the device is connected, and that no other program holds the port",
-            ) from None
+        hint = (
+            "check the port name (`microdeploy flash` prints where the device listens), "
+            "that the device is connected, and that no other program holds the port"
+        )
+        # A local serial port is locked (flock) while we use it: a second reader would take
+        # bytes meant for the first, so "port busy" is an error, not silent loss.
+        port = open_port(url, baud, hint, exclusive=True)
         return cls(port, name=url, **kwargs)  # type: ignore[arg-type]
-
-    def close(self) -> None:
-        try:
-            self.port.close()  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - closing a dead port must not hide the real error
-            pass
-
-    def __enter__(self) -> Device:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _read_bytes(self, timeout: float) -> bytes:
         """Bytes that arrived within `timeout` (b"" if none). Bytes read before the port
@@ -207,24 +189,13 @@ class Device:
             if rest:
                 return rest
             raise self._port_error
-        data = b""
+        data = bytearray()
         try:
             port.timeout = max(0.0, min(timeout, 0.05))  # type: ignore[attr-defined]
-            data = port.read(1)  # type: ignore[attr-defined]
-            if not data:
-                return b""
-            sock = getattr(port, "_socket", None)  # socket:// ports: drain without per-byte I/O
-            if sock is not None:
-                while select.select([sock], [], [], 0)[0]:
-                    more = sock.recv(65536)
-                    if not more:
-                        raise serial.SerialException("socket disconnected")
-                    data += more
-                return data
-            waiting = port.in_waiting  # type: ignore[attr-defined]
-            if waiting:
-                data += port.read(waiting)  # type: ignore[attr-defined]
-            return data
+            data += port.read(1)  # type: ignore[attr-defined]
+            if data and read_waiting(port, data):
+                raise serial.SerialException("socket disconnected")
+            return bytes(data)
         except (serial.SerialException, OSError) as exc:
             self._port_error = DeviceError(
                 f"serial port {self.name} closed: {exc}",
@@ -232,7 +203,7 @@ class Device:
                 "run `microdeploy flash` again",
             )
             if data:
-                return data
+                return bytes(data)
             raise self._port_error from None
 
     def send(self, type_: str, **fields: object) -> None:

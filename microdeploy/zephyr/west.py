@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from microdeploy.boards import Board
 from microdeploy.errors import BuildError, DeviceError, ToolchainError
+from microdeploy.streamed_process import run_streamed
 from microdeploy.zephyr.project import BUILD_DIR
 
 SETUP_HINT = (
@@ -63,25 +63,10 @@ def memory_usage(lines: list[str]) -> dict[str, tuple[int, int]]:
 
 
 def _run(command: list[str], on_line: Callable[[str], None] | None) -> tuple[int, list[str]]:
-    lines: list[str] = []
     try:
-        proc = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            errors="replace",
-        )
+        return run_streamed(command, on_line)
     except OSError as exc:
         raise ToolchainError(f"cannot run {command[0]}: {exc.strerror}", hint=SETUP_HINT) from None
-    assert proc.stdout is not None
-    for raw in proc.stdout:
-        line = raw.rstrip("\n")
-        lines.append(line)
-        if on_line:
-            on_line(line)
-    return proc.wait(), lines
 
 
 def build_project(project: Path, board: Board, on_line: Callable[[str], None] | None = None):
