@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,7 +155,7 @@ def record_build(
     path = _record_path(model_sha, record.firmware_key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # concurrent builds: one file each
         tmp.write_text(json.dumps({"format": RECORD_FORMAT, **record.as_dict()}, indent=2) + "\n")
         tmp.replace(path)  # readers never see half a record
     except OSError:

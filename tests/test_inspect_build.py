@@ -226,3 +226,13 @@ def test_a_build_with_another_tiling_policy_is_another_firmware(
     record, why = build_records.for_model(sha, board)  # inspect's default policy: auto
     assert record is None and "no build" in why
     assert build_records.for_model(sha, board, "on")[0] is not None
+
+
+def test_inspect_of_a_project_without_its_model_is_one_clear_error(tmp_path: Path) -> None:
+    project, manifest = _fake_project(tmp_path)  # the manifest names model/model.tflite: absent
+    (project / "microdeploy.json").write_text(json.dumps(manifest))
+    result = run_cli("inspect", str(project))
+    assert result.code != 0 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[0].startswith("error:") and "no model file" in lines[0]
+    assert len(lines) == 2 and lines[1].startswith("hint:")
