@@ -38,6 +38,7 @@ def board_as_dict(board: Board) -> dict[str, object]:
         "upload_speed": board.upload.speed,
         "serial_baud": board.serial_baud,
         "emulator": board.qemu.machine if board.qemu else None,
+        "camera": board.camera.summary if board.camera else None,  # init --input camera
         "docs": board.docs or None,
         "file": str(board.source),
     }
