@@ -83,6 +83,23 @@ inline BandConstantsView ReadBandConstants(const void* area) {
                            reinterpret_cast<const BandChannel*>(bytes + sizeof(uint32_t))};
 }
 
+// What an int8 kernel calls with its band: nullptr outside a patch-based stage (the kernel then
+// computes its per-channel data per call); inside one, the op's constants, filled first when
+// this is the op's first band of the Invoke. `*view` holds what the result points to.
+inline const BandConstantsView* BandConstantsFor(const Band& band, const TensorView& input,
+                                                 const TensorView& filter, const TensorView& output,
+                                                 const int32_t* bias, int32_t out_depth,
+                                                 int32_t taps, BandFilterLayout layout,
+                                                 BandConstantsView* view) {
+  if (band.constants == nullptr) return nullptr;
+  if (band.fill_constants) {
+    FillBandConstants(band.constants, input, filter, output, bias, out_depth, taps, layout,
+                      -input.zero_point);
+  }
+  *view = ReadBandConstants(band.constants);
+  return view;
+}
+
 }  // namespace md
 
 #endif  // MD_KERNELS_BAND_CONSTANTS_H_

@@ -235,17 +235,11 @@ Status Invoke(OpContext& ctx) {
   if (input.type == DataType::kInt8) {
     const int32_t* bias_data = has_bias ? bias.Data<const int32_t>() : nullptr;
     // Inside a patch-based stage the per-channel constants are computed once per op.
-    BandConstantsView constants = {};
-    const BandConstantsView* cached = nullptr;
-    if (band.constants != nullptr) {
-      if (band.fill_constants) {
-        FillBandConstants(band.constants, input, filter, output, bias_data, s.out_depth,
-                          s.g.filter_h * s.g.filter_w * s.filter_depth,
-                          BandFilterLayout::kPerChannelBlock, -input.zero_point);
-      }
-      constants = ReadBandConstants(band.constants);
-      cached = &constants;
-    }
+    BandConstantsView constants;
+    const BandConstantsView* cached =
+        BandConstantsFor(band, input, filter, output, bias_data, s.out_depth,
+                         s.g.filter_h * s.g.filter_w * s.filter_depth,
+                         BandFilterLayout::kPerChannelBlock, &constants);
 #if MD_KERNELS_OPTIMIZED
     if (s.groups == 1) {
       const opt::ConvInt8Args args = {input.Data<const int8_t>(),

@@ -242,17 +242,10 @@ Status Invoke(OpContext& ctx) {
   if (input.type == DataType::kInt8) {
     const int32_t* bias_data = has_bias ? bias.Data<const int32_t>() : nullptr;
     // Inside a patch-based stage the per-channel constants are computed once per op.
-    BandConstantsView constants = {};
-    const BandConstantsView* cached = nullptr;
-    if (band.constants != nullptr) {
-      if (band.fill_constants) {
-        FillBandConstants(band.constants, input, filter, output, bias_data, s.out_depth,
-                          s.g.filter_h * s.g.filter_w, BandFilterLayout::kChannelsLast,
-                          -input.zero_point);
-      }
-      constants = ReadBandConstants(band.constants);
-      cached = &constants;
-    }
+    BandConstantsView constants;
+    const BandConstantsView* cached =
+        BandConstantsFor(band, input, filter, output, bias_data, s.out_depth,
+                         s.g.filter_h * s.g.filter_w, BandFilterLayout::kChannelsLast, &constants);
 #if MD_KERNELS_OPTIMIZED
     const opt::DepthwiseInt8Args args = {input.Data<const int8_t>(),
                                          filter.Data<const int8_t>(),
