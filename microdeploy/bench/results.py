@@ -5,7 +5,8 @@ Keys of a model's result (missing parts are absent, never guessed):
   tflm_arena_bytes, tflm_arena_head, tflm_arena_tail, arena_ratio, latency_us, tflm_latency_us,
   latency_ratio, latency (method details), bit_exact (our host outputs == TFLM's), tiling (our
   patch-based execution policy: auto, off, on), stage ([first, last] op streamed, or null);
-- emulated board: instructions, macs_per_instruction, interpreter_overhead,
+- emulated board: instructions (an unprofiled inference), macs_per_instruction,
+  interpreter_overhead, profiled_instructions, profiled_interpreter_overhead,
   reference_instructions (the same firmware built with the reference kernels only),
   instructions_vs_reference, device_bit_exact, reference_device_bit_exact,
   conv1x1_macs_per_instruction (when the model has 1x1 convolutions),
@@ -35,11 +36,13 @@ METHOD = {
     "latency": "per-invoke wall time on this host, interleaved batches; ours: -O2 host runner, "
     "steady_clock around Interpreter::Invoke() (first invoke per batch dropped); TFLM: Python "
     "interpreter, perf_counter_ns around invoke() only; medians; ratio = ours / TFLM",
-    "instructions": "QEMU -icount shift=0: SysTick ticks x (1e9 / hz) instructions; per op from "
-    "the interpreter's profiler; smaller of two inferences; the board's kernels (optimized where "
-    "the core allows) and, for reference_instructions, the same firmware with "
-    "-DMD_KERNELS_REFERENCE",
-    "interpreter_overhead": "(inference ticks - sum of per-op kernel ticks) / inference ticks",
+    "instructions": "QEMU -icount shift=0: SysTick ticks x (1e9 / hz) instructions; smaller of "
+    "two unprofiled inferences (no profiler attached); per op from the interpreter's profiler in "
+    "a third, profiled inference; the board's kernels (optimized where the core allows) and, for "
+    "reference_instructions, the same firmware with -DMD_KERNELS_REFERENCE",
+    "interpreter_overhead": "(unprofiled inference ticks - sum of per-op kernel ticks) / "
+    "unprofiled inference ticks; profiled_interpreter_overhead: the same within the profiled "
+    "inference (the profiler's clock reads counted as overhead)",
     "inputs": "seeded random values over each input's whole range (seed 0), same on every target",
 }
 

@@ -48,6 +48,8 @@ def _device_figures(
         "reference_instructions": reference_run.instructions,
         "instructions_vs_reference": measured.instructions / reference_run.instructions,
         "interpreter_overhead": measured.interpreter_overhead,
+        "profiled_instructions": measured.profiled_instructions,
+        "profiled_interpreter_overhead": measured.profiled_interpreter_overhead,
         "op_profile": profile,
     }
     conv1x1 = [p for p in profile if _is_conv1x1(model, p["op"])]

@@ -86,6 +86,14 @@ MD_TEST(InterpreterRunsAddModel) {
     }
   }
   CHECK(out2_before.data == interp.Output(1).data);
+  // Detached, the profiler records nothing; attached again, every op.
+  profiler.Reset();
+  interp.set_profiler(nullptr);
+  CHECK(interp.Invoke() == md::Status::kOk);
+  CHECK_EQ(profiler.count(), 0);
+  interp.set_profiler(&profiler);
+  CHECK(interp.Invoke() == md::Status::kOk);
+  CHECK_EQ(profiler.count(), 3);
   // State put back by ResetVariableTensors(): v is tensor 2, zero point 3.
   const md::TensorView v = interp.Tensor(2);
   CHECK(v.is_variable);

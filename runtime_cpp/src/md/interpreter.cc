@@ -189,6 +189,10 @@ Status Interpreter::Init() {
                     "model has %ld operators; this runtime runs at most %ld",
                     static_cast<long>(model_.NumOperators()), static_cast<long>(kMaxOps));
   }
+  for (int code = 0; code < kCachedOpcodes; ++code) {
+    opcode_regs_[code] =
+        code < model_.NumOperatorCodes() ? resolver_.Find(model_.OperatorCode(code)) : nullptr;
+  }
   for (int i = 0; i < model_.NumOperators(); ++i) {
     const OpInfo op = model_.Operator(i);
     if (resolver_.Find(op.builtin_code) == nullptr) {
@@ -230,6 +234,17 @@ const OpInfo& Interpreter::CurrentOp(int op_index) const {
     cached_op_index_ = op_index;
   }
   return cached_op_;
+}
+
+const KernelRegistration* Interpreter::LoadOp(int op) {
+  model_.ReadOperator(op, &cached_op_);
+  const uint32_t code = cached_op_.opcode_index;
+  const KernelRegistration* reg =
+      code < static_cast<uint32_t>(kCachedOpcodes) ? opcode_regs_[code] : nullptr;
+  if (reg == nullptr) reg = resolver_.Find(model_.OperatorCode(static_cast<int>(code)));
+  cached_op_.builtin_code = reg->op;  // Init() checked that every op has a registration
+  cached_op_index_ = op;
+  return reg;
 }
 
 TensorView Interpreter::Tensor(int index) const {
@@ -559,13 +574,12 @@ Status Interpreter::ChooseStage(PlanBuffer* buffers, int n, const uint32_t* buff
 }
 
 Status Interpreter::InvokeOp(int op, Band band, uint8_t* input, uint8_t* output) {
-  const KernelRegistration* reg = resolver_.Find(CurrentOp(op).builtin_code);
+  const KernelRegistration* reg = LoadOp(op);
   band_op_ = op;
   band_ = band;
   band_input_ = input;
   band_output_ = output;
   OpContext ctx(this, op);
-  error_[0] = '\0';
   const Status s = reg->invoke(ctx);
   band_op_ = -1;
   if (s != Status::kOk && error_[0] == '\0') {
@@ -706,6 +720,9 @@ Status Interpreter::ResetVariableTensors() {
   return Status::kOk;
 }
 
+// One pass over the ops. Per op: parse its operator table once (the OpInfo every OpContext call
+// of the kernel reads), take its registration from the per-code cache, move the scratch and
+// user-data cursors, call the kernel. Clock reads only with a profiler attached.
 Status Interpreter::Invoke() {
   if (!allocated_) {
     return SetError(Status::kInvalidArgument,
@@ -714,36 +731,37 @@ Status Interpreter::Invoke() {
   phase_ = Phase::kInvoke;
   scratch_cursor_ = 0;
   user_cursor_ = user_first_;
+  error_[0] = '\0';  // a failing kernel's OpContext::Fail() message, if it leaves one
   const int num_ops = model_.NumOperators();
+  Status s = Status::kOk;
   for (int i = 0; i < num_ops; ++i) {
     if (i == stage_first_) {
-      const Status st = RunStage();
-      if (st != Status::kOk) {
-        phase_ = Phase::kNone;
-        return st;
-      }
+      s = RunStage();
+      if (s != Status::kOk) break;
       i = stage_last_;
       continue;
     }
-    const KernelRegistration* reg = resolver_.Find(CurrentOp(i).builtin_code);
+    const KernelRegistration* reg = LoadOp(i);
     while (scratch_cursor_ < num_scratch_ && scratch_[scratch_cursor_].op < i) ++scratch_cursor_;
     while (user_cursor_ != nullptr && user_cursor_->op < i) user_cursor_ = user_cursor_->next;
     OpContext ctx(this, i);
-    error_[0] = '\0';
-    if (profiler_ != nullptr) profiler_->BeginOp(i, reg->name);
-    const Status s = reg->invoke(ctx);
-    if (profiler_ != nullptr) profiler_->EndOp();
+    if (profiler_ == nullptr) {
+      s = reg->invoke(ctx);
+    } else {
+      profiler_->BeginOp(i, reg->name);
+      s = reg->invoke(ctx);
+      profiler_->EndOp();
+    }
     if (s != Status::kOk) {
-      phase_ = Phase::kNone;
       if (error_[0] == '\0') {
         SetError(s, "op %ld (%s): invoke failed (%s)", static_cast<long>(i), reg->name,
                  StatusName(s));
       }
-      return s;
+      break;
     }
   }
   phase_ = Phase::kNone;
-  return Status::kOk;
+  return s;
 }
 
 // ---- OpContext support ----

@@ -638,21 +638,40 @@ TensorInfo ModelView::Tensor(int i) const {
 
 OpInfo ModelView::Operator(int i) const {
   OpInfo op;
-  const uint32_t t = TableAt(operators_, static_cast<uint32_t>(i));
-  const uint32_t opcode = FieldPos(buf_, t, slot::kOpOpcodeIndex);
-  op.opcode_index = opcode ? Load<uint32_t>(buf_ + opcode) : 0;
+  ReadOperator(i, &op);
   op.builtin_code = OperatorCode(static_cast<int>(op.opcode_index));
-  uint32_t n = 0;
-  op.inputs = reinterpret_cast<const int32_t*>(VectorField(buf_, t, slot::kOpInputs, &n));
-  op.num_inputs = static_cast<int32_t>(n);
-  op.outputs = reinterpret_cast<const int32_t*>(VectorField(buf_, t, slot::kOpOutputs, &n));
-  op.num_outputs = static_cast<int32_t>(n);
-  op.intermediates =
-      reinterpret_cast<const int32_t*>(VectorField(buf_, t, slot::kOpIntermediates, &n));
-  op.num_intermediates = static_cast<int32_t>(n);
-  const uint32_t options = FieldPos(buf_, t, slot::kOpBuiltinOptions);
-  op.options_table = options ? Follow(buf_, options) : 0;
   return op;
+}
+
+void ModelView::ReadOperator(int i, OpInfo* op) const {
+  const uint32_t t = TableAt(operators_, static_cast<uint32_t>(i));
+  const uint32_t vtable = static_cast<uint32_t>(static_cast<int64_t>(t) - Load<int32_t>(buf_ + t));
+  const uint32_t vtable_bytes = Load<uint16_t>(buf_ + vtable);
+  // Position of the field in `slot`, 0 when absent (FieldPos with the vtable read once).
+  auto field = [&](int slot) -> uint32_t {
+    const uint32_t entry = 4u + 2u * static_cast<uint32_t>(slot);
+    if (entry + 2 > vtable_bytes) return 0;
+    const uint16_t off = Load<uint16_t>(buf_ + vtable + entry);
+    return off ? t + off : 0;
+  };
+  auto vector = [&](int slot, int32_t* count) -> const int32_t* {
+    const uint32_t pos = field(slot);
+    if (pos == 0) {
+      *count = 0;
+      return nullptr;
+    }
+    const uint32_t vec = Follow(buf_, pos);
+    *count = static_cast<int32_t>(Load<uint32_t>(buf_ + vec));
+    return reinterpret_cast<const int32_t*>(buf_ + vec + 4);
+  };
+  const uint32_t opcode = field(slot::kOpOpcodeIndex);
+  op->opcode_index = opcode ? Load<uint32_t>(buf_ + opcode) : 0;
+  op->builtin_code = 0;
+  op->inputs = vector(slot::kOpInputs, &op->num_inputs);
+  op->outputs = vector(slot::kOpOutputs, &op->num_outputs);
+  op->intermediates = vector(slot::kOpIntermediates, &op->num_intermediates);
+  const uint32_t options = field(slot::kOpBuiltinOptions);
+  op->options_table = options ? Follow(buf_, options) : 0;
 }
 
 TableView ModelView::Options(const OpInfo& op) const {

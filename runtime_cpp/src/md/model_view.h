@@ -78,6 +78,10 @@ class ModelView {
   TensorInfo Tensor(int i) const;
   int NumOperators() const { return static_cast<int>(operators_.count); }
   OpInfo Operator(int i) const;
+  // Operator(i) into *op without resolving its builtin code (left 0): for a caller that knows
+  // the code from opcode_index already (the interpreter caches one per operator code). Reads
+  // the operator's vtable once; the interpreter calls it for every op of every Invoke().
+  void ReadOperator(int i, OpInfo* op) const;
   TableView Options(const OpInfo& op) const;
   int NumInputs() const { return static_cast<int>(num_inputs_); }
   int32_t InputTensor(int i) const { return inputs_[i]; }

@@ -1,5 +1,6 @@
 // Per-op timing. The interpreter calls BeginOp/EndOp around each kernel's
-// invoke only when a profiler is attached (one pointer test per op when not),
+// invoke only when a profiler is attached (one pointer test per op when not;
+// Interpreter::set_profiler attaches and detaches it between invokes),
 // reading the port's clock (md::port::Ticks). Records go into a fixed array
 // owned by the caller; ops past the capacity are counted but not recorded.
 #ifndef MD_PROFILER_H_
