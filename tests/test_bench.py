@@ -46,6 +46,9 @@ def _check_host_keys(result: dict) -> None:
     parsed = read_model(model)
     assert result["macs"] == sum(op_macs(parsed, op) for op in parsed.operators)
     assert result["bit_exact"] is True
+    size = result["x86_64_code_size"]  # the model's op set (tests/test_bench_codesize.py)
+    assert size["ops"] == sorted({op.name for op in parsed.operators})
+    assert size["ratio"] == pytest.approx(size["ours"]["bytes"] / size["tflm"]["bytes"])
 
 
 @needs_tflm

@@ -4,7 +4,10 @@ Keys of a model's result (missing parts are absent, never guessed):
 - always: model, path, sha16, board, ops, macs, arena_bytes, arena_head, arena_tail,
   tflm_arena_bytes, tflm_arena_head, tflm_arena_tail, arena_ratio, latency_us, tflm_latency_us,
   latency_ratio, latency (method details), bit_exact (our host outputs == TFLM's), tiling (our
-  patch-based execution policy: auto, off, on), stage ([first, last] op streamed, or null);
+  patch-based execution policy: auto, off, on), stage ([first, last] op streamed, or null),
+  x86_64_code_size (codesize.compare for the model's op set: ours, ours_reference_kernels, tflm
+  as {bytes, core_bytes, kernel_bytes, functions}, ratio, reference_kernels_ratio, ...; or
+  {error});
 - emulated board: instructions (an unprofiled inference), macs_per_instruction,
   interpreter_overhead, profiled_instructions, profiled_interpreter_overhead,
   reference_instructions (the same firmware built with the reference kernels only),
@@ -44,6 +47,11 @@ METHOD = {
     "unprofiled inference ticks; profiled_interpreter_overhead: the same within the profiled "
     "inference (the profiler's clock reads counted as overhead)",
     "inputs": "seeded random values over each input's whole range (seed 0), same on every target",
+    "x86_64_code_size": "a same-architecture proxy (no Cortex-M build of TFLM here): x86-64 "
+    "functions reachable from the interpreter's entry points and the model's op registrations "
+    "(calls, jumps, addresses taken, vtables and registration tables), symbol sizes summed; "
+    "ours = the -O2 host runner, TFLM = the tflite-micro wheel's library without its optional "
+    "decompression code; ratio = ours / TFLM",
 }
 
 
@@ -102,6 +110,40 @@ def save(results: list[dict], path: Path) -> None:
 
 def _us(value: float) -> str:
     return f"{value:,.1f}" if value >= 10 else f"{value:.3f}"
+
+
+def code_size_table(results: list[dict]) -> str:
+    """Runtime code per op set, x86-64 proxy (one row per distinct op set), as Markdown."""
+    head = ["op set", "models", "ours B", "ours, reference kernels B", "TFLM B"]
+    head += ["ratio", "reference kernels ratio"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows: dict[tuple[str, ...], list[str]] = {}
+    figures: dict[tuple[str, ...], dict] = {}
+    for r in results:
+        size = r.get("x86_64_code_size")
+        if not size or "error" in size:
+            continue
+        key = tuple(size["ops"])
+        rows.setdefault(key, []).append(r["model"])
+        figures[key] = size
+    for key, names in rows.items():
+        size = figures[key]
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    ", ".join(key),
+                    ", ".join(names),
+                    f"{size['ours']['bytes']:,}",
+                    f"{size['ours_reference_kernels']['bytes']:,}",
+                    f"{size['tflm']['bytes']:,}",
+                    f"{size['ratio']:.2f}",
+                    f"{size['reference_kernels_ratio']:.2f}",
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(lines)
 
 
 def markdown_table(results: list[dict]) -> str:

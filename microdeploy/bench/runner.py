@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from microdeploy import host_runtime, reference
-from microdeploy.bench import firmware, host
+from microdeploy.bench import codesize, firmware, host
 from microdeploy.bench.models import BenchModel, all_models, bench_inputs
 from microdeploy.errors import MicrodeployError, ModelError, ToolchainError
 from microdeploy.model.analysis import op_macs
@@ -141,6 +141,11 @@ def bench_model(
         },
         "bit_exact": _same(ours, tflm_outputs),
     }
+    say(f"{model.name}: runtime code for its op set (x86-64 proxy)")
+    try:
+        result["x86_64_code_size"] = codesize.compare([op.name for op in parsed.operators])
+    except MicrodeployError as exc:
+        result["x86_64_code_size"] = {"error": exc.message}
     if board != "native":
         say(f"{model.name}: firmware for {board} (init, build, QEMU)")
         measured = firmware.measure_on_board(model.path, board, inputs, tiling=tiling)

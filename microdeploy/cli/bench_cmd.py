@@ -102,6 +102,21 @@ def _firmware_lines(row: dict) -> list[str]:
     ]
 
 
+def _code_size_line(row: dict) -> str:
+    size = row.get("x86_64_code_size")
+    if not size:
+        return ""
+    if "error" in size:
+        return f"runtime code size: not measured ({escape(size['error'])})"
+    reference = size["ours_reference_kernels"]["bytes"]
+    return (
+        f"runtime code for this op set, x86-64 proxy (not Cortex-M): ours"
+        f" {size['ours']['bytes']:,} B (reference kernels {reference:,} B), TFLM"
+        f" {size['tflm']['bytes']:,} B: ratio {size['ratio']:.2f}"
+        f" ({size['reference_kernels_ratio']:.2f} with reference kernels)"
+    )
+
+
 def bench(
     model: Annotated[
         str | None,
@@ -163,10 +178,14 @@ def bench(
         return
     if markdown:
         print(results.markdown_table(rows))
+        print()
+        print(results.code_size_table(rows))
         return
     out.print(_host_table(rows))
     if board != "native":
         out.print(_device_table(rows, board))
+    if model is not None and _code_size_line(rows[0]):
+        out.print(_code_size_line(rows[0]))
     if model is not None and "op_profile" in rows[0]:
         out.print(_profile_table(rows[0]))
         for line in _firmware_lines(rows[0]):
