@@ -93,6 +93,13 @@ def test_bench_instructions_on_the_emulated_board_repeat_exactly() -> None:
     profiled = result["profiled_instructions"]
     assert profiled > result["instructions"]
     assert result["profiled_interpreter_overhead"] == pytest.approx(1 - inside / profiled)
+    # The same inference counted instruction by instruction (tests/test_insn_profile.py).
+    exact = result["exact_invoke"]
+    assert 0 < exact["dispatch_instructions"] < exact["instructions"]
+    assert exact["interpreter_overhead"] == pytest.approx(
+        exact["dispatch_instructions"] / exact["instructions"]
+    )
+    assert abs(exact["instructions"] - result["instructions"]) <= 80  # two SysTick ticks
     fw = result["firmware"]
     parts = fw["model_bytes"] + fw["runtime_bytes"] + fw["app_bytes"] + fw["other_bytes"]
     assert parts == fw["flash_bytes"]  # the map's parts account for every flash byte

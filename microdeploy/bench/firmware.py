@@ -138,7 +138,7 @@ env.Append(CPPDEFINES=["MD_KERNELS_REFERENCE"])  # noqa: F821
 """
 
 
-def _select_kernels(project: Path, board: Board, kernels: str) -> None:
+def select_kernels(project: Path, board: Board, kernels: str) -> None:
     if kernels == "board":
         return  # init --force wrote the default platformio_user.ini: the board's own kernels
     (project / "bench_reference_kernels.py").write_text(_REFERENCE_SCRIPT, encoding="utf-8")
@@ -182,7 +182,7 @@ def _measure(
     tiling: str = "auto",
 ) -> DeviceMeasurement:
     init = init_project(project, board.name, model=model, force=True, tiling=tiling)
-    _select_kernels(project, board, kernels)
+    select_kernels(project, board, kernels)
     built = build_project(project, on_line=on_line)
     report = flash_report(built.firmware.parent / "firmware.map")
     parts = report.parts

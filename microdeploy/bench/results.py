@@ -10,6 +10,10 @@ Keys of a model's result (missing parts are absent, never guessed):
   {error});
 - emulated board: instructions (an unprofiled inference), macs_per_instruction,
   interpreter_overhead, profiled_instructions, profiled_interpreter_overhead,
+  exact_invoke (insn_profile: one unprofiled Invoke() counted by a QEMU plugin: instructions,
+  dispatch_instructions, interpreter_overhead = dispatch / instructions, accessor_instructions,
+  library_instructions;
+  or {error}),
   reference_instructions (the same firmware built with the reference kernels only),
   instructions_vs_reference, device_bit_exact, reference_device_bit_exact,
   conv1x1_macs_per_instruction (when the model has 1x1 convolutions),
@@ -43,6 +47,9 @@ METHOD = {
     "two unprofiled inferences (no profiler attached); per op from the interpreter's profiler in "
     "a third, profiled inference; the board's kernels (optimized where the core allows) and, for "
     "reference_instructions, the same firmware with -DMD_KERNELS_REFERENCE",
+    "exact_invoke": "one unprofiled Interpreter::Invoke() counted instruction by instruction by a "
+    "QEMU plugin and attributed to functions by the firmware's symbols; interpreter_overhead = "
+    "instructions in the interpreter's dispatch functions (insn_profile.DISPATCH) / all",
     "interpreter_overhead": "(unprofiled inference ticks - sum of per-op kernel ticks) / "
     "unprofiled inference ticks; profiled_interpreter_overhead: the same within the profiled "
     "inference (the profiler's clock reads counted as overhead)",
@@ -112,6 +119,12 @@ def _us(value: float) -> str:
     return f"{value:,.1f}" if value >= 10 else f"{value:.3f}"
 
 
+def exact_overhead(result: dict) -> str:
+    """The plugin-counted interpreter overhead as a percentage, "-" when not measured."""
+    exact = result.get("exact_invoke") or {}
+    return f"{100 * exact['interpreter_overhead']:.3f}%" if "interpreter_overhead" in exact else "-"
+
+
 def code_size_table(results: list[dict]) -> str:
     """Runtime code per op set, x86-64 proxy (one row per distinct op set), as Markdown."""
     head = ["op set", "models", "ours B", "ours, reference kernels B", "TFLM B"]
@@ -153,7 +166,7 @@ def markdown_table(results: list[dict]) -> str:
     head += ["latency ratio"]
     if device:
         head += ["M4 instructions", "vs reference kernels", "MACs/instr", "1x1 conv MACs/instr"]
-        head += ["overhead"]
+        head += ["overhead (ticks)", "overhead (exact)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         if "error" in r:
@@ -174,6 +187,7 @@ def markdown_table(results: list[dict]) -> str:
                 f"{r['macs_per_instruction']:.3f}" if r.get("macs") else "-",
                 "-" if conv is None else f"{conv:.3f}",
                 f"{100 * r['interpreter_overhead']:.3f}%" if "instructions" in r else "-",
+                exact_overhead(r),
             ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

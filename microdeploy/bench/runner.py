@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from microdeploy import host_runtime, reference
-from microdeploy.bench import codesize, firmware, host
+from microdeploy.bench import codesize, firmware, host, insn_profile
 from microdeploy.bench.models import BenchModel, all_models, bench_inputs
 from microdeploy.errors import MicrodeployError, ModelError, ToolchainError
 from microdeploy.model.analysis import op_macs
@@ -156,6 +156,18 @@ def bench_model(
         result.update(_device_figures(parsed, measured, reference_run))
         result["device_bit_exact"] = _same(measured.outputs, tflm_outputs)
         result["reference_device_bit_exact"] = _same(reference_run.outputs, tflm_outputs)
+        say(f"{model.name}: one inference counted instruction by instruction (QEMU plugin)")
+        try:
+            exact = insn_profile.profile_invoke(model.path, board, inputs, tiling=tiling)
+            result["exact_invoke"] = {
+                "instructions": exact.instructions,
+                "dispatch_instructions": exact.dispatch_instructions,
+                "interpreter_overhead": exact.dispatch_instructions / exact.instructions,
+                "accessor_instructions": exact.accessor_instructions,
+                "library_instructions": exact.library_instructions,
+            }
+        except MicrodeployError as exc:
+            result["exact_invoke"] = {"error": exc.message}
     return result
 
 
