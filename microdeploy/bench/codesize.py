@@ -389,9 +389,11 @@ def _figures(size: CodeSize) -> dict:
 def compare(ops: Sequence[str]) -> dict:
     """Runtime code for `ops` on x86-64, ours vs TFLM's (the module docstring has the rules).
 
-    ours: the host build's kernels (the portable optimized int8 paths, with the reference
-    kernels they fall back to); ours_reference_kernels: -DMD_KERNELS_REFERENCE, like TFLM's
-    reference kernels; tflm: without its optional decompression code; ratio = ours / tflm.
+    ours: the host build's kernels (on x86 the SSE2 int8 paths, with the reference kernels
+    they fall back to); ours_portable_kernels: -DMD_KERNELS_PORTABLE (the plain C++ optimized
+    paths, the nearest stand-in for a Cortex-M build's optimized paths); ours_reference_kernels:
+    -DMD_KERNELS_REFERENCE, like TFLM's reference kernels; tflm: without its optional
+    decompression code; ratio = ours / tflm.
     """
     ops = sorted(set(ops))
     tflm_path = tflm_library()
@@ -400,7 +402,7 @@ def compare(ops: Sequence[str]) -> dict:
     tflm = measure(tflm_binary, TFLM_CORE_ROOTS, op_roots, TFLM_EXCLUDED)
     tflm_full = measure(tflm_binary, TFLM_CORE_ROOTS, op_roots)
     ours = {}
-    for kernels in ("optimized", "reference"):
+    for kernels in ("optimized", "portable", "reference"):
         runner = host_runtime.build_runner(sanitize=False, kernels=kernels)
         ours[kernels] = measure(_read(runner), OURS_CORE_ROOTS, ours_op_roots(ops))
     return {
@@ -408,10 +410,12 @@ def compare(ops: Sequence[str]) -> dict:
         "ops' registrations, summed symbol sizes (not a Cortex-M figure)",
         "ops": ops,
         "ours": _figures(ours["optimized"]),
+        "ours_portable_kernels": _figures(ours["portable"]),
         "ours_reference_kernels": _figures(ours["reference"]),
         "tflm": _figures(tflm),
         "tflm_with_compression_bytes": tflm_full.total_bytes,
         "ratio": ours["optimized"].total_bytes / tflm.total_bytes,
+        "portable_kernels_ratio": ours["portable"].total_bytes / tflm.total_bytes,
         "reference_kernels_ratio": ours["reference"].total_bytes / tflm.total_bytes,
         "ours_compiler": _compiler(runner),
         "tflm_compiler": _compiler(tflm_path),

@@ -5,9 +5,9 @@ Keys of a model's result (missing parts are absent, never guessed):
   tflm_arena_bytes, tflm_arena_head, tflm_arena_tail, arena_ratio, latency_us, tflm_latency_us,
   latency_ratio, latency (method details), bit_exact (our host outputs == TFLM's), tiling (our
   patch-based execution policy: auto, off, on), stage ([first, last] op streamed, or null),
-  x86_64_code_size (codesize.compare for the model's op set: ours, ours_reference_kernels, tflm
-  as {bytes, core_bytes, kernel_bytes, functions}, ratio, reference_kernels_ratio, ...; or
-  {error});
+  x86_64_code_size (codesize.compare for the model's op set: ours, ours_portable_kernels,
+  ours_reference_kernels, tflm as {bytes, core_bytes, kernel_bytes, functions}, ratio,
+  portable_kernels_ratio, reference_kernels_ratio, ...; or {error});
 - emulated board: instructions (an unprofiled inference), macs_per_instruction,
   interpreter_overhead, profiled_instructions, profiled_interpreter_overhead,
   exact_invoke (insn_profile: one unprofiled Invoke() counted by a QEMU plugin: instructions,
@@ -127,8 +127,8 @@ def exact_overhead(result: dict) -> str:
 
 def code_size_table(results: list[dict]) -> str:
     """Runtime code per op set, x86-64 proxy (one row per distinct op set), as Markdown."""
-    head = ["op set", "models", "ours B", "ours, reference kernels B", "TFLM B"]
-    head += ["ratio", "reference kernels ratio"]
+    head = ["op set", "models", "ours B", "portable kernels B", "reference kernels B", "TFLM B"]
+    head += ["ratio", "portable ratio", "reference ratio"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     rows: dict[tuple[str, ...], list[str]] = {}
     figures: dict[tuple[str, ...], dict] = {}
@@ -148,9 +148,11 @@ def code_size_table(results: list[dict]) -> str:
                     ", ".join(key),
                     ", ".join(names),
                     f"{size['ours']['bytes']:,}",
+                    f"{size['ours_portable_kernels']['bytes']:,}",
                     f"{size['ours_reference_kernels']['bytes']:,}",
                     f"{size['tflm']['bytes']:,}",
                     f"{size['ratio']:.2f}",
+                    f"{size['portable_kernels_ratio']:.2f}",
                     f"{size['reference_kernels_ratio']:.2f}",
                 ]
             )
