@@ -364,3 +364,19 @@ def test_init_refuses_a_folder_of_someone_elses_files(tmp_path: Path) -> None:
     result = run_cli("init", str(folder), "--board", "native", "--example", "hello_world")
     assert_clean_error(result, "--force")
     assert tree_hashes(folder) == before
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (("build",), "Missing"),
+        (("inspect", "--no-such-option"), "No such option"),
+        (("no-such-command",), "No such command"),
+    ],
+)
+def test_usage_errors_are_one_message_not_a_traceback(args: tuple[str, ...], expected: str) -> None:
+    # typer >= 0.20 raises its vendored click's exceptions; both kinds must end as usage errors.
+    result = run_cli(*args)
+    assert result.code == 2, result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

@@ -41,6 +41,24 @@ for module_name in COMMAND_MODULES:
     importlib.import_module(module_name).register(app)
 
 
+def _usage_error_classes() -> tuple[type[Exception], ...]:
+    """Click's usage-error class, and typer's own copy of it: typer >= 0.20 vendors click as
+    typer._click, and a missing argument then raises that class, not click.ClickException."""
+    import click
+
+    classes: list[type[Exception]] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+    except ImportError:
+        pass
+    else:
+        classes.append(VendoredClickException)
+    return tuple(classes)
+
+
+_USAGE_ERRORS = _usage_error_classes()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI; returns the exit code (also used by tests)."""
     try:
@@ -56,13 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print_error(MicrodeployError("interrupted"))
         return 130
-    except Exception as exc:  # click usage errors carry their own exit code and message
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except _USAGE_ERRORS as exc:  # click usage errors carry their own exit code and message
+        exc.show()
+        return exc.exit_code
     return code if isinstance(code, int) else 0
 
 
