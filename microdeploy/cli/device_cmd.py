@@ -25,7 +25,7 @@ from microdeploy.errors import DeviceError
 from microdeploy.project.app_meta import AppSpec, app_of_project
 from microdeploy.protocol.codec import Record, StreamEvent
 from microdeploy.protocol.monitor import MonitorState, event_as_json, record_as_json
-from microdeploy.protocol.session import Device
+from microdeploy.protocol.session import Device, DeviceInfo
 
 ProjectArg = Annotated[
     Path | None,
@@ -322,11 +322,21 @@ def run(
     results: list[InputResult] = []
     app = app_of_project(folder)  # class labels, when init was given them
 
+    arena: dict[str, int] = {}
+
+    def on_info(info: DeviceInfo) -> None:
+        # The device's own arena report: what its planner placed, of the arena compiled in.
+        arena.update(arena_used=info.arena_used, arena_size=info.arena_size)
+        if not as_json and info.ready:
+            out.print(
+                f"{escape(info.board)}: arena {info.arena_used:,} of {info.arena_size:,} bytes used"
+            )
+
     def on_result(result: InputResult) -> None:
         results.append(result)
         top = result.inference.top[0] if result.inference.top else None
         if as_json:
-            row = result.as_dict()
+            row = {**result.as_dict(), **arena}
             if app.labels and top is not None:
                 row["label"] = app.label(top[0])
                 row["score"] = app.score(top[1])
@@ -357,6 +367,7 @@ def run(
         profile=profile,
         on_event=None if as_json else _print_event,
         on_result=on_result,
+        on_info=on_info,
     )
     differing = [r for r in results if r.match is False]
     if not as_json and report.events:

@@ -126,10 +126,13 @@ def run_inputs(
     compare: bool = True,
     on_event: Callable[[StreamEvent], None] | None = None,
     on_result: Callable[[InputResult], None] | None = None,
+    on_info: Callable[[DeviceInfo], None] | None = None,
 ) -> RunReport:
     url = resolve_port(project, port)
     with Device.open(url, baud, on_event=on_event) as device:
         info = device.info(timeout=timeout)
+        if on_info is not None:
+            on_info(info)
         if not info.ready:
             raise DeviceError(
                 f"the device could not set the model up: {info.error or info.status}",
