@@ -130,24 +130,25 @@ int main(int argc, char** argv) {
     int32_t multiplier = static_cast<int32_t>((1u << 30) | (static_cast<uint32_t>(r) >> 2));
     if (r % 13 == 0) multiplier = 1 << 30;
     if (r % 17 == 0) multiplier = 0x7FFFFFFF;
-    const int shift = -1 - static_cast<int>((r >> 32) % 22);  // right shifts 1..22
+    int shift = -1 - static_cast<int>((r >> 32) % 31);  // right shifts 1..31
+    if (r % 29 == 0) multiplier = 0, shift = 0;         // QuantizeMultiplier of a tiny scale
     const int32_t offset = static_cast<int32_t>((r >> 40) % 256) - 128;
     int32_t acc = static_cast<int32_t>(static_cast<uint32_t>(Next()) >> 2);  // |acc| < 2^30
     if ((r >> 50) & 1) acc = -acc;
     acc >>= static_cast<int>((r >> 52) % 31);                        // every magnitude
     if (r % 19 == 0) acc = static_cast<int32_t>((r >> 20) % 5) - 2;  // around 0 (-1 and M = 2^30)
     if (r % 23 == 0) acc = (r & 1) ? (1 << 30) - 1 : 1 - (1 << 30);
+    const bool fuse = md::opt::DoubledRequantShift(multiplier, shift) <= 22;
     md::opt::DoubledRequant d;
-    if (!md::opt::MakeDoubledRequant(md::opt::MakeRequant(multiplier, shift), offset, &d)) {
+    if (!md::opt::MakeDoubledRequant(multiplier, shift, offset, fuse, &d)) {
       if (++mismatches <= 10) std::printf("doubled requant refused shift %d\n", shift);
       continue;
     }
     const int32_t expected = md::MultiplyByQuantizedMultiplier(acc, multiplier, shift) + offset;
-    const int32_t got = md::opt::RequantizeDoubledPortable(d, 2 * acc);
+    const int32_t got = md::opt::RequantizeDoubledPortable(d, 2 * acc) + (fuse ? 0 : offset);
     if (expected != got && ++mismatches <= 10) {
       std::printf(
-          "doubled requant mismatch acc %ld multiplier %ld shift %d "
-          "offset %ld: %ld, "
+          "doubled requant mismatch acc %ld multiplier %ld shift %d offset %ld: %ld, "
           "expected %ld\n",
           static_cast<long>(acc), static_cast<long>(multiplier), shift, static_cast<long>(offset),
           static_cast<long>(got), static_cast<long>(expected));

@@ -6,10 +6,11 @@ input: depths that are multiples of 4 up to 256 (the DSP path: rounds of 16, 8 a
 and a few that are not (the fallback), odd and even channel counts below and above the
 32-channel chunk, pixel counts that leave 0-3 pixels after the blocks of four (batches of 2
 too), per-channel and per-tensor filter scales, every fused activation (clamps narrower than
-int8 and the full range), input/output zero points at -128 and 127, no bias, and biases large
-enough that the path must refuse them. The firmware is built with `microdeploy build` and run
-with `microdeploy run --json`, which compares every output bit for bit with TFLM's Python
-interpreter."""
+int8 and the full range), input/output zero points at -128 and 127, no bias, biases too large
+to double, and "dead" channels as in vww_96_int8 (filter scales of 1e-9 and below: right shifts
+beyond 22 or a zero multiplier, biases of +-2^30). The firmware is built with `microdeploy
+build` and run with `microdeploy run --json`, which compares every output bit for bit with
+TFLM's Python interpreter."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 DSP_DEPTHS = (4, 8, 12, 16, 20, 24, 28, 36, 44, 64, 100, 128, 132, 256)
 OTHER_DEPTHS = (3, 6, 13)
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
-NUM_OPS = 26
+NUM_RANDOM_OPS = 26
+NUM_OPS = NUM_RANDOM_OPS + 1  # and _big_bias_op
 
 
 def _pointwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[str]]:
@@ -47,7 +49,7 @@ def _pointwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray],
     outputs: list[int] = []
     arrays: list[np.ndarray] = []
     labels: list[str] = []
-    for i in range(NUM_OPS):
+    for i in range(NUM_RANDOM_OPS):
         depth = int(rng.choice(OTHER_DEPTHS if i % 9 == 8 else DSP_DEPTHS))
         channels = int(rng.integers(1, 71))
         batches = 2 if i % 7 == 3 else 1
@@ -60,6 +62,10 @@ def _pointwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray],
         x = b.add_tensor([batches, h, w, depth], "int8", scale=in_scale, zero_point=zp_in)
         arrays.append(random_ints(rng, [batches, h, w, depth], "int8"))
         scales = channel_scales(rng, channels if per_channel else 1)
+        dead = per_channel and i % 4 == 1  # vww_96_int8's dead channels: tiny scale, bias 2^30
+        if dead:
+            for c in rng.choice(channels, size=min(3, channels), replace=False):
+                scales[c] = float(np.float32(rng.choice([3e-9, 2e-11, 1e-13])))
         weights = symmetric_weights(rng, [channels, 1, 1, depth])
         if i % 11 == 5:
             weights[:, 0, 0, 0] = -128  # the full int8 range, not just TFLite's symmetric one
@@ -70,11 +76,13 @@ def _pointwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray],
         op_inputs = [x, wt]
         bias_note = "none"
         if i % 5 != 4:
-            magnitude = 2**30 - 1 if i % 13 == 6 else 20000  # 2^30 - 1: the path refuses it
+            magnitude = 2**30 - 1 if i % 13 == 6 else 20000  # 2^30 - 1: too large to double
             data, b_scales = bias_values(
                 rng, channels, in_scale, scales * (1 if per_channel else channels), "int32",
                 magnitude=magnitude,
             )  # fmt: skip
+            if dead:
+                data[scales.index(min(scales))] = rng.choice([-(2**30), 2**30])
             op_inputs.append(
                 b.add_tensor(
                     [channels],
@@ -96,10 +104,42 @@ def _pointwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray],
         outputs.append(y)
         labels.append(
             f"op {i}: {batches}x{h}x{w}x{depth} -> {channels}, per_channel={per_channel}, "
-            f"{activation}, zp {zp_in}/{zp_out}, bias {bias_note}"
+            f"{activation}, zp {zp_in}/{zp_out}, bias {bias_note}, dead channels {dead}"
         )
+    _big_bias_op(b, rng, inputs, outputs, arrays, labels)
     b.set_io(inputs, outputs)
     return b.build(), arrays, labels
+
+
+def _big_bias_op(
+    b: ModelBuilder,
+    rng: np.random.Generator,
+    inputs: list[int],
+    outputs: list[int],
+    arrays: list[np.ndarray],
+    labels: list[str],
+) -> None:
+    """Biases of +-(2^30 - 1) (too large to double) where the sum still shows in the output:
+    depth 256, weights near 127, inputs far above the zero point -128, and a scale of about
+    1e-7 per accumulator unit: the bias alone gives +-107, the sum adds about 0.7."""
+    depth, channels = 256, 6
+    x = b.add_tensor([1, 3, 3, depth], "int8", scale=0.01, zero_point=-128)
+    arrays.append(rng.integers(100, 127, size=(1, 3, 3, depth), endpoint=True).astype("int8"))
+    weights = rng.integers(100, 127, size=(channels, 1, 1, depth), endpoint=True)
+    weights[1::2] *= -1
+    scales = [0.01] * channels
+    wt = b.add_tensor([channels, 1, 1, depth], "int8", data=weights.astype("int8"),
+                      scale=scales, zero_point=[0] * channels)  # fmt: skip
+    data = np.array([(2**30 - 1) * (-1 if c % 2 else 1) for c in range(channels)], np.int32)
+    bias = b.add_tensor([channels], "int32", data=data, scale=[1e-4] * channels,
+                        zero_point=[0] * channels)  # fmt: skip
+    y = b.add_tensor([1, 3, 3, channels], "int8", scale=float(np.float32(1e-4 / 1e-7)),
+                     zero_point=0)  # fmt: skip
+    b.add_operator("CONV_2D", [x, wt, bias], [y], {"padding": "VALID", "stride_h": 1,
+                                                    "stride_w": 1})  # fmt: skip
+    inputs.append(x)
+    outputs.append(y)
+    labels.append("big-bias op: 1x3x3x256 -> 6, biases +-(2^30 - 1)")
 
 
 @pytest.fixture(scope="module")

@@ -348,24 +348,30 @@ inline void ConvChunkSse2(const ConvInt8Args a, const ChannelConstants& k, int32
 #endif
 
 #if MD_KERNELS_ARM_DSP
-// Channels [c0, c1) of a 1x1, stride 1, unpadded convolution on the DSP path of
-// pointwise_dsp.h. Returns false, having written nothing, when the chunk does not meet its
-// conditions (depth a multiple of 4 up to 256, int8 zero points, every channel's
-// requantization accepted by MakeDoubledRequant, |bias| + depth x 128 x 255 < 2^30); the
-// caller then runs PointwiseChunk. Not inlined: its 2 KB buffer and PointwiseChunk's would
-// otherwise share one stack frame. `cached`: the op's constants in a patch-based stage.
+// Channels [c0, c1) (at most kPointwiseChunk) of a 1x1, stride 1, unpadded convolution on the
+// DSP path of pointwise_dsp.h. Returns false, having written nothing, when the chunk does not
+// meet its conditions (depth a multiple of 4 up to 256, int8 zero points, every channel
+// accepted by MakeDoubledRequant); the caller then runs PointwiseChunk. Channels with
+// |bias| + depth x 128 x 255 >= 2^30 accumulate without their bias (PointwiseDspArgs). Not
+// inlined: its 2 KB buffer and PointwiseChunk's would otherwise share one stack frame.
+// `cached`: the op's constants in a patch-based stage.
 __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& a,
                                                             const OptMultipliers& multipliers,
                                                             const TensorView& filter,
                                                             const BandConstantsView* cached,
                                                             int32_t c0, int32_t c1) {
   if (a.depth % 4 != 0 || a.depth > kPointwiseMaxDepth || a.input_offset < -127 ||
-      a.input_offset > 128) {
+      a.input_offset > 128 || a.output_offset < -128 || a.output_offset > 127) {
     return false;
   }
   const int64_t bias_limit =
       (static_cast<int64_t>(1) << 30) - static_cast<int64_t>(a.depth) * 128 * 255;
-  PointwiseChannel ch[kChannelChunk];
+  PointwiseChannel ch[kPointwiseChunk];
+  Requant q[kPointwiseChunk];  // for channels with a big bias only
+  bool big_bias[kPointwiseChunk];
+  int32_t next_slow[kPointwiseChunk];
+  bool any_big = false;
+  const bool full_range = a.act_min <= -128 && a.act_max >= 127;
   for (int32_t oc = c0; oc < c1; ++oc) {
     int32_t multiplier;
     int shift;
@@ -375,25 +381,42 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
     } else {
       multipliers.Make(ChannelScaleOf(filter, oc), &multiplier, &shift);
     }
+    const int32_t c = oc - c0;
+    const int32_t e = DoubledRequantShift(multiplier, shift);
+    if (e == 0) return false;
     const int32_t bias = a.bias != nullptr ? a.bias[oc] : 0;
     const int64_t magnitude = bias < 0 ? -static_cast<int64_t>(bias) : bias;
-    if (magnitude >= bias_limit ||
-        !MakeDoubledRequant(MakeRequant(multiplier, shift), a.output_offset, &ch[oc - c0].q)) {
-      return false;
-    }
-    ch[oc - c0].bias2 = 2 * bias;
+    big_bias[c] = magnitude >= bias_limit;
+    // Fast: output offset fused (e <= 22), SSAT clamps, doubled bias fits. Slow channels
+    // (dead channels of some models carry +-2^30 biases and tiny scales) get the offset
+    // added after the shift, a big bias through ApplyRequant.
+    const bool fast = full_range && e <= 22 && !big_bias[c];
+    MakeDoubledRequant(multiplier, shift, a.output_offset, fast, &ch[c].q);
+    ch[c].bias2 = big_bias[c] ? 0 : 2 * bias;
+    if (big_bias[c]) q[c] = MakeRequant(multiplier, shift), any_big = true;
+    next_slow[c] = fast ? -1 : c;
   }
-  const PointwiseDspArgs args = {a.input,       a.filter + c0 * a.depth,
-                                 a.output + c0, a.batches * a.in_h * a.in_w,
-                                 a.depth,       a.out_depth,
-                                 c1 - c0,       a.input_offset,
-                                 a.act_min,     a.act_max};
+  for (int32_t c = c1 - c0 - 1, slow = c1 - c0; c >= 0; --c) {
+    slow = next_slow[c] < 0 ? slow : c;
+    next_slow[c] = slow;
+  }
+  const PointwiseDspArgs args = {a.input,
+                                 a.filter + c0 * a.depth,
+                                 a.output + c0,
+                                 a.batches * a.in_h * a.in_w,
+                                 a.depth,
+                                 a.out_depth,
+                                 c1 - c0,
+                                 a.input_offset,
+                                 a.output_offset,
+                                 a.act_min,
+                                 a.act_max,
+                                 any_big ? a.bias + c0 : nullptr,
+                                 any_big ? q : nullptr,
+                                 any_big ? big_bias : nullptr,
+                                 next_slow};
   uint32_t buf[2 * kPointwiseMaxDepth];
-  if (a.act_min <= -128 && a.act_max >= 127) {
-    PointwiseDspChunk<true>(args, ch, buf);
-  } else {
-    PointwiseDspChunk<false>(args, ch, buf);
-  }
+  PointwiseDspChunk(args, ch, buf);
   return true;
 }
 #endif
@@ -418,11 +441,14 @@ inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
 #else
   const bool sse = false;
 #endif
-  for (int32_t c0 = 0; c0 < a.out_depth; c0 += kChannelChunk) {
-    const int32_t c1 = c0 + kChannelChunk < a.out_depth ? c0 + kChannelChunk : a.out_depth;
+  for (int32_t c0 = 0, c1 = 0; c0 < a.out_depth; c0 = c1) {
 #if MD_KERNELS_ARM_DSP
-    if (pointwise && PointwiseDspChunkRuns(a, multipliers, filter, cached, c0, c1)) continue;
+    if (pointwise) {
+      c1 = c0 + kPointwiseChunk < a.out_depth ? c0 + kPointwiseChunk : a.out_depth;
+      if (PointwiseDspChunkRuns(a, multipliers, filter, cached, c0, c1)) continue;
+    }
 #endif
+    c1 = c0 + kChannelChunk < a.out_depth ? c0 + kChannelChunk : a.out_depth;
     if (cached != nullptr) {
       LoadChannelConstants(*cached, a.bias, c0, c1, &k);
     } else {

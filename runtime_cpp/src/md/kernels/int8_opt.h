@@ -342,36 +342,51 @@ inline void RequantizeRow(const Requant* q, const uint32_t* acc, int32_t n, int3
 // Requantization in three instructions, for a doubled accumulator (the 1x1 DSP path feeds
 // 2 (x + input_offset) to SMLAD, so its sums come out doubled at no cost per output).
 // For a = acc with |a| < 2^30, a multiplier M in [2^30, 2^31) (what QuantizeMultiplier gives
-// for any nonzero multiplier), a right shift e in [1, 22], no left shift and an output offset
-// o in [-128, 127]:
-//   MultiplyByQuantizedMultiplier(a, M, -e) + o == (h + addend - [a < 0]) >> e,
-//   h = floor((2a M + 2^31) / 2^32) (SMMULR; SMMLAR adds the addend), addend = 2^(e-1) + o 2^e.
+// for any nonzero multiplier), a right shift e in [1, 31] and no left shift:
+//   MultiplyByQuantizedMultiplier(a, M, -e) == (h + 2^(e-1) - [a < 0]) >> e,
+//   h = floor((2a M + 2^31) / 2^32)  (SMMULR; SMMLAR adds the 2^(e-1)).
 // Why: h = floor((a M + 2^30) / 2^31) is TFLM's high product (see ApplyRequant);
-// RoundingDivideByPOT(h, e) = floor((h + 2^(e-1) - [h < 0]) / 2^e), and o 2^e added inside
-// the floor adds o. [a < 0] differs from [h < 0] only for a M = -2^30 (a = -1, M = 2^30),
-// where h = 0 and both give 0 (2^(e-1) - 1 and 2^(e-1) are both below 2^e). No overflow:
-// |h| <= |a| < 2^30 and |addend| <= 2^21 + 128 2^22 < 2^30.
+// RoundingDivideByPOT(h, e) = floor((h + 2^(e-1) - [h < 0]) / 2^e). [a < 0] differs from
+// [h < 0] only for a M = -2^30 (a = -1, M = 2^30), where h = 0 and both give 0 (2^(e-1) - 1
+// and 2^(e-1) are both below 2^e). No overflow: |h| <= |a| < 2^30 and 2^(e-1) <= 2^30.
+// A multiplier of 0 (QuantizeMultiplier's result for tiny scales, with shift 0) gives h = 0:
+// taken as M = 0, e = 1, the formula yields 0 = MultiplyByQuantizedMultiplier(a, 0, 0).
+// Fused output offset: for e <= 22 and o in [-128, 127], adding o 2^e to the addend adds o to
+// the result (a multiple of 2^e inside the floor) and |addend| <= 2^21 + 128 2^22 < 2^30
+// keeps the sum in range: the whole requantization + offset is SMMLAR, ADD, ASR.
 struct DoubledRequant {
-  int32_t multiplier;  // M
-  int32_t addend;      // 2^(e-1) + o 2^e
+  int32_t multiplier;  // M (or 0)
+  int32_t addend;      // 2^(e-1), + o 2^e when the offset is fused
   int32_t shift;       // e
 };
 
-// Fills *d when channel q and the output offset meet the conditions above.
-inline bool MakeDoubledRequant(const Requant& q, int32_t output_offset, DoubledRequant* d) {
-  if (q.left_shift != 0 || q.right_shift < 1 || q.right_shift > 22 ||
-      q.multiplier < (static_cast<int32_t>(1) << 30) || output_offset < -128 ||
-      output_offset > 127) {
+// The e of a channel with QuantizeMultiplier's (multiplier, shift) when the formula above
+// applies (no left shift; a right shift, or a zero multiplier), else 0.
+inline int32_t DoubledRequantShift(int32_t multiplier, int shift) {
+  if (shift > 0) return 0;
+  if (multiplier == 0) return 1;
+  if (multiplier < (static_cast<int32_t>(1) << 30) || shift == 0) return 0;
+  return shift < -31 ? 31 : -shift;
+}
+
+// Fills *d for the channel; `fuse_offset` (allowed when DoubledRequantShift <= 22 and
+// output_offset is in [-128, 127]) folds the output offset in. False when the formula does
+// not apply.
+inline bool MakeDoubledRequant(int32_t multiplier, int shift, int32_t output_offset,
+                               bool fuse_offset, DoubledRequant* d) {
+  const int32_t e = DoubledRequantShift(multiplier, shift);
+  if (e == 0 || (fuse_offset && (e > 22 || output_offset < -128 || output_offset > 127))) {
     return false;
   }
-  d->multiplier = q.multiplier;
-  d->shift = q.right_shift;
-  d->addend = (static_cast<int32_t>(1) << (q.right_shift - 1)) +
-              output_offset * (static_cast<int32_t>(1) << q.right_shift);
+  d->multiplier = multiplier;
+  d->shift = e;
+  d->addend = (static_cast<int32_t>(1) << (e - 1)) +
+              (fuse_offset ? output_offset * (static_cast<int32_t>(1) << e) : 0);
   return true;
 }
 
 // The formula above in portable C++ (multiplier_check.cc tests it; the DSP path uses SMMLAR).
+// Includes the output offset only when it was fused into d.
 inline int32_t RequantizeDoubledPortable(const DoubledRequant& d, int32_t acc2) {
   const int64_t p = static_cast<int64_t>(acc2) * d.multiplier + (static_cast<int64_t>(1) << 31);
   const int32_t h = static_cast<int32_t>(p >> 32) + d.addend;

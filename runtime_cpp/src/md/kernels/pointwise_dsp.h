@@ -32,6 +32,9 @@ namespace opt {
 
 // Largest depth the DSP 1x1 path widens on the stack (4 pixels x 256 x 2 bytes).
 constexpr int32_t kPointwiseMaxDepth = 256;
+// Channels whose constants it keeps on the stack at once (16 bytes each): the four-pixel
+// blocks are widened once per chunk.
+constexpr int32_t kPointwiseChunk = 64;
 
 // One output channel of the 1x1 DSP path.
 struct PointwiseChannel {
@@ -47,7 +50,15 @@ struct PointwiseDspArgs {
   int8_t* output;
   int32_t pixels, depth, out_depth, channels;
   int32_t input_offset;  // in [-127, 128]
-  int32_t act_min, act_max;
+  int32_t output_offset, act_min, act_max;
+  // Channels whose bias is too large to double (nullptr when there are none): their sums
+  // start at 0 and are requantized from bias + sum / 2 by ApplyRequant with requant[c].
+  const int32_t* bias;
+  const Requant* requant;
+  const bool* big_bias;
+  // next_slow[c]: the first channel >= c that is not fast (`channels` if none); a fast
+  // channel has its output offset fused and the full int8 range.
+  const int32_t* next_slow;
 };
 
 inline uint32_t Sxtab16(uint32_t add, uint32_t v) {
@@ -87,15 +98,7 @@ inline int32_t RequantizeDoubled(const DoubledRequant& d, int32_t acc2) {
   return (h + (acc2 >> 31)) >> d.shift;
 }
 
-template <bool kFullRange>
-inline int8_t ClampToInt8(int32_t v, int32_t act_min, int32_t act_max) {
-  if (kFullRange) return static_cast<int8_t>(__ssat(v, 8));
-  v = v < act_min ? act_min : v;
-  v = v > act_max ? act_max : v;
-  return static_cast<int8_t>(v);
-}
-
-// One 4-value step of DotFourPixels: filter word -> two pairs, 8 SMLADs.
+// One 4-value step of the four-pixel dot product: filter word -> two pairs, 8 SMLADs.
 #define MD_PW_STEP                      \
   "ldr %[w], [%[f]], #4\n\t"            \
   "ldmia %[buf]!, {r4, r5, r6, r8}\n\t" \
@@ -111,34 +114,125 @@ inline int8_t ClampToInt8(int32_t v, int32_t act_min, int32_t act_max) {
   "smlad %[a3], %[w02], r6, %[a3]\n\t"  \
   "smlad %[a3], %[w], r8, %[a3]\n\t"
 
-// acc[i] += sum_k filter[k] * pixel_i[k] over `depth` values (a multiple of 4) of the four
-// widened pixels; advances *filter by depth. Rounds of 16 values, then 8 and 4. r4-r6 and r8
-// hold the loaded words (LDM's list must be ascending; r7 may be the frame pointer).
+// a0..a3 += the dot products of `depth` values (a multiple of 4; in n) of the filter at f
+// with the four widened pixels at buf. Rounds of 16 values, then 8 and 4; f and buf advance.
+// r4-r6 and r8 hold the loaded words (LDM's list must be ascending; r7 may be the frame
+// pointer).
+#define MD_PW_DOT                                       \
+  "subs %[n], %[n], #16\n\t"                            \
+  "blt 2f\n"                                            \
+  "1:\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP  \
+  "subs %[n], %[n], #16\n\t"                            \
+  "bge 1b\n"                                            \
+  "2:\n\t" /* n = depth mod 16 - 16: same low 4 bits */ \
+  "tst %[n], #8\n\t"                                    \
+  "beq 3f\n\t" MD_PW_STEP MD_PW_STEP                    \
+  "3:\n\t"                                              \
+  "tst %[n], #4\n\t"                                    \
+  "beq 4f\n\t" MD_PW_STEP "4:\n\t"
+
+// acc[i] += sum_k filter[k] * pixel_i[k] for the four widened pixels; advances *filter.
 __attribute__((always_inline)) inline void DotFourPixels(const int8_t** filter, const uint32_t* buf,
                                                          int32_t depth, int32_t& a0, int32_t& a1,
                                                          int32_t& a2, int32_t& a3) {
   const int8_t* f = *filter;
+#if defined(__OPTIMIZE__)  // unoptimized builds keep a frame pointer: too few registers
   int32_t n = depth;
   uint32_t w, w02;
-  __asm__ volatile(
-      "subs %[n], %[n], #16\n\t"
-      "blt 2f\n"
-      "1:\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP
-      "subs %[n], %[n], #16\n\t"
-      "bge 1b\n"
-      "2:\n\t"  // n = depth mod 16 - 16: the same low four bits as depth
-      "tst %[n], #8\n\t"
-      "beq 3f\n\t" MD_PW_STEP MD_PW_STEP
-      "3:\n\t"
-      "tst %[n], #4\n\t"
-      "beq 4f\n\t" MD_PW_STEP "4:\n\t"
-      : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [f] "+r"(f), [buf] "+r"(buf),
-        [n] "+r"(n), [w] "=&r"(w), [w02] "=&r"(w02)
-      :
-      : "r4", "r5", "r6", "r8", "cc", "memory");
+  __asm__ volatile(MD_PW_DOT
+                   : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [f] "+r"(f),
+                     [buf] "+r"(buf), [n] "+r"(n), [w] "=&r"(w), [w02] "=&r"(w02)
+                   :
+                   : "r4", "r5", "r6", "r8", "cc", "memory");
+#else
+  for (int32_t k = 0; k < depth; k += 4, f += 4, buf += 8) {
+    const uint32_t w = LoadWord(f);
+    const uint32_t w02 = Sxtb16(w), w13 = Sxtb16Ror8(w);
+    a0 = SmladPairs(w13, buf[1], SmladPairs(w02, buf[0], a0));
+    a1 = SmladPairs(w13, buf[3], SmladPairs(w02, buf[2], a1));
+    a2 = SmladPairs(w13, buf[5], SmladPairs(w02, buf[4], a2));
+    a3 = SmladPairs(w13, buf[7], SmladPairs(w02, buf[6], a3));
+  }
+#endif
   *filter = f;
 }
 
+// What the all-assembly channel loop of a four-pixel block reads (pushed on its stack).
+struct FourPixelBlock {
+  const PointwiseChannel* ch;      // first channel
+  const PointwiseChannel* ch_end;  // one past the last
+  int8_t* out;                     // pixel 0's output of the first channel
+  int32_t out_depth;
+  const uint32_t* buf;  // the four widened pixels
+  int32_t depth;
+};
+
+// Channels [ch, ch_end) of a four-pixel block with the output offset fused and the full int8
+// range (SSAT alone clamps), all in assembly: per channel, the accumulators start at 2 x bias,
+// MD_PW_DOT runs, then SMMLAR/ADD/ASR/SSAT per output and four STRBs (pixels out_depth
+// apart). About 41 instructions per channel besides the dot product (the C++ loop around
+// DotFourPixels took about 60: it spilled pointers around the assembly). The block's
+// variables live on the stack the assembly pushes, as it needs every register but r7.
+// Returns the filter pointer advanced past the block's channels.
+#if defined(__OPTIMIZE__)
+__attribute__((noinline)) inline const int8_t* FourPixelBlockFast(const FourPixelBlock& b,
+                                                                  const int8_t* f) {
+  const FourPixelBlock* s = &b;
+  int32_t a0, a1, a2, a3, n;
+  uint32_t w, w02;
+  const uint32_t* buf;
+  __asm__ volatile(
+      // sp+0 ch, +4 ch_end, +8 out, +12 out_depth, +16 buf, +20 depth.
+      "ldrd %[w], %[w02], [%[s], #16]\n\t"
+      "strd %[w], %[w02], [sp, #-8]!\n\t"
+      "ldmia %[s], {r4, r5, r6, r8}\n\t"
+      "push {r4, r5, r6, r8}\n"
+      "0:\n\t"
+      "ldr %[n], [sp]\n\t"
+      "ldr %[a0], [%[n], #12]\n\t"  // bias2
+      "mov %[a1], %[a0]\n\t"
+      "mov %[a2], %[a0]\n\t"
+      "mov %[a3], %[a0]\n\t"
+      "ldrd %[buf], %[n], [sp, #16]\n\t" MD_PW_DOT
+      "ldr %[n], [sp]\n\t"
+      "ldmia %[n]!, {r4, r5, r6, r8}\n\t"  // multiplier, addend, shift, bias2
+      "str %[n], [sp]\n\t"
+      "smmlar %[w], %[a0], r4, r5\n\t"
+      "add %[w], %[w], %[a0], asr #31\n\t"
+      "asr %[w], %[w], r6\n\t"
+      "ssat %[a0], #8, %[w]\n\t"
+      "smmlar %[w], %[a1], r4, r5\n\t"
+      "add %[w], %[w], %[a1], asr #31\n\t"
+      "asr %[w], %[w], r6\n\t"
+      "ssat %[a1], #8, %[w]\n\t"
+      "smmlar %[w], %[a2], r4, r5\n\t"
+      "add %[w], %[w], %[a2], asr #31\n\t"
+      "asr %[w], %[w], r6\n\t"
+      "ssat %[a2], #8, %[w]\n\t"
+      "smmlar %[w], %[a3], r4, r5\n\t"
+      "add %[w], %[w], %[a3], asr #31\n\t"
+      "asr %[w], %[w], r6\n\t"
+      "ssat %[a3], #8, %[w]\n\t"
+      "ldrd %[buf], %[w], [sp, #8]\n\t"  // out, out_depth
+      "strb %[a1], [%[buf], %[w]]\n\t"
+      "add %[w02], %[buf], %[w], lsl #1\n\t"
+      "strb %[a2], [%[w02]]\n\t"
+      "strb %[a3], [%[w02], %[w]]\n\t"
+      "strb %[a0], [%[buf]], #1\n\t"
+      "str %[buf], [sp, #8]\n\t"
+      "ldr %[w], [sp, #4]\n\t"
+      "cmp %[n], %[w]\n\t"
+      "bne 0b\n\t"
+      "add sp, sp, #24\n\t"
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [f] "+r"(f),
+        [buf] "=&r"(buf), [n] "=&r"(n), [w] "=&r"(w), [w02] "=&r"(w02), [s] "+r"(s)
+      :
+      : "r4", "r5", "r6", "r8", "cc", "memory");
+  return f;
+}
+#endif
+
+#undef MD_PW_DOT
 #undef MD_PW_STEP
 
 // sum_k filter[k] * pixel[k] for one widened pixel (depth a multiple of 4); advances *filter.
@@ -154,10 +248,27 @@ inline int32_t DotOnePixel(const int8_t** filter, const uint32_t* buf, int32_t d
   return acc;
 }
 
+// The output value of channel c's doubled accumulator. A fast channel (next_slow[c] != c)
+// has the output offset fused into its addend and the full int8 range (SSAT alone clamps).
+// Otherwise the offset is added here and act_min/act_max clamp, and a channel with a big bias
+// (its sum started at 0) takes bias + acc2 / 2 through ApplyRequant.
+inline int8_t PointwiseOutput(const PointwiseDspArgs& a, const PointwiseChannel& k, int32_t c,
+                              int32_t acc2) {
+  if (a.next_slow[c] != c) return static_cast<int8_t>(__ssat(RequantizeDoubled(k.q, acc2), 8));
+  if (a.big_bias != nullptr && a.big_bias[c]) {
+    const uint32_t acc = static_cast<uint32_t>(a.bias[c]) + static_cast<uint32_t>(acc2 >> 1);
+    return RequantizeToInt8(a.requant[c], acc, a.output_offset, a.act_min, a.act_max);
+  }
+  int32_t v = RequantizeDoubled(k.q, acc2) + a.output_offset;
+  v = v < a.act_min ? a.act_min : v;
+  v = v > a.act_max ? a.act_max : v;
+  return static_cast<int8_t>(v);
+}
+
 // Every pixel, channels [0, channels) of the args (one chunk). `ch` holds the channels'
-// constants, `buf` 8 x depth / 4 words.
-template <bool kFullRange>
-void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* ch, uint32_t* buf) {
+// constants, `buf` 8 x depth / 4 words. Runs of fast channels of a four-pixel block go to
+// FourPixelBlockFast, the other channels through DotFourPixels and PointwiseOutput.
+inline void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* ch, uint32_t* buf) {
   const uint32_t off2 = static_cast<uint32_t>(2 * a.input_offset) & 0xFFFFu;
   const uint32_t off2x2 = off2 | (off2 << 16);
   const int32_t od = a.out_depth;
@@ -167,13 +278,22 @@ void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* ch, uin
     int8_t* out = a.output + p * od;
     const int8_t* f = a.filter;
     for (int32_t c = 0; c < a.channels; ++c) {
+#if defined(__OPTIMIZE__)
+      const int32_t run_end = a.next_slow[c];
+      if (run_end != c) {
+        const FourPixelBlock block = {ch + c, ch + run_end, out + c, od, buf, a.depth};
+        f = FourPixelBlockFast(block, f);
+        c = run_end - 1;
+        continue;
+      }
+#endif
       const PointwiseChannel k = ch[c];
       int32_t a0 = k.bias2, a1 = k.bias2, a2 = k.bias2, a3 = k.bias2;
       DotFourPixels(&f, buf, a.depth, a0, a1, a2, a3);
-      out[c] = ClampToInt8<kFullRange>(RequantizeDoubled(k.q, a0), a.act_min, a.act_max);
-      out[c + od] = ClampToInt8<kFullRange>(RequantizeDoubled(k.q, a1), a.act_min, a.act_max);
-      out[c + 2 * od] = ClampToInt8<kFullRange>(RequantizeDoubled(k.q, a2), a.act_min, a.act_max);
-      out[c + 3 * od] = ClampToInt8<kFullRange>(RequantizeDoubled(k.q, a3), a.act_min, a.act_max);
+      out[c] = PointwiseOutput(a, k, c, a0);
+      out[c + od] = PointwiseOutput(a, k, c, a1);
+      out[c + 2 * od] = PointwiseOutput(a, k, c, a2);
+      out[c + 3 * od] = PointwiseOutput(a, k, c, a3);
     }
   }
   for (; p < a.pixels; ++p) {
@@ -182,7 +302,7 @@ void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* ch, uin
     const int8_t* f = a.filter;
     for (int32_t c = 0; c < a.channels; ++c) {
       const int32_t acc = DotOnePixel(&f, buf, a.depth, ch[c].bias2);
-      out[c] = ClampToInt8<kFullRange>(RequantizeDoubled(ch[c].q, acc), a.act_min, a.act_max);
+      out[c] = PointwiseOutput(a, ch[c], c, acc);
     }
   }
 }
