@@ -134,6 +134,69 @@ __attribute__((noinline)) void DepthwiseFourChannelsDsp(const int8_t* in_origin,
   acc[0] = static_cast<uint32_t>(a0), acc[1] = static_cast<uint32_t>(a1);
   acc[2] = static_cast<uint32_t>(a2), acc[3] = static_cast<uint32_t>(a3);
 }
+
+// 3x3 windows: the chunk's filter words sign-extended once (Widen3x3Filters: per group of four
+// channels, tap t's (w0, w2) and (w1, w3) pairs at words 2t and 2t + 1), and the nine taps
+// unrolled: per tap one input load, two SXTB16 (none for kBroadcast), one LDRD of the filter
+// pairs and four SMLAxy, about 8 instructions for 4 MACs instead of about 15.
+constexpr int32_t kDw3x3Words = 18;
+
+inline void Widen3x3Filters(const int8_t* filter, int32_t out_depth, int32_t c0, int32_t n,
+                            uint32_t* w) {
+  for (int32_t c = 0; c + 4 <= n; c += 4, w += kDw3x3Words) {
+    for (int32_t t = 0; t < 9; ++t) {
+      const uint32_t word = LoadWord(filter + t * out_depth + c0 + c);
+      w[2 * t] = Sxtb16(word);
+      w[2 * t + 1] = Sxtb16Ror8(word);
+    }
+  }
+}
+
+// One tap of DepthwiseFourChannels3x3Dsp: w[0], w[1] are its (w0, w2) and (w1, w3) pairs.
+template <bool kBroadcast>
+__attribute__((always_inline)) inline void Dw3x3Tap(const int8_t* in, const uint32_t* w,
+                                                    int32_t& a0, int32_t& a1, int32_t& a2,
+                                                    int32_t& a3) {
+  const int16x2_t w02 = static_cast<int16x2_t>(w[0]), w13 = static_cast<int16x2_t>(w[1]);
+  if (kBroadcast) {  // the bottom half of a sign-extended int8 is the value
+    const int16x2_t x = static_cast<int16x2_t>(static_cast<int32_t>(*in));
+    a0 = __smlabb(x, w02, a0);
+    a2 = __smlabt(x, w02, a2);
+    a1 = __smlabb(x, w13, a1);
+    a3 = __smlabt(x, w13, a3);
+  } else {
+    const uint32_t xw = LoadWord(in);
+    const int16x2_t x02 = __sxtb16(xw), x13 = static_cast<int16x2_t>(Sxtb16Ror8(xw));
+    a0 = __smlabb(x02, w02, a0);
+    a2 = __smlatt(x02, w02, a2);
+    a1 = __smlabb(x13, w13, a1);
+    a3 = __smlatt(x13, w13, a3);
+  }
+}
+
+// Channels [c, c + 4) of one output pixel whose 3x3 window lies inside the input (see
+// DepthwiseFourChannelsDsp), the nine taps written out.
+template <bool kBroadcast>
+__attribute__((noinline)) void DepthwiseFourChannels3x3Dsp(const int8_t* origin, int32_t step_x,
+                                                           int32_t step_y, const uint32_t* w,
+                                                           const uint32_t* base, uint32_t* acc) {
+  int32_t a0 = static_cast<int32_t>(base[0]), a1 = static_cast<int32_t>(base[1]);
+  int32_t a2 = static_cast<int32_t>(base[2]), a3 = static_cast<int32_t>(base[3]);
+  const int8_t* r0 = origin;
+  const int8_t* r1 = origin + step_y;
+  const int8_t* r2 = r1 + step_y;
+  Dw3x3Tap<kBroadcast>(r0, w, a0, a1, a2, a3);
+  Dw3x3Tap<kBroadcast>(r0 + step_x, w + 2, a0, a1, a2, a3);
+  Dw3x3Tap<kBroadcast>(r0 + 2 * step_x, w + 4, a0, a1, a2, a3);
+  Dw3x3Tap<kBroadcast>(r1, w + 6, a0, a1, a2, a3);
+  Dw3x3Tap<kBroadcast>(r1 + step_x, w + 8, a0, a1, a2, a3);
+  Dw3x3Tap<kBroadcast>(r1 + 2 * step_x, w + 10, a0, a1, a2, a3);
+  Dw3x3Tap<kBroadcast>(r2, w + 12, a0, a1, a2, a3);
+  Dw3x3Tap<kBroadcast>(r2 + step_x, w + 14, a0, a1, a2, a3);
+  Dw3x3Tap<kBroadcast>(r2 + 2 * step_x, w + 16, a0, a1, a2, a3);
+  acc[0] = static_cast<uint32_t>(a0), acc[1] = static_cast<uint32_t>(a1);
+  acc[2] = static_cast<uint32_t>(a2), acc[3] = static_cast<uint32_t>(a3);
+}
 #endif
 
 #if MD_KERNELS_SSE2
@@ -341,6 +404,7 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
   const int32_t taps = g.filter_h * g.filter_w;
   const int32_t dm = a.depth_multiplier;
   Requant q[kChannelChunk];
+  [[maybe_unused]] int32_t shifts[kChannelChunk];  // the shifts q was made from (DSP path)
   uint32_t bias[kChannelChunk];
   uint32_t base[kChannelChunk];
   uint32_t acc[kChannelChunk];
@@ -355,6 +419,7 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
       if (cached != nullptr) {
         const BandChannel& ch = cached->channel[oc];
         q[oc - c0] = MakeRequant(ch.multiplier, ch.shift);
+        shifts[oc - c0] = ch.shift;
         bias[oc - c0] = a.bias != nullptr ? static_cast<uint32_t>(a.bias[oc]) : 0u;
         base[oc - c0] = ch.base;
         continue;
@@ -363,6 +428,7 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
       int shift;
       multipliers.Make(ChannelScaleOf(filter, oc), &multiplier, &shift);
       q[oc - c0] = MakeRequant(multiplier, shift);
+      shifts[oc - c0] = shift;
       bias[oc - c0] = a.bias != nullptr ? static_cast<uint32_t>(a.bias[oc]) : 0u;
 #if MD_KERNELS_SSE2
       if (sse) continue;  // no filter sums: the SSE2 path adds the offset to the inputs
@@ -380,6 +446,28 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
     }
 #endif
     const bool simple = AllRequantsSimple(q, n);
+#if MD_KERNELS_ARM_DSP
+    // The three-instruction requantization of int8_opt.h (acc doubled by one shift) when
+    // every channel allows it and no accumulator can reach 2^30 (|bias| + taps x 128 x 255
+    // bounds it); `fused` also needs every right shift <= 22 and the full int8 range.
+    DoubledRequant doubled[kChannelChunk];
+    bool use_doubled = true, fused = a.act_min <= -128 && a.act_max >= 127 &&
+                                     a.output_offset >= -128 && a.output_offset <= 127;
+    const int64_t bias_limit =
+        (static_cast<int64_t>(1) << 30) - static_cast<int64_t>(taps) * 128 * 255;
+    for (int32_t i = 0; i < n && use_doubled; ++i) {
+      const int64_t bv = static_cast<int32_t>(bias[i]);
+      const int32_t e = DoubledRequantShift(q[i].multiplier, shifts[i]);
+      use_doubled = e != 0 && (bv < 0 ? -bv : bv) < bias_limit;
+      fused = fused && e <= 22;
+    }
+    for (int32_t i = 0; i < n && use_doubled; ++i) {
+      MakeDoubledRequant(q[i].multiplier, shifts[i], a.output_offset, fused, &doubled[i]);
+    }
+    const bool is3x3 = g.filter_h == 3 && g.filter_w == 3;
+    uint32_t widened[kChannelChunk / 4 * kDw3x3Words];
+    if (is3x3 && (dm == 1 || dm % 4 == 0)) Widen3x3Filters(a.filter, a.out_depth, c0, n, widened);
+#endif
     for (int32_t b = 0; b < a.batches; ++b) {
       const int8_t* image = a.input + b * a.in_h * a.in_w * a.in_depth;
       for (int32_t out_y = 0; out_y < g.out_h; ++out_y) {
@@ -399,6 +487,18 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
             const int8_t* origin = image + (y0 * a.in_w + x0) * a.in_depth;
             const int32_t step_x = g.dilation_w * a.in_depth;
             const int32_t step_y = g.dilation_h * a.in_w * a.in_depth;
+            if (is3x3) {
+              for (; c + 4 <= n; c += 4) {
+                const uint32_t* w = widened + c / 4 * kDw3x3Words;
+                if (dm == 1) {
+                  DepthwiseFourChannels3x3Dsp<false>(origin + c0 + c, step_x, step_y, w, base + c,
+                                                     acc + c);
+                } else {
+                  DepthwiseFourChannels3x3Dsp<true>(origin + (c0 + c) / dm, step_x, step_y, w,
+                                                    base + c, acc + c);
+                }
+              }
+            }
             for (; c + 4 <= n; c += 4) {
               const int8_t* f = a.filter + c0 + c;
               if (dm == 1) {
@@ -448,6 +548,17 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
             }
           }
           int8_t* out = a.output + ((b * g.out_h + out_y) * g.out_w + out_x) * a.out_depth + c0;
+#if MD_KERNELS_ARM_DSP
+          if (use_doubled) {
+            if (fused) {
+              RequantizeRowDoubled<true>(doubled, acc, n, 0, 0, 0, out);
+            } else {
+              RequantizeRowDoubled<false>(doubled, acc, n, a.output_offset, a.act_min, a.act_max,
+                                          out);
+            }
+            continue;
+          }
+#endif
           if (simple) {
             for (int32_t i = 0; i < n; ++i) {
               out[i] = RequantizeToInt8<true>(q[i], acc[i], a.output_offset, a.act_min, a.act_max);

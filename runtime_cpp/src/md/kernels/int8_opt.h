@@ -502,6 +502,33 @@ inline uint32_t DotDsp(const int8_t* a, const int8_t* b, int32_t n) {
   return total;
 }
 
+// The requantization of RequantizeDoubledPortable in three instructions (SMMLAR, ADD, ASR).
+inline int32_t RequantizeDoubled(const DoubledRequant& d, int32_t acc2) {
+  int32_t h;
+  __asm__("smmlar %0, %1, %2, %3" : "=r"(h) : "r"(acc2), "r"(d.multiplier), "r"(d.addend));
+  return (h + (acc2 >> 31)) >> d.shift;
+}
+
+// out[i] = the int8 output of accumulator acc[i] (|acc[i]| < 2^30) with channel requant d[i]:
+// kFused, the output offset is in the addends and the range is all of int8 (SSAT clamps);
+// otherwise the offset is added after the shift and act_min/act_max clamp.
+template <bool kFused>
+inline void RequantizeRowDoubled(const DoubledRequant* d, const uint32_t* acc, int32_t n,
+                                 int32_t output_offset, int32_t act_min, int32_t act_max,
+                                 int8_t* out) {
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t v = RequantizeDoubled(d[i], static_cast<int32_t>(acc[i] << 1));
+    if (kFused) {
+      out[i] = static_cast<int8_t>(__ssat(v, 8));
+    } else {
+      int32_t o = v + output_offset;
+      o = o < act_min ? act_min : o;
+      o = o > act_max ? act_max : o;
+      out[i] = static_cast<int8_t>(o);
+    }
+  }
+}
+
 // DotAndSumPortable with SMLAD; the sum multiplies b's pairs by (1, 1).
 inline uint32_t DotAndSumDsp(const int8_t* a, const int8_t* b, int32_t n, uint32_t* sum_b) {
   constexpr uint32_t kOnes = 0x00010001u;

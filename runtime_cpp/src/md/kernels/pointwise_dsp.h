@@ -91,13 +91,6 @@ inline void WidenPixels(const int8_t* in, int32_t depth, int32_t count, uint32_t
   }
 }
 
-// The requantization of RequantizeDoubledPortable in three instructions (SMMLAR, ADD, ASR).
-inline int32_t RequantizeDoubled(const DoubledRequant& d, int32_t acc2) {
-  int32_t h;
-  __asm__("smmlar %0, %1, %2, %3" : "=r"(h) : "r"(acc2), "r"(d.multiplier), "r"(d.addend));
-  return (h + (acc2 >> 31)) >> d.shift;
-}
-
 // One 4-value step of the four-pixel dot product: filter word -> two pairs, 8 SMLADs.
 #define MD_PW_STEP                      \
   "ldr %[w], [%[f]], #4\n\t"            \
