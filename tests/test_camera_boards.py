@@ -99,6 +99,7 @@ def test_tinyml_kit_project_gets_the_library_and_the_ov767x_driver(tmp_path: Pat
         "camera.h",
         "camera_input.cc",
         "camera_input.h",
+        "driver_state.h",
         "frame_prep.cc",
         "frame_prep.h",
         "ov767x",

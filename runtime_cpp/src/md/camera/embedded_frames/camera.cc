@@ -5,6 +5,8 @@
 // can replay recorded frames. Nothing is copied: frames stay in flash.
 #include "md/camera/camera.h"
 
+#include "md/camera/driver_state.h"
+
 // Defined by the project: `count` frames of the configured size and format, back to back.
 extern const uint8_t g_md_camera_frames[];
 extern const uint32_t g_md_camera_frame_count;
@@ -13,35 +15,28 @@ namespace md {
 namespace camera {
 namespace {
 
-bool g_started = false;
-CameraStatus g_begin_status = CameraStatus::kOk;
-CameraConfig g_config;
+DriverState g_state;
 uint32_t g_next = 0;
 const char* g_error = "";
 
 }  // namespace
 
 CameraStatus Begin(const CameraConfig& config) {
-  if (g_started) return g_begin_status;
-  g_started = true;
-  g_config = config;
+  if (!g_state.StartOnce(config)) return g_state.begin_status;
   if (FrameBytes(config.width, config.height, config.format) != kFrameBytes) {
     g_error = "embedded frames are of the compile-time MD_CAMERA_WIDTH/HEIGHT/FORMAT only";
-    g_begin_status = CameraStatus::kUnsupported;
+    g_state.begin_status = CameraStatus::kUnsupported;
   } else if (g_md_camera_frame_count == 0) {
     g_error = "no frames compiled in (init --camera-frames DIR)";
-    g_begin_status = CameraStatus::kNoFrame;
+    g_state.begin_status = CameraStatus::kNoFrame;
   }
-  return g_begin_status;
+  return g_state.begin_status;
 }
 
 CameraStatus Capture(Frame* frame) {
-  if (!g_started || g_begin_status != CameraStatus::kOk) return CameraStatus::kNotStarted;
-  frame->data = g_md_camera_frames + static_cast<size_t>(g_next) * kFrameBytes;
-  frame->bytes = kFrameBytes;
-  frame->width = g_config.width;
-  frame->height = g_config.height;
-  frame->format = g_config.format;
+  if (!g_state.Ready()) return CameraStatus::kNotStarted;
+  // Begin() accepted only the compile-time size: a frame is kFrameBytes.
+  g_state.Fill(frame, g_md_camera_frames + static_cast<size_t>(g_next) * kFrameBytes);
   g_next = (g_next + 1) % g_md_camera_frame_count;
   return CameraStatus::kOk;
 }

@@ -15,6 +15,7 @@
 #include <cstdio>
 
 #include "esp_camera.h"
+#include "md/camera/driver_state.h"
 
 #ifndef MD_CAMERA_XCLK_HZ
 #define MD_CAMERA_XCLK_HZ 20000000
@@ -37,9 +38,7 @@ namespace md {
 namespace camera {
 namespace {
 
-bool g_started = false;
-CameraStatus g_begin_status = CameraStatus::kOk;
-CameraConfig g_config;
+DriverState g_state;
 camera_fb_t* g_fb = nullptr;
 char g_error[96] = "";
 
@@ -70,16 +69,15 @@ CameraStatus Fail(CameraStatus status, const char* message) {
 }  // namespace
 
 CameraStatus Begin(const CameraConfig& config) {
-  if (g_started) return g_begin_status;
-  g_started = true;
-  g_config = config;
+  if (!g_state.StartOnce(config)) return g_state.begin_status;
   framesize_t size = FRAMESIZE_QQVGA;
   if (!FrameSize(config.width, config.height, &size) ||
       (config.format != PixelFormat::kGray8 && config.format != PixelFormat::kRgb565Be)) {
-    g_begin_status = Fail(CameraStatus::kUnsupported,
-                          "esp32-camera: use 96x96, qqvga, qcif, hqvga, 240x240, qvga or vga, "
-                          "grayscale or rgb565");
-    return g_begin_status;
+    g_state.begin_status =
+        Fail(CameraStatus::kUnsupported,
+             "esp32-camera: use 96x96, qqvga, qcif, hqvga, 240x240, qvga or vga, "
+             "grayscale or rgb565");
+    return g_state.begin_status;
   }
   camera_config_t c = {};
   c.pin_pwdn = MD_CAMERA_PIN_PWDN;
@@ -114,30 +112,26 @@ CameraStatus Begin(const CameraConfig& config) {
   const esp_err_t err = esp_camera_init(&c);
   if (err != ESP_OK) {
     std::snprintf(g_error, sizeof(g_error), "esp_camera_init failed: error 0x%x", err);
-    g_begin_status = CameraStatus::kDeviceError;
+    g_state.begin_status = CameraStatus::kDeviceError;
   }
-  return g_begin_status;
+  return g_state.begin_status;
 }
 
 CameraStatus Capture(Frame* frame) {
-  if (!g_started || g_begin_status != CameraStatus::kOk) return CameraStatus::kNotStarted;
+  if (!g_state.Ready()) return CameraStatus::kNotStarted;
   if (g_fb != nullptr) Release();  // a frame never given back would starve the driver
   g_fb = esp_camera_fb_get();
   if (g_fb == nullptr) return Fail(CameraStatus::kNoFrame, "esp_camera_fb_get gave no frame");
   const PixelFormat format =
       g_fb->format == PIXFORMAT_GRAYSCALE ? PixelFormat::kGray8 : PixelFormat::kRgb565Be;
-  if (static_cast<int>(g_fb->width) != g_config.width ||
-      static_cast<int>(g_fb->height) != g_config.height ||
+  if (static_cast<int>(g_fb->width) != g_state.config.width ||
+      static_cast<int>(g_fb->height) != g_state.config.height ||
       (g_fb->format != PIXFORMAT_GRAYSCALE && g_fb->format != PIXFORMAT_RGB565) ||
-      g_fb->len < FrameBytes(g_config.width, g_config.height, format)) {
+      g_fb->len < FrameBytes(g_state.config.width, g_state.config.height, format)) {
     Release();
     return Fail(CameraStatus::kUnsupported, "esp32-camera frame is not of the configured size");
   }
-  frame->data = g_fb->buf;
-  frame->bytes = g_fb->len;
-  frame->width = g_config.width;
-  frame->height = g_config.height;
-  frame->format = format;
+  g_state.Fill(frame, g_fb->buf, g_fb->len, format);
   return CameraStatus::kOk;
 }
 

@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "md/camera/driver_state.h"
+
 namespace md {
 namespace camera {
 namespace {
@@ -26,9 +28,7 @@ uint8_t g_frame[kFrameBytes];
 char g_paths[kMaxFrames][kMaxPath];
 int g_count = 0;
 int g_next = 0;
-bool g_started = false;
-CameraStatus g_begin_status = CameraStatus::kOk;
-CameraConfig g_config;
+DriverState g_state;
 char g_error[kMaxPath + 128] = "";
 
 CameraStatus Fail(CameraStatus status, const char* what, const char* path) {
@@ -100,7 +100,8 @@ long ReadField(FILE* file) {
 CameraStatus LoadFrame(const char* path) {
   FILE* file = std::fopen(path, "rb");
   if (file == nullptr) return Fail(CameraStatus::kNoFrame, "cannot open frame", path);
-  const size_t bytes = FrameBytes(g_config.width, g_config.height, g_config.format);
+  const CameraConfig& config = g_state.config;
+  const size_t bytes = g_state.ConfiguredBytes();
   CameraStatus status = CameraStatus::kOk;
   if (!EndsWith(path, ".raw")) {
     const bool grey = EndsWith(path, ".pgm");
@@ -116,11 +117,11 @@ CameraStatus LoadFrame(const char* path) {
                     grey ? "not a binary 8-bit PGM (P5, maxval 255)"
                          : "not a binary 8-bit PPM (P6, maxval 255)",
                     path);
-    } else if (width != g_config.width || height != g_config.height || format != g_config.format) {
+    } else if (width != config.width || height != config.height || format != config.format) {
       char what[128];
       std::snprintf(what, sizeof(what), "frame is %ldx%ld %s, the camera gives %dx%d %s", width,
-                    height, PixelFormatName(format), g_config.width, g_config.height,
-                    PixelFormatName(g_config.format));
+                    height, PixelFormatName(format), config.width, config.height,
+                    PixelFormatName(config.format));
       status = Fail(CameraStatus::kUnsupported, what, path);
     }
   }
@@ -134,36 +135,32 @@ CameraStatus LoadFrame(const char* path) {
 }  // namespace
 
 CameraStatus Begin(const CameraConfig& config) {
-  if (g_started) return g_begin_status;
-  g_started = true;
-  g_config = config;
+  if (!g_state.StartOnce(config)) return g_state.begin_status;
   if (FrameBytes(config.width, config.height, config.format) > kFrameBytes) {
-    g_begin_status = Fail(CameraStatus::kUnsupported,
-                          "frame larger than the compile-time MD_CAMERA_WIDTH/HEIGHT/FORMAT", "");
-    return g_begin_status;
+    g_state.begin_status =
+        Fail(CameraStatus::kUnsupported,
+             "frame larger than the compile-time MD_CAMERA_WIDTH/HEIGHT/FORMAT", "");
+    return g_state.begin_status;
   }
   const char* source = std::getenv("MD_CAMERA_FRAMES");
   if (source == nullptr || source[0] == '\0') {
-    g_begin_status = Fail(CameraStatus::kNoFrame,
-                          "MD_CAMERA_FRAMES is not set (a folder of .pgm/.ppm/.raw frames)", "");
-    return g_begin_status;
+    g_state.begin_status =
+        Fail(CameraStatus::kNoFrame,
+             "MD_CAMERA_FRAMES is not set (a folder of .pgm/.ppm/.raw frames)", "");
+    return g_state.begin_status;
   }
-  g_begin_status = ListFrames(source);
-  return g_begin_status;
+  g_state.begin_status = ListFrames(source);
+  return g_state.begin_status;
 }
 
 CameraStatus Capture(Frame* frame) {
-  if (!g_started || g_begin_status != CameraStatus::kOk) return CameraStatus::kNotStarted;
+  if (!g_state.Ready()) return CameraStatus::kNotStarted;
   const int index = g_next;
   g_next = (g_next + 1) % g_count;
   const CameraStatus status = LoadFrame(g_paths[index]);
   if (status != CameraStatus::kOk) return status;
   g_error[0] = '\0';
-  frame->data = g_frame;
-  frame->bytes = FrameBytes(g_config.width, g_config.height, g_config.format);
-  frame->width = g_config.width;
-  frame->height = g_config.height;
-  frame->format = g_config.format;
+  g_state.Fill(frame, g_frame);
   return CameraStatus::kOk;
 }
 

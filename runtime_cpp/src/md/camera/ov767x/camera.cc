@@ -15,6 +15,8 @@
 #include <Arduino.h>
 #include <Arduino_OV767X_TinyMLx.h>
 
+#include "md/camera/driver_state.h"
+
 #ifndef MD_CAMERA_FPS
 #define MD_CAMERA_FPS 5
 #endif
@@ -25,9 +27,7 @@ namespace {
 
 // The library writes the whole frame here; sized by the board's [camera] at compile time.
 alignas(4) uint8_t g_frame[kFrameBytes];
-bool g_started = false;
-CameraStatus g_begin_status = CameraStatus::kOk;
-CameraConfig g_config;
+DriverState g_state;
 const char* g_error = "";
 
 int Resolution(int width, int height) {
@@ -42,34 +42,28 @@ int Resolution(int width, int height) {
 }  // namespace
 
 CameraStatus Begin(const CameraConfig& config) {
-  if (g_started) return g_begin_status;
-  g_started = true;
-  g_config = config;
+  if (!g_state.StartOnce(config)) return g_state.begin_status;
   const int resolution = Resolution(config.width, config.height);
   const int format = config.format == PixelFormat::kGray8      ? GRAYSCALE
                      : config.format == PixelFormat::kRgb565Be ? RGB565
                                                                : -1;
   if (resolution < 0 || format < 0) {
     g_error = "OV767X gives 640x480, 352x240, 320x240, 176x144 or 160x120, grayscale or rgb565";
-    g_begin_status = CameraStatus::kUnsupported;
+    g_state.begin_status = CameraStatus::kUnsupported;
   } else if (FrameBytes(config.width, config.height, config.format) > kFrameBytes) {
     g_error = "frame larger than the compile-time MD_CAMERA_WIDTH/HEIGHT/FORMAT";
-    g_begin_status = CameraStatus::kUnsupported;
+    g_state.begin_status = CameraStatus::kUnsupported;
   } else if (Camera.begin(resolution, format, MD_CAMERA_FPS, OV7675) != 1) {
     g_error = "Camera.begin failed: is the OV7675 seated on the shield?";
-    g_begin_status = CameraStatus::kDeviceError;
+    g_state.begin_status = CameraStatus::kDeviceError;
   }
-  return g_begin_status;
+  return g_state.begin_status;
 }
 
 CameraStatus Capture(Frame* frame) {
-  if (!g_started || g_begin_status != CameraStatus::kOk) return CameraStatus::kNotStarted;
+  if (!g_state.Ready()) return CameraStatus::kNotStarted;
   Camera.readFrame(g_frame);
-  frame->data = g_frame;
-  frame->bytes = FrameBytes(g_config.width, g_config.height, g_config.format);
-  frame->width = g_config.width;
-  frame->height = g_config.height;
-  frame->format = g_config.format;
+  g_state.Fill(frame, g_frame);
   return CameraStatus::kOk;
 }
 
