@@ -1,27 +1,14 @@
 // Runs one framework port against the simulated SDK (sim.h): prints `PASS <case>` or
 // `FAIL <case>: ...` per check and exits 1 if any failed. Usage: port_sim CLOCK_NAME TICKS_PER_S
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
+#include "check.h"
 #include "md/port.h"
 #include "sim.h"
 
-namespace {
-
-int g_failures = 0;
-
-void Check(bool ok, const char* name, const std::string& detail = "") {
-  if (ok) {
-    std::printf("PASS %s\n", name);
-  } else {
-    std::printf("FAIL %s: %s\n", name, detail.c_str());
-    ++g_failures;
-  }
-}
-
-}  // namespace
+using sim_check::Check;
 
 int main(int argc, char** argv) {
   if (argc != 3) return 2;
@@ -64,5 +51,5 @@ int main(int argc, char** argv) {
   Check(t2 - t1 == 30 * per_us, "ticks_after_wrap", std::to_string(t2 - t1));
   Check(t2 >= (uint64_t{1} << 32), "ticks_are_64_bit", std::to_string(t2));
 
-  return g_failures ? 1 : 0;
+  return sim_check::ExitStatus();
 }

@@ -2,28 +2,23 @@
 //   camera_sim EXPECTED_BEGIN_STATUS [fail_begin] [sensor_width=N]
 // with the frame size and format compiled in (MD_CAMERA_WIDTH/HEIGHT/FORMAT, as a project gets
 // them from its board definition). Prints `PASS <case>` / `FAIL <case>: ...`; exit 1 on a FAIL.
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "camera_sim.h"
+#include "check.h"
 #include "md/camera/camera.h"
 
-namespace {
+// What camera_sim.h declares, for every simulated SDK (set from the arguments below).
+namespace camsim {
+bool fail_begin = false;
+int sensor_width = 0;
+int frames_taken = 0;
+int frames_back = 0;
+}  // namespace camsim
 
-int g_failures = 0;
-
-void Check(bool ok, const char* name, const std::string& detail = "") {
-  if (ok) {
-    std::printf("PASS %s\n", name);
-  } else {
-    std::printf("FAIL %s: %s\n", name, detail.c_str());
-    ++g_failures;
-  }
-}
-
-}  // namespace
+using sim_check::Check;
 
 int main(int argc, char** argv) {
   using md::camera::CameraStatus;
@@ -42,7 +37,7 @@ int main(int argc, char** argv) {
     Check(md::camera::LastError()[0] != '\0', "begin_error_named");
     md::camera::Frame frame;
     Check(md::camera::Capture(&frame) == CameraStatus::kNotStarted, "capture_needs_begin");
-    return g_failures == 0 ? 0 : 1;
+    return sim_check::ExitStatus();
   }
   const std::string request = camsim::CheckRequest(
       config.width, config.height, config.format == md::camera::PixelFormat::kGray8 ? 0 : 1);
@@ -54,7 +49,7 @@ int main(int argc, char** argv) {
       Check(captured == CameraStatus::kUnsupported, "wrong_size_frame_refused",
             md::camera::CameraStatusName(captured));
       Check(camsim::frames_back == camsim::frames_taken, "wrong_size_frame_given_back");
-      return g_failures == 0 ? 0 : 1;
+      return sim_check::ExitStatus();
     }
     Check(captured == CameraStatus::kOk, "capture", md::camera::LastError());
     const size_t bytes = md::camera::FrameBytes(config.width, config.height, config.format);
@@ -75,5 +70,5 @@ int main(int argc, char** argv) {
     md::camera::Release();
   }
   Check(camsim::frames_taken == 3, "three_frames_taken", std::to_string(camsim::frames_taken));
-  return g_failures == 0 ? 0 : 1;
+  return sim_check::ExitStatus();
 }

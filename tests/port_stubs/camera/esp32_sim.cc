@@ -7,13 +7,6 @@
 #include "camera_sim.h"
 #include "esp_camera.h"
 
-namespace camsim {
-bool fail_begin = false;
-int sensor_width = 0;
-int frames_taken = 0;
-int frames_back = 0;
-}  // namespace camsim
-
 namespace {
 camera_config_t g_config;
 bool g_init = false;

@@ -8,13 +8,6 @@
 
 OV767X Camera;
 
-namespace camsim {
-bool fail_begin = false;
-int sensor_width = 0;
-int frames_taken = 0;
-int frames_back = 0;
-}  // namespace camsim
-
 namespace {
 int g_resolution = -1, g_format = -1, g_fps = -1, g_name = -1, g_width = 0, g_height = 0;
 }
