@@ -8,30 +8,11 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run_cli
+from host_boards import host_camera_board
 
 from microdeploy.boards import get_board
 from microdeploy.errors import BoardError
 from microdeploy.project.generate import init_project
-
-HOST_BOARD = """
-name = "{name}"
-description = "test board"
-mcu = "host"
-core = "host"
-fpu = "host"
-clock_hz = 0
-port = "native"
-clock_source = "steady_clock"
-kernels = "portable"
-[platformio]
-platform = "md-native"
-board = "native"
-framework = ""
-[upload]
-protocol = "none"
-[camera]
-{camera}
-"""
 
 
 def test_boards_json_names_each_boards_camera() -> None:
@@ -63,7 +44,7 @@ def _table(resolution: str = "qcif", fmt: str = "grayscale", driver: str = "nati
 def test_bad_camera_tables_name_the_file_and_field(
     camera: str, field: str, problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "cam.toml").write_text(HOST_BOARD.format(name="cam", camera=camera))
+    (tmp_path / "cam.toml").write_text(host_camera_board("cam", camera))
     monkeypatch.setenv("MICRODEPLOY_BOARD_PATH", str(tmp_path))
     with pytest.raises(BoardError) as info:
         get_board("cam")
@@ -77,7 +58,7 @@ def test_odd_sizes_and_no_crop_reach_the_build_flags(
     camera = (
         'driver = "native_frames"\nresolution = "131x97"\npixel_format = "rgb565le"\ncrop = false'
     )
-    (tmp_path / "cam.toml").write_text(HOST_BOARD.format(name="cam", camera=camera))
+    (tmp_path / "cam.toml").write_text(host_camera_board("cam", camera))
     monkeypatch.setenv("MICRODEPLOY_BOARD_PATH", str(tmp_path))
     init_project(tmp_path / "p", "cam", example="person_detection", input_kind="camera")
     ini = (tmp_path / "p" / "platformio.ini").read_text()

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import run_cli
+from host_boards import host_camera_board
 
 from microdeploy import paths, reference
 from microdeploy.build import build_project
@@ -30,27 +31,11 @@ from microdeploy.protocol.session import Device
 pytestmark = pytest.mark.slow
 LABELS = ("no_person", "person")
 EXAMPLE = paths.examples_dir() / "person_detection"
-RGB565_BOARD = """
-name = "camboard"
-description = "test board: the host with an RGB565 QQVGA camera"
-mcu = "host"
-core = "host"
-fpu = "host"
-clock_hz = 0
-port = "native"
-clock_source = "steady_clock"
-kernels = "portable"
-[platformio]
-platform = "md-native"
-board = "native"
-framework = ""
-[upload]
-protocol = "none"
-[camera]
-driver = "native_frames"
-resolution = "qqvga"
-pixel_format = "rgb565"
-"""
+RGB565_BOARD = host_camera_board(
+    "camboard",
+    'driver = "native_frames"\nresolution = "qqvga"\npixel_format = "rgb565"',
+    description="test board: the host with an RGB565 QQVGA camera",
+)
 
 
 def _needs_tflm() -> None:
