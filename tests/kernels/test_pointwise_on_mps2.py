@@ -1,5 +1,6 @@
-"""The Cortex-M4 DSP path of int8 1x1 convolutions (runtime_cpp/src/md/kernels/pointwise_dsp.h)
-against TFLM, on the emulated board (mps2-an386 in QEMU, the board's `arm-dsp` kernels).
+"""The Cortex-M4 DSP path of int8 CONV_2D (runtime_cpp/src/md/kernels/pointwise_dsp.h: 1x1
+convolutions, and other windows gathered into rows, im2col) against TFLM, on the emulated board
+(mps2-an386 in QEMU, the board's `arm-dsp` kernels).
 
 One model holds many independent 1x1 CONV_2D ops of random shapes, each reading its own model
 input: depths that are multiples of 4 up to 256 (the DSP path: rounds of 16, 8 and 4 values),
@@ -8,9 +9,11 @@ and a few that are not (the fallback), odd and even channel counts below and abo
 too), per-channel and per-tensor filter scales, every fused activation (clamps narrower than
 int8 and the full range), input/output zero points at -128 and 127, no bias, biases too large
 to double, and "dead" channels as in vww_96_int8 (filter scales of 1e-9 and below: right shifts
-beyond 22 or a zero multiplier, biases of +-2^30). The firmware is built with `microdeploy
-build` and run with `microdeploy run --json`, which compares every output bit for bit with
-TFLM's Python interpreter."""
+beyond 22 or a zero multiplier, biases of +-2^30). Windowed ops (random filter sizes, strides,
+dilations, SAME/VALID: windows clipped at the borders; window sizes that are and are not
+multiples of 4, and beyond the 256 values the gathered rows hold) take the im2col form. The
+firmware is built with `microdeploy build` and run with `microdeploy run --json`, which compares
+every output bit for bit with TFLM's Python interpreter."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from kernel_harness import (
     output_scale_for,
     random_ints,
     random_scale,
+    random_window,
     symmetric_weights,
 )
 
@@ -40,7 +44,8 @@ DSP_DEPTHS = (4, 8, 12, 16, 20, 24, 28, 36, 44, 64, 100, 128, 132, 256)
 OTHER_DEPTHS = (3, 6, 13)
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 NUM_RANDOM_OPS = 26
-NUM_OPS = NUM_RANDOM_OPS + 1  # and _big_bias_op
+NUM_WINDOW_OPS = 12
+NUM_OPS = NUM_RANDOM_OPS + NUM_WINDOW_OPS + 1  # and _big_bias_op
 
 
 def _pointwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[str]]:
@@ -106,9 +111,50 @@ def _pointwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray],
             f"op {i}: {batches}x{h}x{w}x{depth} -> {channels}, per_channel={per_channel}, "
             f"{activation}, zp {zp_in}/{zp_out}, bias {bias_note}, dead channels {dead}"
         )
+    for i in range(NUM_WINDOW_OPS):
+        _window_op(b, rng, i, inputs, outputs, arrays, labels)
     _big_bias_op(b, rng, inputs, outputs, arrays, labels)
     b.set_io(inputs, outputs)
     return b.build(), arrays, labels
+
+
+def _window_op(
+    b: ModelBuilder,
+    rng: np.random.Generator,
+    i: int,
+    inputs: list[int],
+    outputs: list[int],
+    arrays: list[np.ndarray],
+    labels: list[str],
+) -> None:
+    """A random windowed CONV_2D: filter values per channel up to about 300 (the gathered rows
+    hold 256), odd channel counts, every activation."""
+    w = random_window(rng, max_size=9, max_filter=4)
+    depth = int(rng.integers(1, 21))
+    channels = int(rng.integers(1, 40))
+    activation = ACTIVATIONS[i % len(ACTIVATIONS)]
+    zp_in = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
+    zp_out = int(rng.integers(-128, 128))
+    in_scale = random_scale(rng, 5e-3, 5e-2)
+    x = b.add_tensor([1, w["in_h"], w["in_w"], depth], "int8", scale=in_scale, zero_point=zp_in)
+    arrays.append(random_ints(rng, [1, w["in_h"], w["in_w"], depth], "int8"))
+    scales = channel_scales(rng, channels)
+    shape = [channels, w["f_h"], w["f_w"], depth]
+    wt = b.add_tensor(shape, "int8", data=symmetric_weights(rng, shape), scale=scales,
+                      zero_point=[0] * channels)  # fmt: skip
+    data, b_scales = bias_values(rng, channels, in_scale, scales)
+    bias = b.add_tensor([channels], "int32", data=data, scale=b_scales, zero_point=[0] * channels)
+    taps = w["f_h"] * w["f_w"] * depth
+    out_scale = output_scale_for(in_scale, float(np.median(scales)), taps, rng)
+    y = b.add_tensor([1, w["out_h"], w["out_w"], channels], "int8", scale=out_scale,
+                     zero_point=zp_out)  # fmt: skip
+    options = {"padding": w["padding"], "stride_h": w["s_h"], "stride_w": w["s_w"],
+               "dilation_h_factor": w["d_h"], "dilation_w_factor": w["d_w"],
+               "fused_activation_function": activation}  # fmt: skip
+    b.add_operator("CONV_2D", [x, wt, bias], [y], options)
+    inputs.append(x)
+    outputs.append(y)
+    labels.append(f"window op {i}: depth {depth} -> {channels}, {w}, {activation}")
 
 
 def _big_bias_op(

@@ -359,13 +359,21 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
                                                             const OptMultipliers& multipliers,
                                                             const TensorView& filter,
                                                             const BandConstantsView* cached,
-                                                            int32_t c0, int32_t c1) {
-  if (a.depth % 4 != 0 || a.depth > kPointwiseMaxDepth || a.input_offset < -127 ||
-      a.input_offset > 128 || a.output_offset < -128 || a.output_offset > 127) {
+                                                            int32_t c0, int32_t c1, bool window) {
+  const WindowGeometry& g = a.g;
+  const int32_t filter_size = g.filter_h * g.filter_w * a.depth;
+  // Im2col rows: the window padded to a multiple of 4 (filters then need padded rows too:
+  // copied to the stack when that is small).
+  const int32_t depth = window ? (filter_size + 3) / 4 * 4 : a.depth;
+  const bool pad_filters = depth != filter_size;
+  constexpr int32_t kPaddedFilterBytes = 1024;
+  if (depth % 4 != 0 || depth > kPointwiseMaxDepth || a.input_offset < -127 ||
+      a.input_offset > 128 || a.output_offset < -128 || a.output_offset > 127 ||
+      (pad_filters && (c1 - c0) * depth > kPaddedFilterBytes)) {
     return false;
   }
   const int64_t bias_limit =
-      (static_cast<int64_t>(1) << 30) - static_cast<int64_t>(a.depth) * 128 * 255;
+      (static_cast<int64_t>(1) << 30) - static_cast<int64_t>(depth) * 128 * 255;
   PointwiseChannel ch[kPointwiseChunk];
   Requant q[kPointwiseChunk];  // for channels with a big bias only
   bool big_bias[kPointwiseChunk];
@@ -400,11 +408,21 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
     slow = next_slow[c] < 0 ? slow : c;
     next_slow[c] = slow;
   }
+  int8_t padded[kPaddedFilterBytes];
+  const int8_t* filters = a.filter + c0 * filter_size;
+  if (pad_filters) {
+    for (int32_t c = 0; c < c1 - c0; ++c) {
+      std::memcpy(padded + c * depth, filters + c * filter_size, static_cast<size_t>(filter_size));
+      std::memset(padded + c * depth + filter_size, 0, static_cast<size_t>(depth - filter_size));
+    }
+    filters = padded;
+  }
+  const Im2col im2col = {a.input, a.in_h, a.in_w, a.depth, g, static_cast<int8_t>(-a.input_offset)};
   const PointwiseDspArgs args = {a.input,
-                                 a.filter + c0 * a.depth,
+                                 filters,
                                  a.output + c0,
-                                 a.batches * a.in_h * a.in_w,
-                                 a.depth,
+                                 a.batches * g.out_h * g.out_w,
+                                 depth,
                                  a.out_depth,
                                  c1 - c0,
                                  a.input_offset,
@@ -414,9 +432,14 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
                                  any_big ? a.bias + c0 : nullptr,
                                  any_big ? q : nullptr,
                                  any_big ? big_bias : nullptr,
-                                 next_slow};
+                                 next_slow,
+                                 window ? &im2col : nullptr};
   uint32_t buf[2 * kPointwiseMaxDepth];
-  PointwiseDspChunk(args, ch, buf);
+  if (window) {
+    PointwiseDspChunk<true>(args, ch, buf);
+  } else {
+    PointwiseDspChunk<false>(args, ch, buf);
+  }
   return true;
 }
 #endif
@@ -443,10 +466,8 @@ inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
 #endif
   for (int32_t c0 = 0, c1 = 0; c0 < a.out_depth; c0 = c1) {
 #if MD_KERNELS_ARM_DSP
-    if (pointwise) {
-      c1 = c0 + kPointwiseChunk < a.out_depth ? c0 + kPointwiseChunk : a.out_depth;
-      if (PointwiseDspChunkRuns(a, multipliers, filter, cached, c0, c1)) continue;
-    }
+    c1 = c0 + kPointwiseChunk < a.out_depth ? c0 + kPointwiseChunk : a.out_depth;
+    if (PointwiseDspChunkRuns(a, multipliers, filter, cached, c0, c1, !pointwise)) continue;
 #endif
     c1 = c0 + kChannelChunk < a.out_depth ? c0 + kChannelChunk : a.out_depth;
     if (cached != nullptr) {

@@ -22,7 +22,9 @@
 #define MD_KERNELS_POINTWISE_DSP_H_
 
 #include <cstdint>
+#include <cstring>
 
+#include "md/kernels/conv_common.h"
 #include "md/kernels/int8_opt.h"
 
 #if MD_KERNELS_ARM_DSP
@@ -59,7 +61,77 @@ struct PointwiseDspArgs {
   // next_slow[c]: the first channel >= c that is not fast (`channels` if none); a fast
   // channel has its output offset fused and the full int8 range.
   const int32_t* next_slow;
+  // Any other window (nullptr for 1x1): pixel p's row is its window gathered (Im2colRow).
+  const struct Im2col* im2col;
 };
+
+// A convolution window gathered into one row of `depth` values (im2col), so the 1x1 machinery
+// runs any CONV_2D whose filter holds at most kPointwiseMaxDepth values: taps outside the
+// input hold the input zero point (x + offset = 0, as TFLM skips them), and the row is padded
+// to a multiple of 4 with it (against filter values 0).
+struct Im2col {
+  const int8_t* input;
+  int32_t in_h, in_w, in_depth;
+  WindowGeometry g;
+  int8_t zero_point;
+};
+
+// Small copies and fills inline (a library call per tap would cost more than the copy).
+inline void CopySmall(int8_t* dst, const int8_t* src, int32_t n) {
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const uint32_t w = LoadWord(src + i);
+    std::memcpy(dst + i, &w, 4);
+  }
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
+inline void FillSmall(int8_t* dst, int8_t value, int32_t n) {
+  for (int32_t i = 0; i < n; ++i) dst[i] = value;
+}
+
+inline void Im2colRow(const Im2col& m, int32_t p, int32_t depth, int8_t* row) {
+  const WindowGeometry& g = m.g;
+  const int32_t per_image = g.out_h * g.out_w;
+  const int32_t b = p / per_image, rest = p - b * per_image;
+  const int32_t out_y = rest / g.out_w, out_x = rest - out_y * g.out_w;
+  const int8_t* image = m.input + b * m.in_h * m.in_w * m.in_depth;
+  const int32_t x0 = out_x * g.stride_w - g.pad_w;
+  const int32_t row_bytes = g.filter_w * m.in_depth;
+  // With dilation 1 a window row whose taps all lie inside is one contiguous copy.
+  const bool x_inside = g.dilation_w == 1 && x0 >= 0 && x0 + g.filter_w <= m.in_w;
+  int8_t* dst = row;
+  for (int32_t fy = 0; fy < g.filter_h; ++fy, dst += row_bytes) {
+    const int32_t in_y = out_y * g.stride_h - g.pad_h + g.dilation_h * fy;
+    if (in_y < 0 || in_y >= m.in_h) {
+      FillSmall(dst, m.zero_point, row_bytes);
+      continue;
+    }
+    const int8_t* src_row = image + in_y * m.in_w * m.in_depth;
+    if (x_inside) {
+      CopySmall(dst, src_row + x0 * m.in_depth, row_bytes);
+      continue;
+    }
+    for (int32_t fx = 0; fx < g.filter_w; ++fx) {
+      const int32_t in_x = x0 + g.dilation_w * fx;
+      if (in_x < 0 || in_x >= m.in_w) {
+        FillSmall(dst + fx * m.in_depth, m.zero_point, m.in_depth);
+      } else {
+        CopySmall(dst + fx * m.in_depth, src_row + in_x * m.in_depth, m.in_depth);
+      }
+    }
+  }
+  FillSmall(dst, m.zero_point, static_cast<int32_t>(row + depth - dst));
+}
+
+// Rows p .. p + count - 1 of the product's left operand: the input pixels (1x1), or the
+// windows gathered into `rows` (count x depth bytes).
+template <bool kIm2col>
+inline const int8_t* PixelRows(const PointwiseDspArgs& a, int32_t p, int32_t count, int8_t* rows) {
+  if (!kIm2col) return a.input + p * a.depth;
+  for (int32_t i = 0; i < count; ++i) Im2colRow(*a.im2col, p + i, a.depth, rows + i * a.depth);
+  return rows;
+}
 
 inline uint32_t Sxtab16(uint32_t add, uint32_t v) {
   return static_cast<uint32_t>(__sxtab16(static_cast<int16x2_t>(add), v));
@@ -261,13 +333,15 @@ inline int8_t PointwiseOutput(const PointwiseDspArgs& a, const PointwiseChannel&
 // Every pixel, channels [0, channels) of the args (one chunk). `ch` holds the channels'
 // constants, `buf` 8 x depth / 4 words. Runs of fast channels of a four-pixel block go to
 // FourPixelBlockFast, the other channels through DotFourPixels and PointwiseOutput.
-inline void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* ch, uint32_t* buf) {
+template <bool kIm2col>
+void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* ch, uint32_t* buf) {
   const uint32_t off2 = static_cast<uint32_t>(2 * a.input_offset) & 0xFFFFu;
   const uint32_t off2x2 = off2 | (off2 << 16);
   const int32_t od = a.out_depth;
+  int8_t rows[kIm2col ? 4 * kPointwiseMaxDepth : 4];  // gathered windows
   int32_t p = 0;
   for (; p + 4 <= a.pixels; p += 4) {
-    WidenPixels(a.input + p * a.depth, a.depth, 4, off2x2, buf);
+    WidenPixels(PixelRows<kIm2col>(a, p, 4, rows), a.depth, 4, off2x2, buf);
     int8_t* out = a.output + p * od;
     const int8_t* f = a.filter;
     for (int32_t c = 0; c < a.channels; ++c) {
@@ -290,7 +364,7 @@ inline void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* 
     }
   }
   for (; p < a.pixels; ++p) {
-    WidenPixels(a.input + p * a.depth, a.depth, 1, off2x2, buf);
+    WidenPixels(PixelRows<kIm2col>(a, p, 1, rows), a.depth, 1, off2x2, buf);
     int8_t* out = a.output + p * od;
     const int8_t* f = a.filter;
     for (int32_t c = 0; c < a.channels; ++c) {
