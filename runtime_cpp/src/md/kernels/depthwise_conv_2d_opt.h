@@ -197,6 +197,21 @@ __attribute__((noinline)) void DepthwiseFourChannels3x3Dsp(const int8_t* origin,
   acc[0] = static_cast<uint32_t>(a0), acc[1] = static_cast<uint32_t>(a1);
   acc[2] = static_cast<uint32_t>(a2), acc[3] = static_cast<uint32_t>(a3);
 }
+
+// DepthwiseFourChannels3x3Dsp for a window clipped by the input's border: tap t reads
+// taps[t] + rel, where a tap outside the input points at a row of input zero points (x + offset
+// = 0 there, so with the whole-filter base those taps add nothing, as TFLM skips them).
+template <bool kBroadcast>
+__attribute__((noinline)) void DepthwiseFourChannels3x3ListDsp(const int8_t* const* taps,
+                                                               int32_t rel, const uint32_t* w,
+                                                               const uint32_t* base,
+                                                               uint32_t* acc) {
+  int32_t a0 = static_cast<int32_t>(base[0]), a1 = static_cast<int32_t>(base[1]);
+  int32_t a2 = static_cast<int32_t>(base[2]), a3 = static_cast<int32_t>(base[3]);
+  for (int32_t t = 0; t < 9; ++t) Dw3x3Tap<kBroadcast>(taps[t] + rel, w + 2 * t, a0, a1, a2, a3);
+  acc[0] = static_cast<uint32_t>(a0), acc[1] = static_cast<uint32_t>(a1);
+  acc[2] = static_cast<uint32_t>(a2), acc[3] = static_cast<uint32_t>(a3);
+}
 #endif
 
 #if MD_KERNELS_SSE2
@@ -467,6 +482,11 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
     const bool is3x3 = g.filter_h == 3 && g.filter_w == 3;
     uint32_t widened[kChannelChunk / 4 * kDw3x3Words];
     if (is3x3 && (dm == 1 || dm % 4 == 0)) Widen3x3Filters(a.filter, a.out_depth, c0, n, widened);
+    // Clipped 3x3 windows read taps outside the input from this row of zero points (int8 zero
+    // points only: the base's offset must cancel x exactly).
+    const bool border_taps = a.input_offset >= -127 && a.input_offset <= 128;
+    int8_t zero_points[kChannelChunk + 4];
+    std::memset(zero_points, static_cast<int8_t>(-a.input_offset), sizeof(zero_points));
 #endif
     for (int32_t b = 0; b < a.batches; ++b) {
       const int8_t* image = a.input + b * a.in_h * a.in_w * a.in_depth;
@@ -507,6 +527,28 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
               } else {
                 DepthwiseFourChannelsDsp<true>(origin + (c0 + c) / dm, f, g.filter_h, g.filter_w,
                                                step_x, step_y, a.out_depth, base + c, acc + c);
+              }
+            }
+          } else if (!full && is3x3 && border_taps && (dm == 1 || dm % 4 == 0)) {
+            // Taps relative to the chunk's first input channel ic0; outside: zero points.
+            const int32_t ic0 = c0 / dm;
+            const int8_t* taps3x3[9];
+            for (int32_t fy = 0; fy < 3; ++fy) {
+              const int32_t in_y = y0 + g.dilation_h * fy;
+              for (int32_t fx = 0; fx < 3; ++fx) {
+                const int32_t in_x = x0 + g.dilation_w * fx;
+                const bool inside = in_y >= 0 && in_y < a.in_h && in_x >= 0 && in_x < a.in_w;
+                taps3x3[fy * 3 + fx] =
+                    inside ? image + (in_y * a.in_w + in_x) * a.in_depth + ic0 : zero_points;
+              }
+            }
+            for (; c + 4 <= n; c += 4) {
+              const uint32_t* w = widened + c / 4 * kDw3x3Words;
+              if (dm == 1) {
+                DepthwiseFourChannels3x3ListDsp<false>(taps3x3, c, w, base + c, acc + c);
+              } else {
+                DepthwiseFourChannels3x3ListDsp<true>(taps3x3, (c0 + c) / dm - ic0, w, base + c,
+                                                      acc + c);
               }
             }
           }
