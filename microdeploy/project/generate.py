@@ -1,8 +1,8 @@
 """`microdeploy init`: generates a PlatformIO project for one board and one model.
 
 Three kinds of files (the manifest microdeploy.json records which is which):
-- generated: platformio.ini, src/model_data.*, src/md_model_ops.*, src/md_config.h, the board
-  JSON and the model copy; rewritten by every init;
+- generated: platformio.ini, src/model_data.*, src/md_model_ops.*, src/md_config.h, src/md_app.h
+  (the set-up every main.cpp shares), the board JSON and the model copy; rewritten by every init;
 - vendored: lib/md_runtime/ (runtime sources the model and board need); refreshed by every init,
   files no longer needed are removed;
 - user-owned: src/main.cpp, platformio_user.ini, .gitignore; written only when missing (or with
@@ -255,6 +255,7 @@ def _generated_files(
         "src/model_data.cpp": c_array_source(model_bytes, example_input, facts.sha256),
         "src/md_model_ops.h": ops_h,
         "src/md_model_ops.cpp": ops_cc,
+        "src/md_app.h": _template("src/md_app.h"),
     }
     if board.is_zephyr:
         # A Zephyr application around the same src/ and vendored runtime (microdeploy/zephyr/).

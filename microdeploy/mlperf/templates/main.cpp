@@ -5,20 +5,15 @@
 // (name, profile, timestamp, db load/db HEX, infer N W, results, help) over the serial line
 // (md/app_mlperf/dut.h, docs/mlperf.md). `microdeploy mlperf PROJECT --input FILE` drives it
 // without the official harness; any serial terminal works too (type `profile%`).
-#include <cstddef>
 #include <cstdint>
 
 #include "md/app_mlperf/dut.h"
-#include "md/interpreter.h"
 #include "md/port.h"
-#include "md_config.h"
-#include "md_model_ops.h"
+#include "md_app.h"
 #include "mlperf_config.h"
-#include "model_data.h"
 
 namespace {
 
-alignas(16) uint8_t g_arena[MD_ARENA_BYTES];
 // The harness's input bytes (`db load N` / `db HEX`), converted into the input tensor by infer.
 alignas(4) uint8_t g_db_buffer[MD_MLPERF_DB_BYTES];
 
@@ -26,11 +21,8 @@ alignas(4) uint8_t g_db_buffer[MD_MLPERF_DB_BYTES];
 
 int main() {
   md::port::Init();
-  static md::MicroOpResolver<MD_MODEL_OP_COUNT> resolver;
-  // A failed registration shows up as an unsupported op in the set-up error line.
-  (void)AddModelOps(resolver);
-  static md::Interpreter interpreter(g_model_data, g_model_data_size, resolver, g_arena,
-                                     sizeof(g_arena));
+  // No per-op profiler. A failed op registration shows up in the set-up error line.
+  md::Interpreter& interpreter = md_app::ModelInterpreter(nullptr);
   md::mlperf::DutConfig config;
   config.benchmark = MD_MLPERF_BENCHMARK;
   config.model_version = MD_MLPERF_MODEL_VERSION;
