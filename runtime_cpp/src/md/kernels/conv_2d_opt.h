@@ -145,8 +145,9 @@ inline void DotFourPixelsDsp(const int8_t* filter, const uint32_t* buf, int32_t 
 // 1x1, stride 1, no padding: out[p][oc] for every pixel p, channels [c0, c1).
 // `a` and the geometry are taken by value: stores through int8_t* may alias any memory, and
 // fields read through a reference would be reloaded after every output byte.
-inline void PointwiseChunk(const ConvInt8Args a, const ChannelConstants& k, int32_t c0,
-                           int32_t c1) {
+__attribute__((noinline)) inline void PointwiseChunk(const ConvInt8Args a,
+                                                     const ChannelConstants& k, int32_t c0,
+                                                     int32_t c1) {
   const int32_t pixels = a.batches * a.in_h * a.in_w;
   const int32_t depth = a.depth;
   const bool simple = AllRequantsSimple(k.q, c1 - c0);
@@ -195,7 +196,8 @@ inline void PointwiseChunk(const ConvInt8Args a, const ChannelConstants& k, int3
 constexpr int32_t kPatchMax = 512;
 
 // Any window: one output pixel at a time, channels [c0, c1).
-inline void WindowChunk(const ConvInt8Args a, const ChannelConstants& k, int32_t c0, int32_t c1) {
+__attribute__((noinline)) inline void WindowChunk(const ConvInt8Args a, const ChannelConstants& k,
+                                                  int32_t c0, int32_t c1) {
   const WindowGeometry g = a.g;
   const int32_t depth = a.depth;
   const int32_t filter_size = g.filter_h * g.filter_w * depth;
@@ -362,20 +364,20 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
                                                             int32_t c0, int32_t c1, bool window) {
   const WindowGeometry& g = a.g;
   const int32_t filter_size = g.filter_h * g.filter_w * a.depth;
-  // Im2col rows: the window padded to a multiple of 4 (filters then need padded rows too:
-  // copied to the stack when that is small).
+  // Im2col rows: the window padded to a multiple of 4 (filters then need padded rows too).
+  // The pixel buffer holds the widened rows (8 x depth bytes), then the gathered rows
+  // (4 x depth) and the padded filters: no more stack than the 1x1 form.
   const int32_t depth = window ? (filter_size + 3) / 4 * 4 : a.depth;
   const bool pad_filters = depth != filter_size;
-  constexpr int32_t kPaddedFilterBytes = 1024;
+  const int32_t buf_bytes = 2 * kPointwiseMaxDepth * 4;
   if (depth % 4 != 0 || depth > kPointwiseMaxDepth || a.input_offset < -127 ||
       a.input_offset > 128 || a.output_offset < -128 || a.output_offset > 127 ||
-      (pad_filters && (c1 - c0) * depth > kPaddedFilterBytes)) {
+      (window && 12 * depth + (pad_filters ? (c1 - c0) * depth : 0) > buf_bytes)) {
     return false;
   }
   const int64_t bias_limit =
       (static_cast<int64_t>(1) << 30) - static_cast<int64_t>(depth) * 128 * 255;
   PointwiseChannel ch[kPointwiseChunk];
-  Requant q[kPointwiseChunk];  // for channels with a big bias only
   bool big_bias[kPointwiseChunk];
   int32_t next_slow[kPointwiseChunk];
   bool any_big = false;
@@ -401,14 +403,16 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
     const bool fast = full_range && e <= 22 && !big_bias[c];
     MakeDoubledRequant(multiplier, shift, a.output_offset, fast, &ch[c].q);
     ch[c].bias2 = big_bias[c] ? 0 : 2 * bias;
-    if (big_bias[c]) q[c] = MakeRequant(multiplier, shift), any_big = true;
+    any_big = any_big || big_bias[c];
     next_slow[c] = fast ? -1 : c;
   }
   for (int32_t c = c1 - c0 - 1, slow = c1 - c0; c >= 0; --c) {
     slow = next_slow[c] < 0 ? slow : c;
     next_slow[c] = slow;
   }
-  int8_t padded[kPaddedFilterBytes];
+  uint32_t buf[2 * kPointwiseMaxDepth];
+  int8_t* const rows = reinterpret_cast<int8_t*>(buf) + 8 * depth;  // gathered windows
+  int8_t* const padded = rows + 4 * depth;
   const int8_t* filters = a.filter + c0 * filter_size;
   if (pad_filters) {
     for (int32_t c = 0; c < c1 - c0; ++c) {
@@ -430,11 +434,10 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
                                  a.act_min,
                                  a.act_max,
                                  any_big ? a.bias + c0 : nullptr,
-                                 any_big ? q : nullptr,
                                  any_big ? big_bias : nullptr,
                                  next_slow,
-                                 window ? &im2col : nullptr};
-  uint32_t buf[2 * kPointwiseMaxDepth];
+                                 window ? &im2col : nullptr,
+                                 rows};
   if (window) {
     PointwiseDspChunk<true>(args, ch, buf);
   } else {
@@ -447,6 +450,32 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
 // The optimized int8 x int8 -> int8 convolution (groups of 1). Returns false, having
 // written nothing, when it does not apply (the caller runs the reference kernel).
 // `cached`: the op's per-channel constants inside a patch-based stage (else nullptr).
+// Channels [c0, c1) (at most kChannelChunk) by the paths that keep ChannelConstants: not
+// inlined, so their 1 KB of constants is not on the stack while the DSP path runs.
+__attribute__((noinline)) inline void ConvChunkWithConstants(
+    const ConvInt8Args& a, const OptMultipliers& multipliers, const TensorView& filter,
+    const BandConstantsView* cached, int32_t c0, int32_t c1, bool pointwise, bool sse) {
+  ChannelConstants k;
+  const int32_t filter_size = a.g.filter_h * a.g.filter_w * a.depth;
+  if (cached != nullptr) {
+    LoadChannelConstants(*cached, a.bias, c0, c1, &k);
+  } else {
+    FillChannelConstants(multipliers, filter, a.filter, a.bias, filter_size, a.input_offset, c0, c1,
+                         &k, !sse);
+  }
+#if MD_KERNELS_SSE2
+  if (sse) {
+    ConvChunkSse2(a, k, c0, c1);
+    return;
+  }
+#endif
+  if (pointwise) {
+    PointwiseChunk(a, k, c0, c1);
+  } else {
+    WindowChunk(a, k, c0, c1);
+  }
+}
+
 inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
                               const TensorView& filter, const TensorView& output,
                               const BandConstantsView* cached = nullptr) {
@@ -454,10 +483,8 @@ inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
     return false;
   }
   const WindowGeometry& g = a.g;
-  const int32_t filter_size = g.filter_h * g.filter_w * a.depth;
   const bool pointwise = g.filter_h == 1 && g.filter_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
                          g.pad_h == 0 && g.pad_w == 0 && g.out_h == a.in_h && g.out_w == a.in_w;
-  ChannelConstants k;
   const OptMultipliers multipliers(input.scale, output.scale);
 #if MD_KERNELS_SSE2
   const bool sse = SseOffsetOk(a.input_offset);
@@ -470,23 +497,7 @@ inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
     if (PointwiseDspChunkRuns(a, multipliers, filter, cached, c0, c1, !pointwise)) continue;
 #endif
     c1 = c0 + kChannelChunk < a.out_depth ? c0 + kChannelChunk : a.out_depth;
-    if (cached != nullptr) {
-      LoadChannelConstants(*cached, a.bias, c0, c1, &k);
-    } else {
-      FillChannelConstants(multipliers, filter, a.filter, a.bias, filter_size, a.input_offset, c0,
-                           c1, &k, !sse);
-    }
-#if MD_KERNELS_SSE2
-    if (sse) {
-      ConvChunkSse2(a, k, c0, c1);
-      continue;
-    }
-#endif
-    if (pointwise) {
-      PointwiseChunk(a, k, c0, c1);
-    } else {
-      WindowChunk(a, k, c0, c1);
-    }
+    ConvChunkWithConstants(a, multipliers, filter, cached, c0, c1, pointwise, sse);
   }
   return true;
 }

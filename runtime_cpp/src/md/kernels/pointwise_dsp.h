@@ -54,15 +54,16 @@ struct PointwiseDspArgs {
   int32_t input_offset;  // in [-127, 128]
   int32_t output_offset, act_min, act_max;
   // Channels whose bias is too large to double (nullptr when there are none): their sums
-  // start at 0 and are requantized from bias + sum / 2 by ApplyRequant with requant[c].
+  // start at 0 and are requantized from bias + sum / 2 by ApplyRequant.
   const int32_t* bias;
-  const Requant* requant;
   const bool* big_bias;
   // next_slow[c]: the first channel >= c that is not fast (`channels` if none); a fast
   // channel has its output offset fused and the full int8 range.
   const int32_t* next_slow;
-  // Any other window (nullptr for 1x1): pixel p's row is its window gathered (Im2colRow).
+  // Any other window (nullptr for 1x1): pixel p's row is its window gathered (Im2colRow)
+  // into `rows` (4 x depth bytes).
   const struct Im2col* im2col;
+  int8_t* rows;
 };
 
 // A convolution window gathered into one row of `depth` values (im2col), so the 1x1 machinery
@@ -321,8 +322,11 @@ inline int8_t PointwiseOutput(const PointwiseDspArgs& a, const PointwiseChannel&
                               int32_t acc2) {
   if (a.next_slow[c] != c) return static_cast<int8_t>(__ssat(RequantizeDoubled(k.q, acc2), 8));
   if (a.big_bias != nullptr && a.big_bias[c]) {
+    // Unfused (offset not in the addend), so k.q.shift is the channel's right shift (or 1 for
+    // a zero multiplier, which gives 0 either way).
     const uint32_t acc = static_cast<uint32_t>(a.bias[c]) + static_cast<uint32_t>(acc2 >> 1);
-    return RequantizeToInt8(a.requant[c], acc, a.output_offset, a.act_min, a.act_max);
+    return RequantizeToInt8(MakeRequant(k.q.multiplier, -k.q.shift), acc, a.output_offset,
+                            a.act_min, a.act_max);
   }
   int32_t v = RequantizeDoubled(k.q, acc2) + a.output_offset;
   v = v < a.act_min ? a.act_min : v;
@@ -338,10 +342,9 @@ void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* ch, uin
   const uint32_t off2 = static_cast<uint32_t>(2 * a.input_offset) & 0xFFFFu;
   const uint32_t off2x2 = off2 | (off2 << 16);
   const int32_t od = a.out_depth;
-  int8_t rows[kIm2col ? 4 * kPointwiseMaxDepth : 4];  // gathered windows
   int32_t p = 0;
   for (; p + 4 <= a.pixels; p += 4) {
-    WidenPixels(PixelRows<kIm2col>(a, p, 4, rows), a.depth, 4, off2x2, buf);
+    WidenPixels(PixelRows<kIm2col>(a, p, 4, a.rows), a.depth, 4, off2x2, buf);
     int8_t* out = a.output + p * od;
     const int8_t* f = a.filter;
     for (int32_t c = 0; c < a.channels; ++c) {
@@ -364,7 +367,7 @@ void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* ch, uin
     }
   }
   for (; p < a.pixels; ++p) {
-    WidenPixels(PixelRows<kIm2col>(a, p, 1, rows), a.depth, 1, off2x2, buf);
+    WidenPixels(PixelRows<kIm2col>(a, p, 1, a.rows), a.depth, 1, off2x2, buf);
     int8_t* out = a.output + p * od;
     const int8_t* f = a.filter;
     for (int32_t c = 0; c < a.channels; ++c) {
