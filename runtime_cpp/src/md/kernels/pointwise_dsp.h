@@ -243,15 +243,17 @@ struct FourPixelBlock {
 #if defined(__OPTIMIZE__)
 __attribute__((noinline)) inline const int8_t* FourPixelBlockFast(const FourPixelBlock& b,
                                                                   const int8_t* f) {
-  const FourPixelBlock* s = &b;
-  int32_t a0, a1, a2, a3, n;
+  // n first holds the block's address; once the block is on the stack it is the loop's
+  // scratch (13 registers in all: r7 stays free for a frame pointer).
+  uintptr_t n = reinterpret_cast<uintptr_t>(&b);
+  int32_t a0, a1, a2, a3;
   uint32_t w, w02;
   const uint32_t* buf;
   __asm__ volatile(
       // sp+0 ch, +4 ch_end, +8 out, +12 out_depth, +16 buf, +20 depth.
-      "ldrd %[w], %[w02], [%[s], #16]\n\t"
+      "ldrd %[w], %[w02], [%[n], #16]\n\t"
       "strd %[w], %[w02], [sp, #-8]!\n\t"
-      "ldmia %[s], {r4, r5, r6, r8}\n\t"
+      "ldmia %[n], {r4, r5, r6, r8}\n\t"
       "push {r4, r5, r6, r8}\n"
       "0:\n\t"
       "ldr %[n], [sp]\n\t"
@@ -291,7 +293,7 @@ __attribute__((noinline)) inline const int8_t* FourPixelBlockFast(const FourPixe
       "bne 0b\n\t"
       "add sp, sp, #24\n\t"
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [f] "+r"(f),
-        [buf] "=&r"(buf), [n] "=&r"(n), [w] "=&r"(w), [w02] "=&r"(w02), [s] "+r"(s)
+        [buf] "=&r"(buf), [n] "+&r"(n), [w] "=&r"(w), [w02] "=&r"(w02)
       :
       : "r4", "r5", "r6", "r8", "cc", "memory");
   return f;
