@@ -122,9 +122,9 @@ inline Status CheckFilterQuantization(const OpContext& ctx, const TensorView& fi
 // Operand types a conv-like kernel (CONV_2D, DEPTHWISE_CONV_2D,
 // FULLY_CONNECTED) accepts: float32, int8 x int8 or int16 x int8.
 struct ConvOperandTypes {
-  bool is_float;
-  bool is_int8;
-  bool is_int16;
+  bool is_float = false;
+  bool is_int8 = false;
+  bool is_int16 = false;
 };
 
 inline ConvOperandTypes ClassifyConvOperands(const TensorView& input, const TensorView& filter) {
