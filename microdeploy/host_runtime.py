@@ -173,12 +173,20 @@ def _compile_error(output: str, name: str, source: Path) -> BuildError:
     )
 
 
-def build_runner(sanitize: bool = True, kernels: str = "optimized") -> Path:
-    """Path of the host runner binary for the current sources, building it when needed."""
+def build_runner(
+    sanitize: bool = True, kernels: str = "optimized", defines: Sequence[str] = ()
+) -> Path:
+    """Path of the host runner binary for the current sources, building it when needed.
+
+    `defines`: extra -D flags, e.g. the kernel type-variant defines a generated project gets
+    (microdeploy/project/type_variants.py)."""
     if kernels not in _KERNEL_FLAGS:
         raise ValueError(f"kernels must be one of {KERNEL_FLAVOURS}, not {kernels!r}")
     return build_executable(
-        "md_host_run", runner_sources(), sanitize=sanitize, defines=_KERNEL_FLAGS[kernels]
+        "md_host_run",
+        runner_sources(),
+        sanitize=sanitize,
+        defines=(*_KERNEL_FLAGS[kernels], *defines),
     )
 
 
@@ -369,16 +377,18 @@ def run_model(
     sanitize: bool = True,
     kernels: str = "optimized",
     tiling: str = "auto",
+    defines: Sequence[str] = (),
 ) -> HostRunResult:
     """Run `model` once per `repeat` on `inputs` (raw bytes of each array) with the md runtime.
 
     Outputs are those of the last invoke. Raises HostRunnerError with the runtime's message.
     `tiling`: the patch-based execution policy, "auto", "off" or "on" (docs/patch_execution.md).
+    `defines`: extra -D flags for the runner's build (build_runner).
     """
     if repeat < 1:
         raise ValueError("repeat must be at least 1")
     _check_inputs(model, inputs)
-    binary = build_runner(sanitize=sanitize, kernels=kernels)
+    binary = build_runner(sanitize=sanitize, kernels=kernels, defines=defines)
     with tempfile.TemporaryDirectory(prefix="md_host_run_") as tmp_name:
         tmp = Path(tmp_name)
         with _model_file(model, tmp) as model_path:

@@ -110,7 +110,8 @@ def test_an_op_without_a_rule_is_named() -> None:
 
 @pytest.mark.skipif(not reference.available(), reason="tflite-micro not installed")
 def test_person_detection_op_set_on_both_real_binaries() -> None:
-    result = codesize.compare(codesize.PERSON_DETECTION_OPS)
+    int8_only = ["-DMD_KERNELS_NO_FLOAT32", "-DMD_KERNELS_NO_INT16"]
+    result = codesize.compare(codesize.PERSON_DETECTION_OPS, int8_only)
     assert result["ops"] == sorted(codesize.PERSON_DETECTION_OPS)
     for side in ("ours", "ours_portable_kernels", "ours_reference_kernels", "tflm"):
         figures = result[side]
@@ -123,6 +124,14 @@ def test_person_detection_op_set_on_both_real_binaries() -> None:
     assert cores == {result["ours_reference_kernels"]["core_bytes"]}
     reference_kernels = result["ours_reference_kernels"]["kernel_bytes"]
     assert reference_kernels < result["ours_portable_kernels"]["kernel_bytes"]
+    # The generated defines (an all-int8 model's) keep the core and remove kernel code.
+    generated = result["ours_generated_defines"]
+    assert generated["defines"] == int8_only
+    assert generated["core_bytes"] == result["ours"]["core_bytes"]
+    assert generated["kernel_bytes"] < result["ours"]["kernel_bytes"]
+    assert result["generated_defines_ratio"] == pytest.approx(
+        generated["bytes"] / result["tflm"]["bytes"]
+    )
 
     # What is kept is the op set's code and the interpreter's, nothing of the Python binding
     # or of other ops.

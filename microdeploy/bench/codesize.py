@@ -386,7 +386,7 @@ def _figures(size: CodeSize) -> dict:
     }
 
 
-def compare(ops: Sequence[str]) -> dict:
+def compare(ops: Sequence[str], defines: Sequence[str] = ()) -> dict:
     """Runtime code for `ops` on x86-64, ours vs TFLM's (the module docstring has the rules).
 
     ours: the host build's kernels (on x86 the SSE2 int8 paths, with the reference kernels
@@ -394,6 +394,15 @@ def compare(ops: Sequence[str]) -> dict:
     paths, the nearest stand-in for a Cortex-M build's optimized paths); ours_reference_kernels:
     -DMD_KERNELS_REFERENCE, like TFLM's reference kernels; tflm: without its optional
     decompression code; ratio = ours / tflm.
+
+    `defines`: the kernel type-variant defines a generated project gets for the model
+    (project/type_variants.py, e.g. -DMD_KERNELS_NO_FLOAT32 -DMD_KERNELS_NO_INT16 for an
+    all-int8 model); when there are any, ours_generated_defines is the host build's kernels
+    built with them, measured from the same roots, and generated_defines_ratio its ratio to
+    tflm. TFLM's side keeps its roots: its int8-only registrations (Register_CONV_2D_INT8()
+    ...) exist only in optimized kernel builds (CMSIS-NN, Xtensa); its reference kernels, which
+    the wheel has, define them as Register_CONV_2D() itself (kernels/conv.h), and the wheel
+    holds no such symbol.
     """
     ops = sorted(set(ops))
     tflm_path = tflm_library()
@@ -405,6 +414,14 @@ def compare(ops: Sequence[str]) -> dict:
     for kernels in ("optimized", "portable", "reference"):
         runner = host_runtime.build_runner(sanitize=False, kernels=kernels)
         ours[kernels] = measure(_read(runner), OURS_CORE_ROOTS, ours_op_roots(ops))
+    generated: dict = {}
+    if defines:
+        built = host_runtime.build_runner(sanitize=False, defines=defines)
+        size = measure(_read(built), OURS_CORE_ROOTS, ours_op_roots(ops))
+        generated = {
+            "ours_generated_defines": {**_figures(size), "defines": list(defines)},
+            "generated_defines_ratio": size.total_bytes / tflm.total_bytes,
+        }
     return {
         "what": "x86-64 proxy: functions reachable from the interpreter's entry points and the "
         "ops' registrations, summed symbol sizes (not a Cortex-M figure)",
@@ -419,4 +436,5 @@ def compare(ops: Sequence[str]) -> dict:
         "reference_kernels_ratio": ours["reference"].total_bytes / tflm.total_bytes,
         "ours_compiler": _compiler(runner),
         "tflm_compiler": _compiler(tflm_path),
+        **generated,
     }

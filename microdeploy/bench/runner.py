@@ -14,6 +14,7 @@ from microdeploy.bench.models import BenchModel, all_models, bench_inputs
 from microdeploy.errors import MicrodeployError, ModelError, ToolchainError
 from microdeploy.model.analysis import op_macs
 from microdeploy.model.reader import Model, read_model
+from microdeploy.project import type_variants
 
 Progress = Callable[[str], None]
 
@@ -143,7 +144,9 @@ def bench_model(
     }
     say(f"{model.name}: runtime code for its op set (x86-64 proxy)")
     try:
-        result["x86_64_code_size"] = codesize.compare([op.name for op in parsed.operators])
+        result["x86_64_code_size"] = codesize.compare(
+            [op.name for op in parsed.operators], type_variants.compile_out_defines(parsed)
+        )
     except MicrodeployError as exc:
         result["x86_64_code_size"] = {"error": exc.message}
     if board != "native":

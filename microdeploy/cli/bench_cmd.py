@@ -113,13 +113,20 @@ def _code_size_line(row: dict) -> str:
         return f"runtime code size: not measured ({escape(size['error'])})"
     portable = size["ours_portable_kernels"]["bytes"]
     reference = size["ours_reference_kernels"]["bytes"]
-    return (
+    line = (
         f"runtime code for this op set, x86-64 proxy (not Cortex-M): ours"
         f" {size['ours']['bytes']:,} B (portable kernels {portable:,} B, reference kernels"
         f" {reference:,} B), TFLM {size['tflm']['bytes']:,} B: ratio {size['ratio']:.2f}"
         f" ({size['portable_kernels_ratio']:.2f} portable,"
         f" {size['reference_kernels_ratio']:.2f} reference)"
     )
+    generated = size.get("ours_generated_defines")
+    if generated:
+        line += (
+            f"; with the model's generated defines ({' '.join(generated['defines'])})"
+            f" {generated['bytes']:,} B, ratio {size['generated_defines_ratio']:.2f}"
+        )
+    return line
 
 
 def bench(

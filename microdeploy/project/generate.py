@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from microdeploy.errors import ProjectError
 from microdeploy.mlperf import project as mlperf_project
 from microdeploy.patching import parse_tiling
 from microdeploy.pio import core as pio_core
-from microdeploy.project import app_meta, arena, camera_app, vendor
+from microdeploy.project import app_meta, arena, camera_app, type_variants, vendor
 from microdeploy.project.model_facts import ModelFacts, read_model_facts
 from microdeploy.project.sources import c_array_source
 from microdeploy.zephyr import project as zephyr_project
@@ -131,7 +132,12 @@ def qemu_test_command(board: Board) -> list[str]:
     ]
 
 
-def platformio_ini(board: Board, camera: CameraSpec | None = None, tiling: str = "auto") -> str:
+def platformio_ini(
+    board: Board,
+    camera: CameraSpec | None = None,
+    tiling: str = "auto",
+    model_defines: Sequence[str] = (),
+) -> str:
     """platformio.ini; a camera project adds the camera's -D flags and driver library."""
     pio = board.platformio
     platform_lines: list[str] = []
@@ -151,6 +157,7 @@ def platformio_ini(board: Board, camera: CameraSpec | None = None, tiling: str =
         env_lines.append(f"framework = {pio.framework}")
     env_lines.append("build_src_flags = -Wall -Wextra")
     flags = board_defines(board, tiling) + (camera.build_defines() if camera else [])
+    flags += model_defines  # type_variants.compile_out_defines: reach the runtime library too
     env_lines.append(f"build_flags = {' '.join(flags)}")
     if camera is not None and camera.library:
         env_lines.append(f"lib_deps = {camera.library}")
@@ -242,6 +249,7 @@ def _generated_files(
 ) -> dict[str, bytes]:
     version = vendor.runtime_version()
     ops_h, ops_cc = _op_sources(facts)
+    model_defines = type_variants.compile_out_defines(facts.model)
     files = {
         "src/md_config.h": _template("src/md_config.h.in").format(
             board=board.name,
@@ -259,9 +267,11 @@ def _generated_files(
     }
     if board.is_zephyr:
         # A Zephyr application around the same src/ and vendored runtime (microdeploy/zephyr/).
-        files.update(zephyr_project.generated_files(board, board_defines(board, tiling)))
+        files.update(
+            zephyr_project.generated_files(board, board_defines(board, tiling) + model_defines)
+        )
     else:
-        files["platformio.ini"] = platformio_ini(board, camera, tiling)
+        files["platformio.ini"] = platformio_ini(board, camera, tiling, model_defines)
         files[f"{RUNTIME_LIB}/library.json"] = _template("library.json.in").format(
             runtime_version=version
         )

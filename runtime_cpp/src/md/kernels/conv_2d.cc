@@ -18,6 +18,7 @@
 #include "md/kernels/conv_common.h"
 #include "md/kernels/float_exact_common.h"
 #include "md/kernels/register.h"
+#include "md/kernels/type_variants.h"
 #include "md/quant.h"
 
 namespace md {
@@ -66,6 +67,8 @@ Status Prepare(OpContext& ctx) {
   ConvOperandTypes types;
   const Status operands = CheckConv2dOperands(ctx, &types);
   if (operands != Status::kOk) return operands;
+  const Status compiled_in = CheckTypeVariantCompiledIn(ctx, ctx.Input(0).type);
+  if (compiled_in != Status::kOk) return compiled_in;
   const bool is_float = types.is_float;
   const TensorView input = ctx.Input(0);
   const TensorView filter = ctx.Input(1);
@@ -222,7 +225,8 @@ Status Invoke(OpContext& ctx) {
   ApplyBand(band, &s, &input, &output);  // patch-based execution: one band of rows
   const FusedActivation act = ReadActivation(ctx);
 
-  if (input.type == DataType::kFloat32) {
+  // Compiled-out variants (type_variants.h) never get here: prepare rejected them.
+  if (kKernelsHaveFloat32 && input.type == DataType::kFloat32) {
     float act_min, act_max;
     CalculateActivationRangeFloat(act, &act_min, &act_max);
     ConvFloat(s, input.Data<const float>(), filter.Data<const float>(),
@@ -262,6 +266,8 @@ Status Invoke(OpContext& ctx) {
     ConvQuantized<int8_t, int32_t, int32_t, int8_t>(s, input, filter, bias_data, output,
                                                     -input.zero_point, output.zero_point, act_min,
                                                     act_max, cached);
+  } else if (!kKernelsHaveInt16 || input.type != DataType::kInt16) {
+    return Status::kUnsupportedType;
   } else if (has_bias && bias.type == DataType::kInt32) {
     // TFLM's 16x8 kernel with an int32 bias accumulates in int32. It ignores
     // the (symmetric, zero) int16 zero points.

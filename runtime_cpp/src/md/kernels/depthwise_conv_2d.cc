@@ -20,6 +20,7 @@
 #include "md/kernels/depthwise_conv_2d_opt.h"
 #include "md/kernels/float_exact_common.h"
 #include "md/kernels/register.h"
+#include "md/kernels/type_variants.h"
 #include "md/quant.h"
 
 namespace md {
@@ -66,6 +67,8 @@ Status Prepare(OpContext& ctx) {
   ConvOperandTypes types;
   const Status operands = CheckConv2dOperands(ctx, &types);
   if (operands != Status::kOk) return operands;
+  const Status compiled_in = CheckTypeVariantCompiledIn(ctx, ctx.Input(0).type);
+  if (compiled_in != Status::kOk) return compiled_in;
   const bool is_float = types.is_float;
   const bool is_int8 = types.is_int8;
   const TensorView input = ctx.Input(0);
@@ -229,7 +232,8 @@ Status Invoke(OpContext& ctx) {
   ApplyBand(band, &s, &input, &output);  // patch-based execution: one band of rows
   const auto act = static_cast<FusedActivation>(ctx.Options().GetInt8(kActivation, 0));
 
-  if (input.type == DataType::kFloat32) {
+  // Compiled-out variants (type_variants.h) never get here: prepare rejected them.
+  if (kKernelsHaveFloat32 && input.type == DataType::kFloat32) {
     float act_min, act_max;
     CalculateActivationRangeFloat(act, &act_min, &act_max);
     DepthwiseFloat(s, input.Data<const float>(), filter.Data<const float>(),
@@ -267,6 +271,8 @@ Status Invoke(OpContext& ctx) {
     DepthwiseQuantized<int8_t, int32_t, int32_t, int8_t>(s, input, filter, bias_data, output,
                                                          -input.zero_point, output.zero_point,
                                                          act_min, act_max, cached);
+  } else if (!kKernelsHaveInt16 || input.type != DataType::kInt16) {
+    return Status::kUnsupportedType;
   } else {
     // TFLite's 16x8 kernel ignores the (symmetric, zero) int16 zero points.
     DepthwiseQuantized<int16_t, int64_t, int64_t, int16_t>(

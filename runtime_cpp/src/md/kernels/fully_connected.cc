@@ -14,6 +14,7 @@
 #include "md/kernels/float_exact_common.h"
 #include "md/kernels/fully_connected_opt.h"
 #include "md/kernels/register.h"
+#include "md/kernels/type_variants.h"
 #include "md/quant.h"
 
 namespace md {
@@ -61,6 +62,8 @@ Status Prepare(OpContext& ctx) {
                     "int8 x int8, int16 x int8; hybrid models are not supported)",
                     DataTypeName(input.type), DataTypeName(filter.type), DataTypeName(output.type));
   }
+  const Status compiled_in = CheckTypeVariantCompiledIn(ctx, input.type);
+  if (compiled_in != Status::kOk) return compiled_in;
   if (filter.rank != 2 || output.rank < 1) {
     return ctx.Fail(Status::kShapeMismatch,
                     "weights must be 2-D and output at least 1-D "
@@ -173,7 +176,8 @@ Status Invoke(OpContext& ctx) {
   const FcShape s = ReadShape(filter, output);
   const auto act = static_cast<FusedActivation>(ctx.Options().GetInt8(kActivation, 0));
 
-  if (input.type == DataType::kFloat32) {
+  // Compiled-out variants (type_variants.h) never get here: prepare rejected them.
+  if (kKernelsHaveFloat32 && input.type == DataType::kFloat32) {
     float act_min, act_max;
     CalculateActivationRangeFloat(act, &act_min, &act_max);
     FcFloat(s, input.Data<const float>(), filter.Data<const float>(),
@@ -200,6 +204,8 @@ Status Invoke(OpContext& ctx) {
     FcQuantized<int8_t, int32_t, int32_t, int8_t>(s, input, filter,
                                                   has_bias ? bias.Data<const int32_t>() : nullptr,
                                                   output, act_min, act_max);
+  } else if (!kKernelsHaveInt16 || input.type != DataType::kInt16) {
+    return Status::kUnsupportedType;
   } else if (has_bias && bias.type == DataType::kInt32) {
     // int16 with an int32 bias: int32 accumulator (as TFLM).
     FcQuantized<int16_t, int32_t, int32_t, int16_t>(s, input, filter, bias.Data<const int32_t>(),

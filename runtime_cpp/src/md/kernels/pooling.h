@@ -10,6 +10,7 @@
 
 #include "md/kernel.h"
 #include "md/kernels/conv_common.h"
+#include "md/kernels/type_variants.h"
 #include "md/quant.h"
 
 namespace md {
@@ -64,6 +65,8 @@ inline Status PoolPrepare(OpContext& ctx) {
                     "unsupported types input=%s output=%s (supported: int8, int16, float32)",
                     DataTypeName(input.type), DataTypeName(output.type));
   }
+  const Status compiled_in = CheckTypeVariantCompiledIn(ctx, input.type);
+  if (compiled_in != Status::kOk) return compiled_in;
   int32_t padding = 0;
   const PoolShape s = ReadShape(ctx, input, &padding);
   if (output.Dim(0) != s.batches || output.Dim(3) != s.depth) {
@@ -188,7 +191,8 @@ Status PoolInvoke(OpContext& ctx) {
   int32_t padding = 0;
   const PoolShape s = ReadShape(ctx, input, &padding);
   const auto act = static_cast<FusedActivation>(ctx.Options().GetInt8(kActivation, 0));
-  if (input.type == DataType::kFloat32) {
+  // Compiled-out variants (type_variants.h) never get here: prepare rejected them.
+  if (kKernelsHaveFloat32 && input.type == DataType::kFloat32) {
     float act_min, act_max;
     CalculateActivationRangeFloat(act, &act_min, &act_max);
     PoolFloat<kKind>(s, input.Data<const float>(), output.Data<float>(), act_min, act_max);
@@ -203,13 +207,15 @@ Status PoolInvoke(OpContext& ctx) {
     } else {
       MaxPoolInt<int8_t>(s, input.Data<const int8_t>(), output.Data<int8_t>(), act_min, act_max);
     }
-  } else {
+  } else if (kKernelsHaveInt16 && input.type == DataType::kInt16) {
     if (kKind == PoolKind::kAverage) {
       AveragePoolInt<int16_t>(s, input.Data<const int16_t>(), output.Data<int16_t>(), act_min,
                               act_max);
     } else {
       MaxPoolInt<int16_t>(s, input.Data<const int16_t>(), output.Data<int16_t>(), act_min, act_max);
     }
+  } else {
+    return Status::kUnsupportedType;  // a compiled-out variant (prepare rejects it)
   }
   return Status::kOk;
 }

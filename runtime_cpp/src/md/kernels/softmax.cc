@@ -17,6 +17,7 @@
 #include "md/kernel.h"
 #include "md/kernels/exp_common.h"
 #include "md/kernels/register.h"
+#include "md/kernels/type_variants.h"
 #include "md/quant.h"
 
 namespace md {
@@ -321,6 +322,8 @@ Status Prepare(OpContext& ctx) {
       output.Dim(output.rank - 1) != input.Dim(input.rank - 1)) {
     return ctx.Fail(Status::kShapeMismatch, "output shape must equal the input shape");
   }
+  const Status compiled_in = CheckTypeVariantsCompiledIn(ctx, input.type, output.type);
+  if (compiled_in != Status::kOk) return compiled_in;
   const float beta = ctx.Options().GetFloat(kBeta, 0.0f);
   if (input.type == DataType::kFloat32 && output.type == DataType::kFloat32) return Status::kOk;
   if (input.type == DataType::kInt8 && output.type == DataType::kInt8) {
@@ -336,7 +339,8 @@ Status Prepare(OpContext& ctx) {
                       "(got %g, %d)",
                       static_cast<double>(output.scale), static_cast<int>(output.zero_point));
     }
-  } else if (input.type == DataType::kInt16 && output.type == DataType::kInt16) {
+  } else if (kKernelsHaveInt16 && input.type == DataType::kInt16 &&
+             output.type == DataType::kInt16) {
     if (output.zero_point != 0 || !Near(output.scale, 1.0f / 32768, 0.001f / 32768)) {
       return ctx.Fail(Status::kUnsupportedType,
                       "int16 output must have scale 1/32768 and zero point 0 (got %g, %d)",
@@ -368,17 +372,20 @@ Status Invoke(OpContext& ctx) {
   const int32_t depth = input.Dim(input.rank - 1);
   const int32_t outer = depth > 0 ? input.FlatSize() / depth : 0;
   const float beta = ctx.Options().GetFloat(kBeta, 0.0f);
-  if (input.type == DataType::kFloat32) {
+  // Compiled-out variants (type_variants.h) never get here: prepare rejected them.
+  if (kKernelsHaveFloat32 && input.type == DataType::kFloat32) {
     SoftmaxFloat(beta, input.Data<const float>(), output.Data<float>(), outer, depth);
   } else if (input.type == DataType::kInt8) {
     Int8Params p;
     ComputeInt8Params(beta, input.scale, &p);  // validated in prepare
     if (output.type == DataType::kInt8) {
       SoftmaxInt8<int8_t>(p, input.Data<const int8_t>(), output.Data<int8_t>(), outer, depth);
-    } else {
+    } else if (kKernelsHaveInt16) {
       SoftmaxInt8<int16_t>(p, input.Data<const int8_t>(), output.Data<int16_t>(), outer, depth);
+    } else {
+      return Status::kUnsupportedType;  // a compiled-out variant (prepare rejects it)
     }
-  } else {
+  } else if (kKernelsHaveInt16 && input.type == DataType::kInt16) {
     // Scale so that input differences [-65535, 0] map to [-10, 0].
     const double rescale =
         static_cast<double>(input.scale) * static_cast<double>(beta) / (10.0 / 65535.0);
@@ -387,6 +394,8 @@ Status Invoke(OpContext& ctx) {
     QuantizeMultiplier(rescale, &multiplier, &shift);
     SoftmaxInt16(*static_cast<const Int16Luts*>(ctx.user_data()), multiplier, shift,
                  input.Data<const int16_t>(), output.Data<int16_t>(), outer, depth);
+  } else {
+    return Status::kUnsupportedType;  // a compiled-out variant (prepare rejects it)
   }
   return Status::kOk;
 }
