@@ -22,6 +22,7 @@ import pytest
 from microdeploy import host_runtime, paths, reference
 from microdeploy.device.inputs import load_input
 from microdeploy.model.reader import read_model
+from microdeploy.model.writer import ModelBuilder
 from microdeploy.project.generate import init_project
 from microdeploy.project.type_variants import TYPE_VARIANT_KERNELS, compile_out_defines
 
@@ -149,3 +150,29 @@ def test_compiled_out_type_fails_at_prepare(
         host_runtime.run_model(model, [np.zeros(shape, dtype)], sanitize=False, defines=BOTH)
     assert failure.value.kind == "UnsupportedType"
     assert define in str(failure.value) and type_name in str(failure.value)
+
+
+def test_float_io_around_int8_ops_keeps_its_defines_and_runs_bit_exact() -> None:
+    """QUANTIZE/DEQUANTIZE take float32 but have no compiled-out variant: a float-in/float-out
+    model whose FULLY_CONNECTED is int8 still gets both defines, and runs like TFLM with them."""
+    _needs_tflm()
+    rng = np.random.default_rng(7)
+    b = ModelBuilder()
+    x = b.add_tensor([1, 8], "float32")
+    xq = b.add_tensor([1, 8], "int8", scale=0.05, zero_point=3)
+    weights = rng.integers(-127, 128, (4, 8)).astype(np.int8)
+    w = b.add_tensor([4, 8], "int8", data=weights, scale=0.02, zero_point=0)
+    bias = b.add_tensor([4], "int32", data=rng.integers(-500, 500, 4).astype(np.int32), scale=0.001)
+    yq = b.add_tensor([1, 4], "int8", scale=0.1, zero_point=-5)
+    y = b.add_tensor([1, 4], "float32")
+    b.add_operator("QUANTIZE", [x], [xq])
+    b.add_operator("FULLY_CONNECTED", [xq, w, bias], [yq])
+    b.add_operator("DEQUANTIZE", [yq], [y])
+    b.set_io([x], [y])
+    model = b.build()
+    defines = compile_out_defines(read_model(model))
+    assert defines == BOTH
+    data = rng.normal(0, 2, (1, 8)).astype(np.float32)
+    (ours,) = host_runtime.run_model(model, [data], sanitize=False, defines=defines).outputs
+    (want,) = reference.tflm_run(model, [data])
+    np.testing.assert_array_equal(ours.reshape(want.shape), want)
