@@ -9,6 +9,7 @@ import typer
 
 from microdeploy.camera import INPUT_KINDS
 from microdeploy.cli.console import out
+from microdeploy.project import type_variants
 from microdeploy.project.app_meta import APPS, parse_labels
 from microdeploy.project.generate import init_project
 
@@ -86,6 +87,11 @@ def init(
         f"ops: {', '.join(result.model.op_names)}"
     )
     out.print(f"  arena {result.arena_bytes} bytes ({result.arena_origin})")
+    compiled_out = type_variants.compile_out_defines(result.model.model)
+    if compiled_out:
+        out.print(
+            "  kernel type variants the model does not use, compiled out: " + " ".join(compiled_out)
+        )
     if tiling != "auto":
         out.print(f"  patch-based execution (tiling): {tiling}")
     if result.app.benchmark:
