@@ -79,6 +79,16 @@ def _fc_batches_overflow() -> bytes:
     return b.build()
 
 
+def _tanh16_zero_output_scale() -> bytes:
+    """int16 TANH whose output scale is 0: log2(0) = -inf was cast to int (CheckedLog2)."""
+    b = ModelBuilder()
+    x = b.add_tensor([1, 8], "int16", scale=1 / 4096, zero_point=0)
+    y = b.add_tensor([1, 8], "int16", scale=0.0, zero_point=0)
+    b.add_operator("TANH", [x], [y])
+    b.set_io([x], [y])
+    return b.build()
+
+
 def _pad_overflow() -> bytes:
     """A padding of INT32_MAX: input dim + paddings passes 2^31 in prepare."""
     b = ModelBuilder()
@@ -105,6 +115,7 @@ MODELS = {
     "depthwise_bias_overflows_accumulator.tflite": _depthwise_bias_overflow,
     "fc_batches_times_depth_overflow.tflite": _fc_batches_overflow,
     "pad_paddings_overflow.tflite": _pad_overflow,
+    "tanh16_zero_output_scale.tflite": _tanh16_zero_output_scale,
 }
 
 

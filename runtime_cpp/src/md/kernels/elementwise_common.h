@@ -187,6 +187,12 @@ inline int32_t WrappingMul(int32_t a, int32_t b) {
 
 // tflite::CheckedLog2: log2(x) rounded, and whether x is (close to) a power of two.
 inline bool CheckedLog2(float x, int* log2_result) {
+  // A zero, negative, infinite or NaN scale has no log2 that fits an int (TFLite casts it
+  // anyway, which is undefined behaviour): not a power of two.
+  if (!(x > 0.0f) || !std::isfinite(x)) {
+    *log2_result = 0;
+    return false;
+  }
   const float x_log2 = std::log(x) * (1.0f / std::log(2.0f));
   const float x_log2_rounded = std::round(x_log2);
   const float x_log2_fracpart = x_log2 - x_log2_rounded;
