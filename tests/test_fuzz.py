@@ -4,8 +4,10 @@
   libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer, seeds it with the reference models
   (../shared/models, when present), our example models, small models holding every kernel and
   the regression inputs in tests/fuzz/, and fuzzes for a bounded time
-  (MICRODEPLOY_FUZZ_SECONDS, 60 by default). Any crash, sanitizer report or hang fails the
-  test with the sanitizer's report and the command that reproduces it.
+  (MICRODEPLOY_FUZZ_SECONDS, 60 by default) with a fixed seed and run count by default
+  (MICRODEPLOY_FUZZ_SEED, MICRODEPLOY_FUZZ_RUNS; 0 = libFuzzer's random seed / no limit). Any
+  crash, sanitizer report or hang fails the test with the sanitizer's report and the command
+  that reproduces it.
 - `test_regression_input_is_a_clean_error` replays every file in tests/fuzz/ (inputs the fuzzer
   once crashed the runtime with, kept after the fix) through the sanitized host runner: each
   must end in a result or a JSON error, never in a sanitizer report.
@@ -235,6 +237,12 @@ def write_seeds(folder: Path) -> list[str]:
 def test_fuzz_runtime_with_libfuzzer(tmp_path: Path) -> None:
     binary = build_fuzzer()
     seconds = int(os.environ.get("MICRODEPLOY_FUZZ_SECONDS", "60"))
+    # A fixed seed and a fixed number of runs by default, so the suite's verdict is the same on
+    # every machine (a slower one stops at the time limit, a prefix of the same mutations).
+    # Exploring for new crashes: MICRODEPLOY_FUZZ_SEED=0 (libFuzzer picks a seed) and
+    # MICRODEPLOY_FUZZ_RUNS=0 (no run limit), with a longer MICRODEPLOY_FUZZ_SECONDS.
+    seed = int(os.environ.get("MICRODEPLOY_FUZZ_SEED", "1"))
+    runs = int(os.environ.get("MICRODEPLOY_FUZZ_RUNS", "120000"))
     seeds = tmp_path / "seeds"
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -248,6 +256,8 @@ def test_fuzz_runtime_with_libfuzzer(tmp_path: Path) -> None:
         "-rss_limit_mb=2048",
         "-print_final_stats=1",
         f"-artifact_prefix={artifacts}/",
+        *([f"-seed={seed}"] if seed else []),
+        *([f"-runs={runs}"] if runs else []),
         str(corpus),
         str(seeds),
     ]

@@ -30,8 +30,11 @@ def _sizes(rng: np.random.Generator) -> dict[str, int | bool]:
     }
 
 
-def _lstm_model(rng: np.random.Generator, sz: dict, kind: str) -> tuple[bytes, np.ndarray]:
-    """One-op LSTM model of `kind` ("int8", "int16" or "float32") and a matching input."""
+def _lstm_model(
+    rng: np.random.Generator, sz: dict, kind: str, cell_scale: float | None = None
+) -> tuple[bytes, np.ndarray]:
+    """One-op LSTM model of `kind` ("int8", "int16" or "float32") and a matching input; the
+    int16 cell state's scale is a random power of two unless given."""
     batch, time, n_in, n_state = sz["batch"], sz["time"], sz["input"], sz["state"]
     seq = [time, batch] if sz["time_major"] else [batch, time]
     b = ModelBuilder()
@@ -62,7 +65,8 @@ def _lstm_model(rng: np.random.Generator, sz: dict, kind: str) -> tuple[bytes, n
         if kind == "int16":
             hidden_scale = float(np.float32(hidden_scale / 256))
         hidden_zp = int(rng.integers(-20, 20)) if kind == "int8" else 0
-        cell_scale = 2.0 ** -int(rng.integers(10, 15))
+        if cell_scale is None:
+            cell_scale = 2.0 ** -int(rng.integers(10, 15))
         inputs[0] = x = b.add_tensor([*seq, n_in], act, scale=in_scale, zero_point=in_zp)
         for g in range(4):
             ws, rs = random_scale(rng, 0.003, 0.03), random_scale(rng, 0.003, 0.03)
@@ -125,3 +129,21 @@ def test_peephole_lstm_is_a_prepare_error() -> None:
     b.set_io([xi], [y])
     with pytest.raises(host_runtime.HostRunnerError, match="LSTM.*input 10 is given: peephole"):
         host_runtime.run_model(b.build(), [np.zeros([1, 2, 3], np.float32)])
+
+
+@pytest.mark.parametrize("cell_power", [124, 3, -44])
+def test_cell_state_scale_out_of_range_is_a_prepare_error(cell_power: int) -> None:
+    # Found by the fuzzer: 2^124 made the int16 tanh of the cell state shift by 136 bits.
+    rng = np.random.default_rng(17100)
+    sz = {"batch": 1, "time": 2, "input": 3, "state": 2, "time_major": False}
+    model, x = _lstm_model(rng, sz, "int8", cell_scale=2.0**cell_power)
+    with pytest.raises(host_runtime.HostRunnerError, match="cell state scale .* is outside"):
+        host_runtime.run_model(model, [x])
+
+
+@pytest.mark.parametrize("cell_power", [2, -43])
+def test_cell_state_scale_at_the_range_ends_matches_tflm(cell_power: int) -> None:
+    rng = np.random.default_rng(17200)
+    sz = {"batch": 1, "time": 2, "input": 3, "state": 2, "time_major": False}
+    model, x = _lstm_model(rng, sz, "int8", cell_scale=2.0**cell_power)
+    assert_same_as_tflm_repeated(model, [x], 1, label=f"cell scale 2^{cell_power}")

@@ -6,6 +6,7 @@
 #ifndef MD_KERNELS_CONV_COMMON_H_
 #define MD_KERNELS_CONV_COMMON_H_
 
+#include <algorithm>
 #include <cstdint>
 
 #include "md/kernel.h"
@@ -30,22 +31,29 @@ struct WindowGeometry {
   int32_t out_w = 0;
 };
 
+// Window arithmetic is done in 64 bits: a hostile model's filter size x dilation
+// overflows int32 (signed overflow is UB); CheckWindow then rejects the result.
+inline int32_t SaturateToInt32(int64_t v) {
+  return static_cast<int32_t>(std::min<int64_t>(std::max<int64_t>(v, INT32_MIN), INT32_MAX));
+}
+
 // tflite::ComputeOutSize.
 inline int32_t ComputeOutSize(Padding padding, int32_t image_size, int32_t filter_size,
                               int32_t stride, int32_t dilation) {
-  const int32_t effective_filter_size = (filter_size - 1) * dilation + 1;
+  const int64_t effective_filter_size = (int64_t{filter_size} - 1) * dilation + 1;
   if (stride == 0) return 0;
-  if (padding == Padding::kSame) return (image_size + stride - 1) / stride;
-  return (image_size + stride - effective_filter_size) / stride;
+  if (padding == Padding::kSame)
+    return SaturateToInt32((int64_t{image_size} + stride - 1) / stride);
+  return SaturateToInt32((int64_t{image_size} + stride - effective_filter_size) / stride);
 }
 
 // tflite::ComputePaddingWithOffset (the offset is not used by the reference
 // kernels, only the leading padding).
 inline int32_t ComputePadding(int32_t stride, int32_t dilation, int32_t in_size,
                               int32_t filter_size, int32_t out_size) {
-  const int32_t effective_filter_size = (filter_size - 1) * dilation + 1;
-  const int32_t total = (out_size - 1) * stride + effective_filter_size - in_size;
-  return total > 0 ? total / 2 : 0;
+  const int64_t effective_filter_size = (int64_t{filter_size} - 1) * dilation + 1;
+  const int64_t total = (int64_t{out_size} - 1) * stride + effective_filter_size - in_size;
+  return total > 0 ? SaturateToInt32(total / 2) : 0;
 }
 
 // Fills out_h/out_w/pad_h/pad_w from the other fields (ComputePaddingHeightWidth).

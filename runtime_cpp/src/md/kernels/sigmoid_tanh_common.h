@@ -456,14 +456,15 @@ struct Int16InputRescale {
   int32_t left_shift;
 };
 
+constexpr double kMaxInt16RescaleMultiplier = 65535.0;  // |x| <= 32768: x * m inside int32
+constexpr int32_t kInvalidInt16Rescale = -1;
+
 inline Int16InputRescale ComputeInt16InputRescale(float input_scale, int max_pot_shift) {
   constexpr int kInputIntegerBits = 3;
   Int16InputRescale p;
-  // tflite::CheckedLog2.
-  const float x_log2 = std::log(input_scale) * (1.0f / std::log(2.0f));
-  const float x_log2_rounded = std::round(x_log2);
-  bool param_scale_pot = std::abs(x_log2 - x_log2_rounded) < 1e-3f;
-  p.left_shift = (15 - kInputIntegerBits) + static_cast<int>(x_log2_rounded);
+  int x_log2_rounded = 0;
+  bool param_scale_pot = elementwise::CheckedLog2(input_scale, &x_log2_rounded);
+  p.left_shift = (15 - kInputIntegerBits) + x_log2_rounded;
   param_scale_pot &= (p.left_shift >= 0 && p.left_shift <= max_pot_shift);
   if (param_scale_pot) {
     p.multiplier = 0;
@@ -474,7 +475,11 @@ inline Int16InputRescale ComputeInt16InputRescale(float input_scale, int max_pot
       p.left_shift++;
       multiplier = multiplier * 2.0;
     }
-    p.multiplier = static_cast<int32_t>(multiplier);
+    // Scales too small (multiplier below 1 after 31 doublings) or too large (x * multiplier
+    // past int32) have no usable rescale: kInvalidInt16Rescale, which prepare rejects.
+    p.multiplier = multiplier >= 1.0 && multiplier <= kMaxInt16RescaleMultiplier
+                       ? static_cast<int32_t>(multiplier)
+                       : kInvalidInt16Rescale;
   }
   return p;
 }
@@ -528,6 +533,10 @@ inline Status PrepareSigmoidOrTanh(OpContext& ctx, Int8OutputZeroPointCheck zero
     }
     if (in.scale <= 0.0f) {
       return ctx.Fail(Status::kUnsupportedType, "int16 input has no quantization scale");
+    }
+    if (ComputeInt16InputRescale(in.scale, 1).multiplier == kInvalidInt16Rescale) {
+      return ctx.Fail(Status::kUnsupportedType, "int16 input scale %g out of range",
+                      static_cast<double>(in.scale));
     }
   } else if (in.type != DataType::kFloat32) {
     return ctx.Fail(Status::kUnsupportedType, "type %s not supported (int8, int16, float32)",

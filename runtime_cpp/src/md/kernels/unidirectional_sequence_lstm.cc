@@ -111,6 +111,11 @@ Status CheckDims(OpContext& ctx, int index, int d0, int d1) {
   return Status::kOk;
 }
 
+// int16 cell state scales TanhQ handles in range: 12 + power in [-31, 14] (a right shift
+// below 32 bits; x * (3 << shift) inside int32 for |x| <= 32768).
+constexpr int kMinCellScalePower = -43;
+constexpr int kMaxCellScalePower = 2;
+
 Status Prepare(OpContext& ctx) {
   if (ctx.NumInputs() != kNumInputs || ctx.NumOutputs() != 1) {
     return ctx.Fail(Status::kShapeMismatch, "expects 24 inputs and 1 output, got %d and %d",
@@ -159,6 +164,17 @@ Status Prepare(OpContext& ctx) {
       out.dims[2] != s.state_dim) {
     return ctx.Fail(Status::kShapeMismatch, "output must be [%d, %d, %d]",
                     static_cast<int>(in.dims[0]), static_cast<int>(in.dims[1]), s.state_dim);
+  }
+
+  if (cell.type == DataType::kInt16) {
+    // TanhQ rescales the cell state by 3 << (12 + power) or shifts it right by -(12 + power):
+    // both must stay inside int32 arithmetic and a 32-bit shift (a fuzzed scale gave 2^124).
+    int cell_power = 0;
+    elementwise::CheckedLog2(cell.scale, &cell_power);
+    if (cell_power < kMinCellScalePower || cell_power > kMaxCellScalePower) {
+      return ctx.Fail(Status::kUnsupportedType, "int16 cell state scale %g is outside 2^%d .. 2^%d",
+                      static_cast<double>(cell.scale), kMinCellScalePower, kMaxCellScalePower);
+    }
   }
 
   // Types: activations (input, hidden, output) alike, weights alike, biases alike.
