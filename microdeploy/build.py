@@ -23,6 +23,7 @@ from microdeploy.boards import Board, get_board
 from microdeploy.errors import BuildError, ProjectError, ToolchainError
 from microdeploy.pio import core as pio_core
 from microdeploy.project.generate import load_manifest
+from microdeploy.project.user_ini import replacing_settings
 from microdeploy.streamed_process import run_streamed
 
 _OVERFLOW = re.compile(r"region [`'](FLASH|RAM)' overflowed by (\d+) bytes")
@@ -68,6 +69,8 @@ class BuildResult:
     firmware: Path
     size: SizeReport
     seconds: float
+    # Settings of the user's platformio_user.ini that replace the generated ones (user_ini.py).
+    notices: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -82,6 +85,7 @@ class BuildResult:
             "data": self.size.data,
             "bss": self.size.bss,
             "seconds": round(self.seconds, 3),
+            "notices": list(self.notices),
         }
 
 
@@ -240,4 +244,5 @@ def build_project(
     # Recorded before the budget check: `inspect` shows an over-budget firmware's real figures.
     build_records.record_build(project, manifest, board, firmware, text, data, bss)
     check_budget(board, size)
-    return BuildResult(project, board, firmware, size, time.monotonic() - started)
+    notices = tuple(replacing_settings(project, board.name))
+    return BuildResult(project, board, firmware, size, time.monotonic() - started, notices)

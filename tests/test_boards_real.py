@@ -229,6 +229,7 @@ def test_reference_kernels_and_defines_reach_the_compiler_flags() -> None:
         "-DMD_SERIAL_BAUD=115200",
         "-DMD_CPU_HZ=16000000",
         "-DMD_CMSIS_STM32F7_USART1",
+        "${user.build_flags}",  # platformio_user.ini's [user] flags, appended
     ]
     reference = dataclasses.replace(board, kernels="reference")
     assert "-DMD_KERNELS_REFERENCE" in platformio_ini(reference)

@@ -267,7 +267,7 @@ def test_auto_runs_leave_the_hosts_input_alone_without_staging(
     project = tmp_path / "cam"
     init_project(project, "native", example="person_detection", input_kind="camera")
     (project / "platformio_user.ini").write_text(
-        "[env:native]\nbuild_src_flags = -Wall -Wextra -DMD_NO_INPUT_STAGING\n"
+        "[user]\nbuild_src_flags = -DMD_NO_INPUT_STAGING\n"
     )
     build_project(project)
     _frames(tmp_path / "frames", [EXAMPLE / "person.bmp"])

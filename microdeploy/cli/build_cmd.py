@@ -25,6 +25,8 @@ def _print_report(result: BuildResult) -> None:
     out.print(f"[green]Built[/] {result.firmware} in {result.seconds:.1f} s")
     out.print(f"  flash {size.flash_bytes} bytes{_percent(size.flash_bytes, size.flash_budget)}")
     out.print(f"  RAM   {size.ram_bytes} bytes{_percent(size.ram_bytes, size.ram_budget)}")
+    for notice in result.notices:
+        err.print(f"[yellow]warning:[/] {escape(notice)}")
 
 
 def build(

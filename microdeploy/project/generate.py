@@ -155,10 +155,12 @@ def platformio_ini(
         env_lines.append(f"board = {pio.board}")
     if pio.framework:
         env_lines.append(f"framework = {pio.framework}")
-    env_lines.append("build_src_flags = -Wall -Wextra")
+    # ${user.*}: the user's additions from platformio_user.ini's [user] section, appended, so
+    # they never replace the board/model flags (an [env] value there would: user_ini.py warns).
+    env_lines.append("build_src_flags = -Wall -Wextra ${user.build_src_flags}")
     flags = board_defines(board, tiling) + (camera.build_defines() if camera else [])
     flags += model_defines  # type_variants.compile_out_defines: reach the runtime library too
-    env_lines.append(f"build_flags = {' '.join(flags)}")
+    env_lines.append(f"build_flags = {' '.join(flags)} ${{user.build_flags}}")
     if camera is not None and camera.library:
         env_lines.append(f"lib_deps = {camera.library}")
     if pio.is_own_platform:
