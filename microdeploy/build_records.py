@@ -29,6 +29,7 @@ from pathlib import Path
 from microdeploy import paths
 from microdeploy.bench import mapfile
 from microdeploy.boards import Board
+from microdeploy.camera import frame_storage
 from microdeploy.errors import BuildError, ModelError
 from microdeploy.model.reader import read_model
 
@@ -64,6 +65,7 @@ class BuildRecord:
     model_bytes: int = 0  # the .tflite's size (manifest)
     input_bytes: int = 0  # the model's input tensors: main.cpp's input staging copy (RAM)
     tiling: str = "auto"  # the patch-based execution policy compiled in (manifest)
+    frame_ram: int = 0  # a camera project's static frame buffer (camera.frame_storage)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -151,6 +153,7 @@ def record_build(
         model_bytes=int(manifest["model"].get("bytes", 0)),
         input_bytes=_input_bytes(project / str(manifest["model"].get("file", ""))),
         tiling=str(manifest.get("tiling", "auto")),
+        frame_ram=frame_storage(manifest["camera"])[0] if "camera" in manifest else 0,
     )
     path = _record_path(model_sha, record.firmware_key)
     try:

@@ -48,6 +48,25 @@ PIXEL_FORMATS = {
     "rgb888": "kRgb888",
 }
 INPUT_KINDS = ("serial", "camera")  # init --input
+# Drivers that keep one frame in a static RAM buffer of the compile-time size (camera.h's
+# kFrameBytes); embedded_frames reads its frames from flash, esp32_camera's DMA buffers are
+# the ESP-IDF driver's (allocated at run time, not in the linker's figures).
+STATIC_FRAME_DRIVERS = ("ov767x", "native_frames")
+_BYTES_PER_PIXEL = {"grayscale": 1, "rgb565": 2, "rgb565le": 2, "rgb888": 3}
+
+
+def frame_bytes(width: int, height: int, pixel_format: str) -> int:
+    """Bytes of one frame (md::camera::FrameBytes)."""
+    return width * height * _BYTES_PER_PIXEL[pixel_format]
+
+
+def frame_storage(entry: dict[str, Any]) -> tuple[int, int]:
+    """(RAM, flash) bytes a camera project's frames take, from its manifest's `camera` entry."""
+    size = frame_bytes(int(entry["width"]), int(entry["height"]), str(entry["pixel_format"]))
+    driver = str(entry.get("driver", ""))
+    ram = size if driver in STATIC_FRAME_DRIVERS else 0
+    flash = size * int(entry.get("frames", 0)) if driver == "embedded_frames" else 0
+    return ram, flash
 
 
 class _Table(Protocol):

@@ -11,6 +11,7 @@ from cli_helpers import run_cli
 from host_boards import host_camera_board
 
 from microdeploy.boards import get_board
+from microdeploy.camera import frame_storage
 from microdeploy.errors import BoardError
 from microdeploy.project.generate import init_project
 
@@ -110,3 +111,29 @@ def test_serial_projects_are_unchanged_by_the_camera(tmp_path: Path) -> None:
     assert "MD_CAMERA" not in ini and "lib_deps" not in ini
     assert "camera" not in (project / "src" / "main.cpp").read_text()
     assert json.loads((project / "microdeploy.json").read_text())["input"] == "serial"
+
+
+def test_inspect_of_a_camera_project_counts_its_frame_buffer(tmp_path: Path) -> None:
+    """Before any build, `inspect PROJECT` estimates the RAM of the firmware `build` would make:
+    the OV767X driver's static frame buffer included (the serial app has none)."""
+    board = get_board("nano33ble-sense-tinyml-kit")
+    assert board.camera is not None
+    ram = {}
+    for kind in ("serial", "camera"):
+        init_project(tmp_path / kind, board.name, example="person_detection", input_kind=kind)
+        result = run_cli("inspect", str(tmp_path / kind), "--json", "--no-runtime")
+        assert result.code == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["fit_source"] != "build"
+        ram[kind] = report["ram_needed"]
+    frame = board.camera.width * board.camera.height  # grayscale: a byte a pixel
+    assert ram["camera"] - ram["serial"] == frame
+
+
+def test_frame_storage_by_driver() -> None:
+    entry = {"width": 10, "height": 4, "pixel_format": "rgb565", "frames": 3}
+    assert frame_storage({**entry, "driver": "ov767x"}) == (80, 0)
+    assert frame_storage({**entry, "driver": "native_frames"}) == (80, 0)
+    assert frame_storage({**entry, "driver": "embedded_frames"}) == (0, 240)  # in flash
+    assert frame_storage({**entry, "driver": "esp32_camera"}) == (0, 0)  # the IDF driver's own
+    assert frame_storage({**entry, "pixel_format": "rgb888", "driver": "ov767x"}) == (120, 0)

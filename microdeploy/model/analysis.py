@@ -14,6 +14,7 @@ from pathlib import Path
 from microdeploy import build_records, paths
 from microdeploy.boards import Board
 from microdeploy.build_records import BuildRecord
+from microdeploy.camera import frame_storage
 from microdeploy.errors import MicrodeployError
 from microdeploy.model import schema
 from microdeploy.model.board_fit import BoardFit, EstimateBasis, estimate_fit, linker_fit
@@ -195,11 +196,13 @@ def analyze(
     build_note: str = "",
     tiling: Tiling = "auto",
     measure: bool = False,
+    frames: tuple[int, int] = (0, 0),
 ) -> ModelReport:
     """`build`: a recorded build of this model for `board`; its linker figures replace the
     estimates (`build_note` says why there is none). `tiling`: the patch-based execution policy
     (docs/patch_execution.md). `measure`: estimate from the recorded builds of other models on
-    the board (board_fit.py) rather than from constants only."""
+    the board (board_fit.py) rather than from constants only. `frames`: (RAM, flash) of a
+    camera project's frames, added to the estimate (a build's figures include them)."""
     supported = supported_ops()
     ops = tuple(
         OpSummary(
@@ -229,7 +232,7 @@ def analyze(
         measured = build_records.measured_on(board) if measure else []
         ops_used = [op.name for op in model.operators]
         inputs = sum(t.nbytes for t in model.inputs)
-        fit = estimate_fit(board, size, ops_used, arena, inputs, measured, build_note)
+        fit = estimate_fit(board, size, ops_used, arena, inputs, measured, build_note, frames)
     return ModelReport(
         name=name,
         size_bytes=size,
@@ -280,7 +283,16 @@ def analyze_file(
         build_note=note,
         tiling=tiling,
         measure=True,
+        frames=_project_frames(project, board),
     )
+
+
+def _project_frames(project: tuple[Path, dict] | None, board: Board | None) -> tuple[int, int]:
+    """(RAM, flash) of a camera project's frames when the board asked about is its own."""
+    if project is None or board is None or project[1].get("board") != board.name:
+        return 0, 0
+    camera = project[1].get("camera")
+    return frame_storage(camera) if isinstance(camera, dict) else (0, 0)
 
 
 def _built_as(manifest: dict, board: Board, tiling: Tiling) -> bool:

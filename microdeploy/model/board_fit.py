@@ -83,10 +83,12 @@ def estimate_fit(
     input_bytes: int,
     measured: Sequence[BuildRecord],
     note: str,
+    frames: tuple[int, int] = (0, 0),
 ) -> BoardFit:
     """`measured`: current builds of other models on this board with a map breakdown, the best
     basis first (build_records.measured_on). RAM: the arena as planned (`init` adds a small
-    margin) and the generic app's copy of the inputs (`input_bytes`) beside the basis's rest."""
+    margin) and the generic app's copy of the inputs (`input_bytes`) beside the basis's rest.
+    `frames`: (RAM, flash) of a camera project's frames (camera.frame_storage)."""
     ops = tuple(dict.fromkeys(op_names))
     kernel_sizes: dict[str, int] = {}
     for record in reversed(measured):  # the best basis is applied last, so its sizes win
@@ -97,14 +99,14 @@ def estimate_fit(
     base = measured[0] if measured else None
     if base is not None:
         rest_flash = base.flash_bytes - base.model_bytes - sum(base.kernel_flash.values())
-        rest_ram = base.ram_bytes - base.arena_bytes - base.input_bytes
+        rest_ram = base.ram_bytes - base.arena_bytes - base.input_bytes - base.frame_ram
     else:
         rest_flash, rest_ram = RUNTIME_CORE_FLASH, RUNTIME_RAM
     return BoardFit(
         board=board.name,
-        flash_needed=rest_flash + model_bytes + kernels,
+        flash_needed=rest_flash + model_bytes + kernels + frames[1],
         flash_budget=board.flash_bytes,
-        ram_needed=rest_ram + arena_bytes + input_bytes,
+        ram_needed=rest_ram + arena_bytes + input_bytes + frames[0],
         ram_budget=board.ram_bytes,
         note=note,
         basis=EstimateBasis(base, known, guessed),
