@@ -67,6 +67,21 @@ class QemuSettings:
     machine: str
     extra_args: tuple[str, ...] = ()
 
+    def command(self) -> list[str]:
+        """qemu-system-arm for this machine, without a display or monitor, with semihosting (the
+        firmware's exit code); callers add the serial ports and the kernel."""
+        return [
+            "qemu-system-arm",
+            "-M",
+            self.machine,
+            *self.extra_args,
+            "-nographic",
+            "-monitor",
+            "none",
+            "-semihosting-config",
+            "enable=on,target=native",
+        ]
+
 
 @dataclass(frozen=True)
 class UploadSettings:

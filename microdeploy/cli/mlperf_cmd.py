@@ -70,31 +70,20 @@ def mlperf(
             verdict[run.match],
         )
 
+    settings = dict(
+        port=port,
+        baud=baud,
+        iterations=iterations,
+        warmups=warmups,
+        timeout=timeout,
+        compare=not no_reference,
+    )
     if as_json:
-        report = run_mlperf(
-            folder,
-            list(inputs or []),
-            port=port,
-            baud=baud,
-            iterations=iterations,
-            warmups=warmups,
-            timeout=timeout,
-            compare=not no_reference,
-        )
+        report = run_mlperf(folder, list(inputs or []), **settings)
         print(json.dumps(report.as_dict()))
     else:
         with err.status("Running the MLPerf Tiny protocol..."):
-            report = run_mlperf(
-                folder,
-                list(inputs or []),
-                port=port,
-                baud=baud,
-                iterations=iterations,
-                warmups=warmups,
-                timeout=timeout,
-                compare=not no_reference,
-                on_result=on_result,
-            )
+            report = run_mlperf(folder, list(inputs or []), on_result=on_result, **settings)
         model = report.profile.get("model", "?")
         out.print(
             f"[bold]{escape(report.name)}[/] model [bold]{escape(model)}[/] "

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,3 +100,27 @@ def upload(
             "check the cable and --port; the board's upload settings are in "
             f"{board.source} [upload]",
         )
+
+
+@contextmanager
+def project_device(project: Path, port: str | None) -> Iterator[str]:
+    """The port a job talks to: --port, the device `flash` recorded, or (native and emulated
+    boards) one flashed here for the job and stopped when it ends."""
+    if port:
+        yield port
+        return
+    state = load_state(project)
+    if state is not None and state.port and state.alive:
+        yield state.port
+        return
+    board = project_board(project)
+    if not (board.is_native or board.upload.protocol == "qemu"):
+        raise DeviceError(
+            f"no running device recorded for {project}",
+            f"run `microdeploy flash {project}` first, or pass --port PORT",
+        )
+    result = flash(project)
+    try:
+        yield result.state.port
+    finally:
+        stop_device(project)

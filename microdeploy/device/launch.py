@@ -82,15 +82,7 @@ def qemu_command(board: Board, firmware: Path, tcp_port: int, debug_log: Path) -
     if board.qemu is None:
         raise DeviceError(f"board {board.name} has no [qemu] settings in {board.source}")
     return [
-        _QEMU,
-        "-M",
-        board.qemu.machine,
-        "-nographic",
-        "-monitor",
-        "none",
-        *board.qemu.extra_args,
-        "-semihosting-config",
-        "enable=on,target=native",
+        *board.qemu.command(),
         "-chardev",
         f"socket,id=s0,host=127.0.0.1,port={tcp_port},server=on,wait=on,nodelay=on",
         "-serial",

@@ -10,17 +10,15 @@ int8 input tensor, uint8 pixels, or float32 features for ad) or, for vww/ic, pho
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from microdeploy import images, reference
-from microdeploy.device.flash import flash, project_board, stop_device
+from microdeploy.device.flash import project_device
 from microdeploy.device.inputs import InputError, load_input
-from microdeploy.device.state import load_state
 from microdeploy.errors import DeviceError, ProjectError
 from microdeploy.mlperf import benchmarks
 from microdeploy.mlperf.client import DutClient
@@ -143,30 +141,6 @@ def load_payload(project: MlperfProject, path: Path) -> bytes:
             f"raw files hold the harness's bytes ({bench.payload_dtype} values) and nothing else",
         )
     return data
-
-
-@contextmanager
-def project_device(folder: Path, port: str | None) -> Iterator[str]:
-    """The port to open: --port, the device `flash` recorded, or a native/emulated one started
-    here (and stopped on exit)."""
-    if port:
-        yield port
-        return
-    state = load_state(folder)
-    if state is not None and state.port and state.alive:
-        yield state.port
-        return
-    board = project_board(folder)
-    if not (board.is_native or board.upload.protocol == "qemu"):
-        raise DeviceError(
-            f"no running device recorded for {folder}",
-            f"run `microdeploy flash {folder}` first, or pass --port PORT",
-        )
-    result = flash(folder)
-    try:
-        yield result.state.port
-    finally:
-        stop_device(folder)
 
 
 def reference_line(project: MlperfProject, payload: bytes) -> str | None:

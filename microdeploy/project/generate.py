@@ -118,15 +118,7 @@ def qemu_test_command(board: Board) -> list[str]:
     """How `pio test` runs a test firmware of an emulated board (exit code via semihosting)."""
     assert board.qemu is not None
     return [
-        "qemu-system-arm",
-        "-M",
-        board.qemu.machine,
-        *board.qemu.extra_args,
-        "-nographic",
-        "-monitor",
-        "none",
-        "-semihosting-config",
-        "enable=on,target=native",
+        *board.qemu.command(),
         "-kernel",
         "${platformio.build_dir}/${this.__env__}/firmware.elf",
     ]

@@ -14,17 +14,15 @@ native and emulated boards, a device this module starts itself and stops afterwa
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from microdeploy import reference
-from microdeploy.device.flash import flash, project_board, stop_device
+from microdeploy.device.flash import project_device
 from microdeploy.device.hil import check_model
 from microdeploy.device.inputs import load_input
-from microdeploy.device.state import load_state
 from microdeploy.errors import DeviceError, MicrodeployError
 from microdeploy.images import PHOTO_SUFFIXES
 from microdeploy.model.reader import read_model
@@ -217,30 +215,6 @@ def _dataset_for(
     shape = model.outputs[0].shape
     labels = project_labels(project, int(np.prod(shape)) if shape else 1)
     return list_dataset(dataset, labels, limit), labels
-
-
-@contextmanager
-def project_device(project: Path, port: str | None) -> Iterator[str]:
-    """The port to talk to: --port, the device `flash` recorded, or (native and emulated
-    boards) one started here and stopped on exit."""
-    if port:
-        yield port
-        return
-    state = load_state(project)
-    if state is not None and state.port and state.alive:
-        yield state.port
-        return
-    board = project_board(project)
-    if not (board.is_native or board.upload.protocol == "qemu"):
-        raise DeviceError(
-            f"no running device recorded for {project}",
-            f"run `microdeploy flash {project}` first, or pass --port PORT",
-        )
-    result = flash(project)
-    try:
-        yield result.state.port
-    finally:
-        stop_device(project)
 
 
 def evaluate(
