@@ -26,6 +26,7 @@ import pytest
 
 from microdeploy import reference
 from microdeploy.model.reader import read_model
+from microdeploy.model.writer import ModelBuilder
 
 INT_RANGES: dict[str, tuple[int, int]] = {
     "int8": (-128, 127),
@@ -219,6 +220,26 @@ def broadcast_shapes(
         b = b[int(rng.integers(0, len(b))) :]
     out = list(np.broadcast_shapes(tuple(a), tuple(b)))
     return a, b, out
+
+
+def binary_op_model(
+    op: str,
+    shapes: tuple[list[int], list[int], list[int]],
+    dtype: str,
+    quant: list[tuple[float, int]] | None,
+    activation: str,
+) -> bytes:
+    """A one-op model of an elementwise two-input op with a fused activation (ADD, MUL, ...);
+    `quant`: (scale, zero point) of both inputs and the output, None for float/int32."""
+    b = ModelBuilder()
+    q = quant or [(None, None)] * 3
+    ids = [
+        b.add_tensor(shape, dtype, scale=scale, zero_point=zp)
+        for shape, (scale, zp) in zip(shapes, q, strict=True)
+    ]
+    b.add_operator(op, ids[:2], [ids[2]], {"fused_activation_function": activation})
+    b.set_io(ids[:2], [ids[2]])
+    return b.build()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from kernel_harness import (
     assert_same_as_tflm,
+    binary_op_model,
     broadcast_shapes,
     random_ints,
     random_scale,
@@ -17,23 +18,6 @@ from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
-
-
-def _add_model(
-    shapes: tuple[list[int], list[int], list[int]],
-    dtype: str,
-    quant: list[tuple[float, int]] | None,
-    activation: str,
-) -> bytes:
-    b = ModelBuilder()
-    q = quant or [(None, None)] * 3
-    ids = [
-        b.add_tensor(shape, dtype, scale=scale, zero_point=zp)
-        for shape, (scale, zp) in zip(shapes, q, strict=True)
-    ]
-    b.add_operator("ADD", ids[:2], [ids[2]], {"fused_activation_function": activation})
-    b.set_io(ids[:2], [ids[2]])
-    return b.build()
 
 
 @pytest.mark.parametrize("dtype", ["int8", "int16"])
@@ -47,7 +31,7 @@ def test_add_quantized_matches_tflm(dtype: str, seed: int) -> None:
     so = float(np.float32((s1 + s2) * rng.uniform(0.2, 2.0)))
     quant = [(s, random_zero_point(rng, dtype)) for s in (s1, s2, so)]
     activation = ACTIVATIONS[seed % len(ACTIVATIONS)]
-    model = _add_model(shapes, dtype, quant, activation)
+    model = binary_op_model("ADD", shapes, dtype, quant, activation)
     inputs = [random_ints(rng, shapes[0], dtype), random_ints(rng, shapes[1], dtype)]
     assert_same_as_tflm(model, inputs, label=f"{dtype} seed={seed} {shapes} {quant} {activation}")
 
@@ -57,7 +41,7 @@ def test_add_float_matches_tflm(seed: int) -> None:
     rng = np.random.default_rng(2000 + seed)
     shapes = broadcast_shapes(rng)
     activation = ACTIVATIONS[seed % len(ACTIVATIONS)]
-    model = _add_model(shapes, "float32", None, activation)
+    model = binary_op_model("ADD", shapes, "float32", None, activation)
     inputs = [rng.normal(0, 4, size=s).astype(np.float32) for s in shapes[:2]]
     assert_same_as_tflm(model, inputs, label=f"float seed={seed} {shapes} {activation}")
 
@@ -66,13 +50,13 @@ def test_add_float_matches_tflm(seed: int) -> None:
 def test_add_int32_matches_tflm(seed: int) -> None:
     rng = np.random.default_rng(3000 + seed)
     shapes = broadcast_shapes(rng)
-    model = _add_model(shapes, "int32", None, "NONE")
+    model = binary_op_model("ADD", shapes, "int32", None, "NONE")
     inputs = [random_ints(rng, s, "int32") // 2 for s in shapes[:2]]
     assert_same_as_tflm(model, inputs, label=f"int32 seed={seed} {shapes}")
 
 
 def test_incompatible_shapes_are_a_prepare_error() -> None:
-    model = _add_model(([2, 3], [4, 3], [4, 3]), "float32", None, "NONE")
+    model = binary_op_model("ADD", ([2, 3], [4, 3], [4, 3]), "float32", None, "NONE")
     x = [np.zeros([2, 3], np.float32), np.zeros([4, 3], np.float32)]
     with pytest.raises(host_runtime.HostRunnerError, match="ADD.*not broadcast-compatible"):
         host_runtime.run_model(model, x)
@@ -81,7 +65,7 @@ def test_incompatible_shapes_are_a_prepare_error() -> None:
 def test_output_scale_too_small_for_the_rescale_is_a_prepare_error() -> None:
     # 2 * max(input scale) / (2^20 * output scale) >= 1: TFLM aborts on this, we refuse it.
     quant = [(1.0, 0), (1.0, 0), (1e-7, 0)]
-    model = _add_model(([4], [4], [4]), "int8", quant, "NONE")
+    model = binary_op_model("ADD", ([4], [4], [4]), "int8", quant, "NONE")
     x = [np.zeros([4], np.int8)] * 2
     with pytest.raises(host_runtime.HostRunnerError, match="ADD.*output scale .* too small"):
         host_runtime.run_model(model, x)

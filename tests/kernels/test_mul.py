@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from kernel_harness import (
     assert_same_as_tflm,
+    binary_op_model,
     broadcast_shapes,
     random_ints,
     random_scale,
@@ -14,26 +15,8 @@ from kernel_harness import (
 )
 
 from microdeploy import host_runtime
-from microdeploy.model.writer import ModelBuilder
 
 ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
-
-
-def _mul_model(
-    shapes: tuple[list[int], list[int], list[int]],
-    dtype: str,
-    quant: list[tuple[float, int]] | None,
-    activation: str,
-) -> bytes:
-    b = ModelBuilder()
-    q = quant or [(None, None)] * 3
-    ids = [
-        b.add_tensor(shape, dtype, scale=scale, zero_point=zp)
-        for shape, (scale, zp) in zip(shapes, q, strict=True)
-    ]
-    b.add_operator("MUL", ids[:2], [ids[2]], {"fused_activation_function": activation})
-    b.set_io(ids[:2], [ids[2]])
-    return b.build()
 
 
 @pytest.mark.parametrize("dtype", ["int8", "int16"])
@@ -49,7 +32,7 @@ def test_mul_quantized_matches_tflm(dtype: str, seed: int) -> None:
     so = float(np.float32(s1 * s2 * typical * 2.0 ** rng.uniform(-11, 2)))
     quant = [(s, random_zero_point(rng, dtype)) for s in (s1, s2, so)]
     activation = ACTIVATIONS[seed % len(ACTIVATIONS)]
-    model = _mul_model(shapes, dtype, quant, activation)
+    model = binary_op_model("MUL", shapes, dtype, quant, activation)
     inputs = [random_ints(rng, shapes[0], dtype), random_ints(rng, shapes[1], dtype)]
     assert_same_as_tflm(model, inputs, label=f"{dtype} seed={seed} {shapes} {quant} {activation}")
 
@@ -59,7 +42,7 @@ def test_mul_float_matches_tflm(seed: int) -> None:
     rng = np.random.default_rng(5000 + seed)
     shapes = broadcast_shapes(rng)
     activation = ACTIVATIONS[seed % len(ACTIVATIONS)]
-    model = _mul_model(shapes, "float32", None, activation)
+    model = binary_op_model("MUL", shapes, "float32", None, activation)
     inputs = [rng.normal(0, 3, size=s).astype(np.float32) for s in shapes[:2]]
     assert_same_as_tflm(model, inputs, label=f"float seed={seed} {shapes} {activation}")
 
@@ -69,7 +52,7 @@ def test_mul_int32_matches_tflm(seed: int) -> None:
     rng = np.random.default_rng(6000 + seed)
     shapes = broadcast_shapes(rng)
     activation = ACTIVATIONS[seed % len(ACTIVATIONS)]
-    model = _mul_model(shapes, "int32", None, activation)
+    model = binary_op_model("MUL", shapes, "int32", None, activation)
     # Full-range values: products wrap around, as in TFLM.
     inputs = [random_ints(rng, s, "int32") for s in shapes[:2]]
     assert_same_as_tflm(model, inputs, label=f"int32 seed={seed} {shapes} {activation}")
@@ -77,7 +60,7 @@ def test_mul_int32_matches_tflm(seed: int) -> None:
 
 def test_int16_with_zero_point_is_a_prepare_error() -> None:
     quant = [(0.01, 3), (0.01, 0), (0.01, 0)]
-    model = _mul_model(([4], [4], [4]), "int16", quant, "NONE")
+    model = binary_op_model("MUL", ([4], [4], [4]), "int16", quant, "NONE")
     x = [np.zeros([4], np.int16)] * 2
     with pytest.raises(host_runtime.HostRunnerError, match="MUL.*zero points of 0"):
         host_runtime.run_model(model, x)
