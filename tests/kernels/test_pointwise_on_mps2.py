@@ -33,6 +33,7 @@ from kernel_harness import (
     random_scale,
     random_window,
     symmetric_weights,
+    window_out_size,
 )
 
 from microdeploy import reference
@@ -45,7 +46,19 @@ OTHER_DEPTHS = (3, 6, 13)
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 NUM_RANDOM_OPS = 26
 NUM_WINDOW_OPS = 12
-NUM_OPS = NUM_RANDOM_OPS + NUM_WINDOW_OPS + 1  # and _big_bias_op
+# The four-pixel blocks' variants: depths 8 and 16 (written out), 12, 32 and 128 (the loop),
+# with 4k + 1, 4k + 2 and 4k + 3 pixels (a last single pixel; a last block of 2 or 3 pixels
+# that repeats pixels), batches too: (batches, h, w, depth, channels).
+BLOCK_SHAPES = (
+    (1, 1, 5, 8, 16), (1, 2, 3, 8, 19), (1, 1, 7, 8, 33), (1, 2, 4, 8, 7),
+    (1, 3, 3, 16, 32), (2, 1, 3, 16, 21), (1, 1, 6, 16, 65), (1, 1, 2, 16, 3),
+    (1, 1, 3, 12, 9), (1, 2, 5, 32, 40), (1, 3, 2, 32, 64), (1, 1, 3, 128, 70),
+    (1, 3, 3, 128, 17), (2, 1, 1, 8, 5),
+)  # fmt: skip
+# Windows whose gathered rows are 8 or 16 values (the written-out depths), stride 1, VALID and
+# SAME, 1-3 pixels left after the blocks: (in_h, in_w, f_h, f_w, depth).
+BLOCK_WINDOWS = ((3, 3, 2, 2, 2), (2, 5, 2, 2, 4), (1, 8, 1, 2, 8), (4, 5, 2, 4, 2))
+NUM_OPS = NUM_RANDOM_OPS + NUM_WINDOW_OPS + 1 + len(BLOCK_SHAPES) + len(BLOCK_WINDOWS)
 
 
 def _pointwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[str]]:
@@ -59,63 +72,84 @@ def _pointwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray],
         channels = int(rng.integers(1, 71))
         batches = 2 if i % 7 == 3 else 1
         h, w = int(rng.integers(1, 5)), int(rng.integers(1, 8))
-        per_channel = i % 3 != 0
-        activation = ACTIVATIONS[i % len(ACTIVATIONS)]
-        zp_in = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
-        zp_out = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
-        in_scale = random_scale(rng, 5e-3, 5e-2)
-        x = b.add_tensor([batches, h, w, depth], "int8", scale=in_scale, zero_point=zp_in)
-        arrays.append(random_ints(rng, [batches, h, w, depth], "int8"))
-        scales = channel_scales(rng, channels if per_channel else 1)
-        dead = per_channel and i % 4 == 1  # vww_96_int8's dead channels: tiny scale, bias 2^30
-        if dead:
-            for c in rng.choice(channels, size=min(3, channels), replace=False):
-                scales[c] = float(np.float32(rng.choice([3e-9, 2e-11, 1e-13])))
-        weights = symmetric_weights(rng, [channels, 1, 1, depth])
-        if i % 11 == 5:
-            weights[:, 0, 0, 0] = -128  # the full int8 range, not just TFLite's symmetric one
-        wt = b.add_tensor(
-            [channels, 1, 1, depth], "int8", data=weights, scale=scales,
-            zero_point=[0] * len(scales),
-        )  # fmt: skip
-        op_inputs = [x, wt]
-        bias_note = "none"
-        if i % 5 != 4:
-            magnitude = 2**30 - 1 if i % 13 == 6 else 20000  # 2^30 - 1: too large to double
-            data, b_scales = bias_values(
-                rng, channels, in_scale, scales * (1 if per_channel else channels), "int32",
-                magnitude=magnitude,
-            )  # fmt: skip
-            if dead:
-                data[scales.index(min(scales))] = rng.choice([-(2**30), 2**30])
-            op_inputs.append(
-                b.add_tensor(
-                    [channels],
-                    "int32",
-                    data=data,
-                    scale=b_scales[: len(scales)],
-                    zero_point=[0] * len(scales),
-                )  # fmt: skip
-            )
-            bias_note = f"|b|<={magnitude}"
-        else:
-            op_inputs.append(-1)
-        out_scale = output_scale_for(in_scale, float(np.median(scales)), depth, rng)
-        y = b.add_tensor([batches, h, w, channels], "int8", scale=out_scale, zero_point=zp_out)
-        options = {"padding": "VALID", "stride_h": 1, "stride_w": 1,
-                   "fused_activation_function": activation}  # fmt: skip
-        b.add_operator("CONV_2D", op_inputs, [y], options)
-        inputs.append(x)
-        outputs.append(y)
-        labels.append(
-            f"op {i}: {batches}x{h}x{w}x{depth} -> {channels}, per_channel={per_channel}, "
-            f"{activation}, zp {zp_in}/{zp_out}, bias {bias_note}, dead channels {dead}"
-        )
+        _pointwise_op(b, rng, i, (batches, h, w, depth, channels), inputs, outputs, arrays, labels)
     for i in range(NUM_WINDOW_OPS):
         _window_op(b, rng, i, inputs, outputs, arrays, labels)
     _big_bias_op(b, rng, inputs, outputs, arrays, labels)
+    for i, shape in enumerate(BLOCK_SHAPES):
+        _pointwise_op(b, rng, i, shape, inputs, outputs, arrays, labels)
+    for i, shape in enumerate(BLOCK_WINDOWS):
+        window = _stride1_window(*shape[:4])
+        _window_op(b, rng, i, inputs, outputs, arrays, labels, fixed=(window, shape[4]))
     b.set_io(inputs, outputs)
     return b.build(), arrays, labels
+
+
+def _pointwise_op(
+    b: ModelBuilder,
+    rng: np.random.Generator,
+    i: int,
+    shape: tuple[int, int, int, int, int],
+    inputs: list[int],
+    outputs: list[int],
+    arrays: list[np.ndarray],
+    labels: list[str],
+) -> None:
+    """A random 1x1 CONV_2D of shape (batches, h, w, depth, channels); `i` picks the variant
+    (per-channel or not, activation, dead channels, bias)."""
+    batches, h, w, depth, channels = shape
+    per_channel = i % 3 != 0
+    activation = ACTIVATIONS[i % len(ACTIVATIONS)]
+    zp_in = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
+    zp_out = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
+    in_scale = random_scale(rng, 5e-3, 5e-2)
+    x = b.add_tensor([batches, h, w, depth], "int8", scale=in_scale, zero_point=zp_in)
+    arrays.append(random_ints(rng, [batches, h, w, depth], "int8"))
+    scales = channel_scales(rng, channels if per_channel else 1)
+    dead = per_channel and i % 4 == 1  # vww_96_int8's dead channels: tiny scale, bias 2^30
+    if dead:
+        for c in rng.choice(channels, size=min(3, channels), replace=False):
+            scales[c] = float(np.float32(rng.choice([3e-9, 2e-11, 1e-13])))
+    weights = symmetric_weights(rng, [channels, 1, 1, depth])
+    if i % 11 == 5:
+        weights[:, 0, 0, 0] = -128  # the full int8 range, not just TFLite's symmetric one
+    wt = b.add_tensor(
+        [channels, 1, 1, depth], "int8", data=weights, scale=scales,
+        zero_point=[0] * len(scales),
+    )  # fmt: skip
+    op_inputs = [x, wt]
+    bias_note = "none"
+    if i % 5 != 4:
+        magnitude = 2**30 - 1 if i % 13 == 6 else 20000  # 2^30 - 1: too large to double
+        data, b_scales = bias_values(
+            rng, channels, in_scale, scales * (1 if per_channel else channels), "int32",
+            magnitude=magnitude,
+        )  # fmt: skip
+        if dead:
+            data[scales.index(min(scales))] = rng.choice([-(2**30), 2**30])
+        op_inputs.append(
+            b.add_tensor(
+                [channels],
+                "int32",
+                data=data,
+                scale=b_scales[: len(scales)],
+                zero_point=[0] * len(scales),
+            )  # fmt: skip
+        )
+        bias_note = f"|b|<={magnitude}"
+    else:
+        op_inputs.append(-1)
+    out_scale = output_scale_for(in_scale, float(np.median(scales)), depth, rng)
+    y = b.add_tensor([batches, h, w, channels], "int8", scale=out_scale, zero_point=zp_out)
+    options = {"padding": "VALID", "stride_h": 1, "stride_w": 1,
+               "fused_activation_function": activation}  # fmt: skip
+    b.add_operator("CONV_2D", op_inputs, [y], options)
+    inputs.append(x)
+    outputs.append(y)
+    labels.append(
+        f"op {i}: {batches}x{h}x{w}x{depth} -> {channels}, per_channel={per_channel}, "
+        f"{activation}, zp {zp_in}/{zp_out}, bias {bias_note}, dead channels {dead}"
+    )
 
 
 def _window_op(
@@ -126,11 +160,15 @@ def _window_op(
     outputs: list[int],
     arrays: list[np.ndarray],
     labels: list[str],
+    fixed: tuple[dict[str, int | str], int] | None = None,
 ) -> None:
     """A random windowed CONV_2D: filter values per channel up to about 300 (the gathered rows
-    hold 256), odd channel counts, every activation."""
-    w = random_window(rng, max_size=9, max_filter=4)
-    depth = int(rng.integers(1, 21))
+    hold 256), odd channel counts, every activation. `fixed`: the window and depth instead."""
+    if fixed is None:
+        w = random_window(rng, max_size=9, max_filter=4)
+        depth = int(rng.integers(1, 21))
+    else:
+        w, depth = fixed
     channels = int(rng.integers(1, 40))
     activation = ACTIVATIONS[i % len(ACTIVATIONS)]
     zp_in = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
@@ -155,6 +193,16 @@ def _window_op(
     inputs.append(x)
     outputs.append(y)
     labels.append(f"window op {i}: depth {depth} -> {channels}, {w}, {activation}")
+
+
+def _stride1_window(in_h: int, in_w: int, f_h: int, f_w: int) -> dict[str, int | str]:
+    """A stride-1 window, SAME when the filter is square (clipped at the borders), else VALID."""
+    padding = "SAME" if f_h == f_w else "VALID"
+    return dict(
+        in_h=in_h, in_w=in_w, f_h=f_h, f_w=f_w, s_h=1, s_w=1, d_h=1, d_w=1, padding=padding,
+        out_h=window_out_size(padding, in_h, f_h, 1, 1),
+        out_w=window_out_size(padding, in_w, f_w, 1, 1),
+    )  # fmt: skip
 
 
 def _big_bias_op(

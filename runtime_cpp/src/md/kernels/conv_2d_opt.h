@@ -403,6 +403,7 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
     const bool fast = full_range && e <= 22 && !big_bias[c];
     MakeDoubledRequant(multiplier, shift, a.output_offset, fast, &ch[c].q);
     ch[c].bias2 = big_bias[c] ? 0 : 2 * bias;
+    ch[c].bias2_copy = ch[c].bias2;
     any_big = any_big || big_bias[c];
     next_slow[c] = fast ? -1 : c;
   }

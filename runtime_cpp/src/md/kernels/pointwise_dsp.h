@@ -39,9 +39,12 @@ constexpr int32_t kPointwiseMaxDepth = 256;
 constexpr int32_t kPointwiseChunk = 64;
 
 // One output channel of the 1x1 DSP path.
+// (20 bytes; the layout is the assembly's: two LDRDs of the bias start the four accumulators, one
+// LDM reads the rest.)
 struct PointwiseChannel {
+  int32_t bias2;       // 2 x bias
+  int32_t bias2_copy;  // the same
   DoubledRequant q;
-  int32_t bias2;  // 2 x bias
 };
 
 // The 1x1 DSP path's operands: `filter` points at channel c0's row, `output` at pixel 0's
@@ -152,65 +155,170 @@ inline void WidenDoubled(uint32_t w, uint32_t off2, uint32_t* even, uint32_t* od
   *odd = Sxtab16Ror8(Sxtab16Ror8(off2, w), w);
 }
 
-// Widens `count` pixels (1..4) of `depth` values at `in` into buf: per 4 values, 2 words per
-// pixel, pixels side by side.
-inline void WidenPixels(const int8_t* in, int32_t depth, int32_t count, uint32_t off2,
-                        uint32_t* buf) {
-  for (int32_t k = 0; k < depth; k += 4) {
-    for (int32_t i = 0; i < count; ++i) {
-      WidenDoubled(LoadWord(in + i * depth + k), off2, &buf[2 * i], &buf[2 * i + 1]);
-    }
-    buf += 2 * count;
+// Widens one pixel of `depth` values at `in` into buf (2 words per 4 values).
+inline void WidenOnePixel(const int8_t* in, int32_t depth, uint32_t off2, uint32_t* buf) {
+  for (int32_t k = 0; k < depth; k += 4, buf += 2) {
+    WidenDoubled(LoadWord(in + k), off2, &buf[0], &buf[1]);
   }
 }
 
-// One 4-value step of the four-pixel dot product: filter word -> two pairs, 8 SMLADs.
-#define MD_PW_STEP                      \
-  "ldr %[w], [%[f]], #4\n\t"            \
-  "ldmia %[buf]!, {r4, r5, r6, r8}\n\t" \
-  "sxtb16 %[w02], %[w]\n\t"             \
-  "sxtb16 %[w], %[w], ror #8\n\t"       \
-  "smlad %[a0], %[w02], r4, %[a0]\n\t"  \
-  "smlad %[a0], %[w], r5, %[a0]\n\t"    \
-  "smlad %[a1], %[w02], r6, %[a1]\n\t"  \
-  "smlad %[a1], %[w], r8, %[a1]\n\t"    \
-  "ldmia %[buf]!, {r4, r5, r6, r8}\n\t" \
-  "smlad %[a2], %[w02], r4, %[a2]\n\t"  \
-  "smlad %[a2], %[w], r5, %[a2]\n\t"    \
-  "smlad %[a3], %[w02], r6, %[a3]\n\t"  \
-  "smlad %[a3], %[w], r8, %[a3]\n\t"
+// Widens four pixels of `depth` values (rows px[0..3]) into buf: per 4 values, 2 words per
+// pixel, pixels side by side.
+inline void WidenFourPixels(const int8_t* const* px, int32_t depth, uint32_t off2, uint32_t* buf) {
+  const int8_t *p0 = px[0], *p1 = px[1], *p2 = px[2], *p3 = px[3];
+  for (int32_t k = 0; k < depth; k += 4, buf += 8) {
+    WidenDoubled(LoadWord(p0 + k), off2, &buf[0], &buf[1]);
+    WidenDoubled(LoadWord(p1 + k), off2, &buf[2], &buf[3]);
+    WidenDoubled(LoadWord(p2 + k), off2, &buf[4], &buf[5]);
+    WidenDoubled(LoadWord(p3 + k), off2, &buf[6], &buf[7]);
+  }
+}
 
-// a0..a3 += the dot products of `depth` values (a multiple of 4; in n) of the filter at f
-// with the four widened pixels at buf. Rounds of 16 values, then 8 and 4; f and buf advance.
-// r4-r6 and r8 hold the loaded words (LDM's list must be ascending; r7 may be the frame
-// pointer).
-#define MD_PW_DOT                                       \
-  "subs %[n], %[n], #16\n\t"                            \
-  "blt 2f\n"                                            \
-  "1:\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP  \
-  "subs %[n], %[n], #16\n\t"                            \
-  "bge 1b\n"                                            \
-  "2:\n\t" /* n = depth mod 16 - 16: same low 4 bits */ \
-  "tst %[n], #8\n\t"                                    \
-  "beq 3f\n\t" MD_PW_STEP MD_PW_STEP                    \
-  "3:\n\t"                                              \
-  "tst %[n], #4\n\t"                                    \
+// The four-pixel block in assembly, registers fixed: r0-r3 the four accumulators, r4-r6 and r8
+// the pixels' words (LDM's list must be ascending; r7 may be the frame pointer), r9/r10 the
+// filter word's two pairs, r11 the filter, r12 the widened pixels, lr the loop counter or the
+// channel constants. One 4-value step: filter word -> two pairs, 8 SMLADs.
+#define MD_PW_STEP                   \
+  "ldr r10, [r11], #4\n\t"           \
+  "ldmia r12!, {r4, r5, r6, r8}\n\t" \
+  "sxtb16 r9, r10\n\t"               \
+  "sxtb16 r10, r10, ror #8\n\t"      \
+  "smlad r0, r9, r4, r0\n\t"         \
+  "smlad r0, r10, r5, r0\n\t"        \
+  "smlad r1, r9, r6, r1\n\t"         \
+  "smlad r1, r10, r8, r1\n\t"        \
+  "ldmia r12!, {r4, r5, r6, r8}\n\t" \
+  "smlad r2, r9, r4, r2\n\t"         \
+  "smlad r2, r10, r5, r2\n\t"        \
+  "smlad r3, r9, r6, r3\n\t"         \
+  "smlad r3, r10, r8, r3\n\t"
+
+// r0..r3 += the dot products of lr values (a multiple of 4) of the filter at r11 with the four
+// widened pixels at r12: rounds of 16 values, then 8 and 4.
+#define MD_PW_DOT_LOOP                                   \
+  "subs lr, lr, #16\n\t"                                 \
+  "blt 2f\n"                                             \
+  "1:\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP   \
+  "subs lr, lr, #16\n\t"                                 \
+  "bge 1b\n"                                             \
+  "2:\n\t" /* lr = depth mod 16 - 16: same low 4 bits */ \
+  "tst lr, #8\n\t"                                       \
+  "beq 3f\n\t" MD_PW_STEP MD_PW_STEP                     \
+  "3:\n\t"                                               \
+  "tst lr, #4\n\t"                                       \
   "beq 4f\n\t" MD_PW_STEP "4:\n\t"
 
+// Accumulator a (doubled) -> int8 with the fused offset: r6 multiplier, r8 addend, r9 shift.
+// clang-format off
+#define MD_PW_REQUANT(a)              \
+  "smmlar r10, " a ", r6, r8\n\t"     \
+  "add r10, r10, " a ", asr #31\n\t"  \
+  "asr r10, r10, r9\n\t"             \
+  "ssat " a ", #8, r10\n\t"
+// clang-format on
+
+// The block (FourPixelBlock) copied to the stack: sp+0 out0, +4 out2, +8 out_step, +12 ch_end,
+// +16 ch, +20 buf, +24 depth.
+#define MD_PW_PROLOGUE                              \
+  "ldmia r12, {r0, r1, r2, r3, r4, r5, r6, r8}\n\t" \
+  "push {r0, r1, r2, r3, r4, r5, r6, r8}\n\t"
+
+// lr points at the channel's constants {bias2, bias2, multiplier, addend, shift} (advanced past
+// them here): requantizes r0..r3, stores them (pixels 0/1 at out0, 2/3 at out2), loops to 0:
+// while lr != ch_end.
+// clang-format off
+#define MD_PW_REQUANT_STORE_LOOP(save_ch)                     \
+  "ldmia lr!, {r4, r5, r6, r8, r9}\n\t" save_ch               \
+  MD_PW_REQUANT("r0") MD_PW_REQUANT("r1") MD_PW_REQUANT("r2") \
+  MD_PW_REQUANT("r3")                                         \
+  "ldmia sp, {r4, r5, r6, r8}\n\t"                            \
+  "strb r1, [r4, r6]\n\t"                                     \
+  "strb r0, [r4], #1\n\t"                                     \
+  "strb r3, [r5, r6]\n\t"                                     \
+  "strb r2, [r5], #1\n\t"                                     \
+  "strd r4, r5, [sp]\n\t"                                     \
+  "cmp lr, r8\n\t"                                            \
+  "bne 0b\n\t"                                                \
+  "add sp, sp, #32\n\t"
+// clang-format on
+
+// What the all-assembly channel loop of a four-pixel block reads (copied onto its stack, as it
+// needs every register but r7). Pixels 0 and 1 are written at out0 and out0 + out_step, 2 and
+// 3 at out2 and out2 + out_step: a block of 2 or 3 pixels repeats pixels so that repeated ones
+// write the same value to the same place (see PointwiseDspChunk).
+struct FourPixelBlock {
+  int8_t* out0;
+  int8_t* out2;
+  int32_t out_step;
+  const PointwiseChannel* ch_end;  // one past the last channel
+  const PointwiseChannel* ch;      // first channel
+  const uint32_t* buf;             // the four widened pixels
+  int32_t depth;
+  int32_t unused;  // keeps the copy 8-byte aligned
+};
+
+// Channels [ch, ch_end) of a four-pixel block with the output offset fused and the full int8
+// range (SSAT alone clamps), all in assembly: per channel, the accumulators start at 2 x bias
+// (two LDRDs), the dot product runs, then SMMLAR/ADD/ASR/SSAT per output and four STRBs. About
+// 30 instructions per channel besides the dot product for any depth (FourPixelBlockAny: the
+// channel pointer lives on the stack while lr counts), 28 for depths 8 and 16 written out
+// (FourPixelBlock8/16: lr holds the channel pointer, no loop counter). Returns the filter
+// pointer advanced past the block's channels.
+#if defined(__OPTIMIZE__)
+#define MD_PW_BLOCK_FUNCTION(name, body)                                                          \
+  __attribute__((noinline)) inline const int8_t* name(const FourPixelBlock& b, const int8_t* f) { \
+    register const FourPixelBlock* block __asm__("r12") = &b;                                     \
+    register const int8_t* filter __asm__("r11") = f;                                             \
+    __asm__ volatile(MD_PW_PROLOGUE body                                                          \
+                     : "+r"(filter), "+r"(block)                                                  \
+                     :                                                                            \
+                     : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "lr", "cc",   \
+                       "memory");                                                                 \
+    return filter;                                                                                \
+  }
+
+MD_PW_BLOCK_FUNCTION(FourPixelBlockAny,
+                     "ldr lr, [sp, #16]\n"
+                     "0:\n\t"
+                     "ldrd r0, r1, [lr]\n\t"
+                     "ldrd r2, r3, [lr]\n\t"
+                     "ldrd r12, lr, [sp, #20]\n\t" MD_PW_DOT_LOOP
+                     "ldr lr, [sp, #16]\n\t" MD_PW_REQUANT_STORE_LOOP("str lr, [sp, #16]\n\t"))
+
+MD_PW_BLOCK_FUNCTION(FourPixelBlock8,
+                     "ldrd lr, r12, [sp, #16]\n"
+                     "0:\n\t"
+                     "ldrd r0, r1, [lr]\n\t"
+                     "ldrd r2, r3, [lr]\n\t" MD_PW_STEP MD_PW_STEP
+                     "sub r12, r12, #64\n\t" MD_PW_REQUANT_STORE_LOOP(""))
+
+MD_PW_BLOCK_FUNCTION(FourPixelBlock16,
+                     "ldrd lr, r12, [sp, #16]\n"
+                     "0:\n\t"
+                     "ldrd r0, r1, [lr]\n\t"
+                     "ldrd r2, r3, [lr]\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP
+                     "sub r12, r12, #128\n\t" MD_PW_REQUANT_STORE_LOOP(""))
+
+#undef MD_PW_BLOCK_FUNCTION
+
+// The block's channels with the variant for its depth.
+inline const int8_t* FourPixelBlockFast(const FourPixelBlock& b, const int8_t* f) {
+  if (b.depth == 8) return FourPixelBlock8(b, f);
+  if (b.depth == 16) return FourPixelBlock16(b, f);
+  return FourPixelBlockAny(b, f);
+}
+#endif
+
+#undef MD_PW_REQUANT_STORE_LOOP
+#undef MD_PW_PROLOGUE
+#undef MD_PW_REQUANT
+#undef MD_PW_DOT_LOOP
+#undef MD_PW_STEP
+
 // acc[i] += sum_k filter[k] * pixel_i[k] for the four widened pixels; advances *filter.
-__attribute__((always_inline)) inline void DotFourPixels(const int8_t** filter, const uint32_t* buf,
-                                                         int32_t depth, int32_t& a0, int32_t& a1,
-                                                         int32_t& a2, int32_t& a3) {
+inline void DotFourPixels(const int8_t** filter, const uint32_t* buf, int32_t depth, int32_t& a0,
+                          int32_t& a1, int32_t& a2, int32_t& a3) {
   const int8_t* f = *filter;
-#if defined(__OPTIMIZE__)  // unoptimized builds keep a frame pointer: too few registers
-  int32_t n = depth;
-  uint32_t w, w02;
-  __asm__ volatile(MD_PW_DOT
-                   : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [f] "+r"(f),
-                     [buf] "+r"(buf), [n] "+r"(n), [w] "=&r"(w), [w02] "=&r"(w02)
-                   :
-                   : "r4", "r5", "r6", "r8", "cc", "memory");
-#else
   for (int32_t k = 0; k < depth; k += 4, f += 4, buf += 8) {
     const uint32_t w = LoadWord(f);
     const uint32_t w02 = Sxtb16(w), w13 = Sxtb16Ror8(w);
@@ -219,89 +327,8 @@ __attribute__((always_inline)) inline void DotFourPixels(const int8_t** filter, 
     a2 = SmladPairs(w13, buf[5], SmladPairs(w02, buf[4], a2));
     a3 = SmladPairs(w13, buf[7], SmladPairs(w02, buf[6], a3));
   }
-#endif
   *filter = f;
 }
-
-// What the all-assembly channel loop of a four-pixel block reads (pushed on its stack).
-struct FourPixelBlock {
-  const PointwiseChannel* ch;      // first channel
-  const PointwiseChannel* ch_end;  // one past the last
-  int8_t* out;                     // pixel 0's output of the first channel
-  int32_t out_depth;
-  const uint32_t* buf;  // the four widened pixels
-  int32_t depth;
-};
-
-// Channels [ch, ch_end) of a four-pixel block with the output offset fused and the full int8
-// range (SSAT alone clamps), all in assembly: per channel, the accumulators start at 2 x bias,
-// MD_PW_DOT runs, then SMMLAR/ADD/ASR/SSAT per output and four STRBs (pixels out_depth
-// apart). About 41 instructions per channel besides the dot product (the C++ loop around
-// DotFourPixels took about 60: it spilled pointers around the assembly). The block's
-// variables live on the stack the assembly pushes, as it needs every register but r7.
-// Returns the filter pointer advanced past the block's channels.
-#if defined(__OPTIMIZE__)
-__attribute__((noinline)) inline const int8_t* FourPixelBlockFast(const FourPixelBlock& b,
-                                                                  const int8_t* f) {
-  // n first holds the block's address; once the block is on the stack it is the loop's
-  // scratch (13 registers in all: r7 stays free for a frame pointer).
-  uintptr_t n = reinterpret_cast<uintptr_t>(&b);
-  int32_t a0, a1, a2, a3;
-  uint32_t w, w02;
-  const uint32_t* buf;
-  __asm__ volatile(
-      // sp+0 ch, +4 ch_end, +8 out, +12 out_depth, +16 buf, +20 depth.
-      "ldrd %[w], %[w02], [%[n], #16]\n\t"
-      "strd %[w], %[w02], [sp, #-8]!\n\t"
-      "ldmia %[n], {r4, r5, r6, r8}\n\t"
-      "push {r4, r5, r6, r8}\n"
-      "0:\n\t"
-      "ldr %[n], [sp]\n\t"
-      "ldr %[a0], [%[n], #12]\n\t"  // bias2
-      "mov %[a1], %[a0]\n\t"
-      "mov %[a2], %[a0]\n\t"
-      "mov %[a3], %[a0]\n\t"
-      "ldrd %[buf], %[n], [sp, #16]\n\t" MD_PW_DOT
-      "ldr %[n], [sp]\n\t"
-      "ldmia %[n]!, {r4, r5, r6, r8}\n\t"  // multiplier, addend, shift, bias2
-      "str %[n], [sp]\n\t"
-      "smmlar %[w], %[a0], r4, r5\n\t"
-      "add %[w], %[w], %[a0], asr #31\n\t"
-      "asr %[w], %[w], r6\n\t"
-      "ssat %[a0], #8, %[w]\n\t"
-      "smmlar %[w], %[a1], r4, r5\n\t"
-      "add %[w], %[w], %[a1], asr #31\n\t"
-      "asr %[w], %[w], r6\n\t"
-      "ssat %[a1], #8, %[w]\n\t"
-      "smmlar %[w], %[a2], r4, r5\n\t"
-      "add %[w], %[w], %[a2], asr #31\n\t"
-      "asr %[w], %[w], r6\n\t"
-      "ssat %[a2], #8, %[w]\n\t"
-      "smmlar %[w], %[a3], r4, r5\n\t"
-      "add %[w], %[w], %[a3], asr #31\n\t"
-      "asr %[w], %[w], r6\n\t"
-      "ssat %[a3], #8, %[w]\n\t"
-      "ldrd %[buf], %[w], [sp, #8]\n\t"  // out, out_depth
-      "strb %[a1], [%[buf], %[w]]\n\t"
-      "add %[w02], %[buf], %[w], lsl #1\n\t"
-      "strb %[a2], [%[w02]]\n\t"
-      "strb %[a3], [%[w02], %[w]]\n\t"
-      "strb %[a0], [%[buf]], #1\n\t"
-      "str %[buf], [sp, #8]\n\t"
-      "ldr %[w], [sp, #4]\n\t"
-      "cmp %[n], %[w]\n\t"
-      "bne 0b\n\t"
-      "add sp, sp, #24\n\t"
-      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [f] "+r"(f),
-        [buf] "=&r"(buf), [n] "+&r"(n), [w] "=&r"(w), [w02] "=&r"(w02)
-      :
-      : "r4", "r5", "r6", "r8", "cc", "memory");
-  return f;
-}
-#endif
-
-#undef MD_PW_DOT
-#undef MD_PW_STEP
 
 // sum_k filter[k] * pixel[k] for one widened pixel (depth a multiple of 4); advances *filter.
 inline int32_t DotOnePixel(const int8_t** filter, const uint32_t* buf, int32_t depth, int32_t acc) {
@@ -337,23 +364,34 @@ inline int8_t PointwiseOutput(const PointwiseDspArgs& a, const PointwiseChannel&
 }
 
 // Every pixel, channels [0, channels) of the args (one chunk). `ch` holds the channels'
-// constants, `buf` 8 x depth / 4 words. Runs of fast channels of a four-pixel block go to
-// FourPixelBlockFast, the other channels through DotFourPixels and PointwiseOutput.
+// constants, `buf` 8 x depth / 4 words. Pixels go in blocks of four; a last block of 2 or 3
+// pixels repeats some (2: p, p+1, p, p+1; 3: p, p+1, p+1, p+2) with its outputs placed so that
+// a repeated pixel writes its value twice to the same place, and a last single pixel takes the
+// one-pixel loop. Runs of fast channels of a block go to FourPixelBlockFast, the other channels
+// through DotFourPixels and PointwiseOutput.
 template <bool kIm2col>
 void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* ch, uint32_t* buf) {
+  // Row of each of the block's four pixels by the block's pixel count (2, 3, 4).
+  static constexpr int8_t kRowOf[3][4] = {{0, 1, 0, 1}, {0, 1, 1, 2}, {0, 1, 2, 3}};
   const uint32_t off2 = static_cast<uint32_t>(2 * a.input_offset) & 0xFFFFu;
   const uint32_t off2x2 = off2 | (off2 << 16);
   const int32_t od = a.out_depth;
   int32_t p = 0;
-  for (; p + 4 <= a.pixels; p += 4) {
-    WidenPixels(PixelRows<kIm2col>(a, p, 4, a.rows), a.depth, 4, off2x2, buf);
-    int8_t* out = a.output + p * od;
+  for (; a.pixels - p >= 2; p += 4) {
+    const int32_t count = a.pixels - p < 4 ? a.pixels - p : 4;
+    const int8_t* const rows = PixelRows<kIm2col>(a, p, count, a.rows);
+    const int8_t* px[4];
+    for (int32_t i = 0; i < 4; ++i) px[i] = rows + kRowOf[count - 2][i] * a.depth;
+    WidenFourPixels(px, a.depth, off2x2, buf);
+    int8_t* const out0 = a.output + p * od;
+    int8_t* const out2 = out0 + kRowOf[count - 2][2] * od;
     const int8_t* f = a.filter;
     for (int32_t c = 0; c < a.channels; ++c) {
 #if defined(__OPTIMIZE__)
       const int32_t run_end = a.next_slow[c];
       if (run_end != c) {
-        const FourPixelBlock block = {ch + c, ch + run_end, out + c, od, buf, a.depth};
+        const FourPixelBlock block = {out0 + c, out2 + c, od,      ch + run_end,
+                                      ch + c,   buf,      a.depth, 0};
         f = FourPixelBlockFast(block, f);
         c = run_end - 1;
         continue;
@@ -362,14 +400,14 @@ void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* ch, uin
       const PointwiseChannel k = ch[c];
       int32_t a0 = k.bias2, a1 = k.bias2, a2 = k.bias2, a3 = k.bias2;
       DotFourPixels(&f, buf, a.depth, a0, a1, a2, a3);
-      out[c] = PointwiseOutput(a, k, c, a0);
-      out[c + od] = PointwiseOutput(a, k, c, a1);
-      out[c + 2 * od] = PointwiseOutput(a, k, c, a2);
-      out[c + 3 * od] = PointwiseOutput(a, k, c, a3);
+      out0[c] = PointwiseOutput(a, k, c, a0);
+      out0[c + od] = PointwiseOutput(a, k, c, a1);
+      out2[c] = PointwiseOutput(a, k, c, a2);
+      out2[c + od] = PointwiseOutput(a, k, c, a3);
     }
   }
-  for (; p < a.pixels; ++p) {
-    WidenPixels(PixelRows<kIm2col>(a, p, 1, a.rows), a.depth, 1, off2x2, buf);
+  if (p < a.pixels) {  // one pixel left
+    WidenOnePixel(PixelRows<kIm2col>(a, p, 1, a.rows), a.depth, off2x2, buf);
     int8_t* out = a.output + p * od;
     const int8_t* f = a.filter;
     for (int32_t c = 0; c < a.channels; ++c) {
