@@ -375,14 +375,19 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
       (window && 12 * depth + (pad_filters ? (c1 - c0) * depth : 0) > buf_bytes)) {
     return false;
   }
-  const int64_t bias_limit =
-      (static_cast<int64_t>(1) << 30) - static_cast<int64_t>(depth) * 128 * 255;
+  // |bias| + depth x 128 x 255 < 2^30 (depth <= 256: the limit is positive).
+  const uint32_t bias_limit =
+      (static_cast<uint32_t>(1) << 30) - static_cast<uint32_t>(depth) * 32640u;
   PointwiseChannel ch[kPointwiseChunk];
   bool big_bias[kPointwiseChunk];
   int32_t next_slow[kPointwiseChunk];
   bool any_big = false;
   const bool full_range = a.act_min <= -128 && a.act_max >= 127;
-  for (int32_t oc = c0; oc < c1; ++oc) {
+  // Per channel in 32-bit arithmetic only (this runs for every band of a patch-based stage).
+  const int32_t count = c1 - c0;
+  int32_t slow = count;  // the first slow channel at or after c (filled backwards below)
+  for (int32_t c = 0; c < count; ++c) {
+    const int32_t oc = c0 + c;
     int32_t multiplier;
     int shift;
     if (cached != nullptr) {
@@ -391,23 +396,28 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
     } else {
       multipliers.Make(ChannelScaleOf(filter, oc), &multiplier, &shift);
     }
-    const int32_t c = oc - c0;
     const int32_t e = DoubledRequantShift(multiplier, shift);
     if (e == 0) return false;
     const int32_t bias = a.bias != nullptr ? a.bias[oc] : 0;
-    const int64_t magnitude = bias < 0 ? -static_cast<int64_t>(bias) : bias;
-    big_bias[c] = magnitude >= bias_limit;
+    const uint32_t magnitude =
+        bias < 0 ? 0u - static_cast<uint32_t>(bias) : static_cast<uint32_t>(bias);
+    const bool big = magnitude >= bias_limit;
     // Fast: output offset fused (e <= 22), SSAT clamps, doubled bias fits. Slow channels
     // (dead channels of some models carry +-2^30 biases and tiny scales) get the offset
-    // added after the shift, a big bias through ApplyRequant.
-    const bool fast = full_range && e <= 22 && !big_bias[c];
-    MakeDoubledRequant(multiplier, shift, a.output_offset, fast, &ch[c].q);
-    ch[c].bias2 = big_bias[c] ? 0 : 2 * bias;
-    ch[c].bias2_copy = ch[c].bias2;
-    any_big = any_big || big_bias[c];
+    // added after the shift, a big bias through ApplyRequant. (MakeDoubledRequant's form.)
+    const bool fast = full_range && e <= 22 && !big;
+    PointwiseChannel& k = ch[c];
+    k.q.multiplier = multiplier;
+    k.q.shift = e;
+    k.q.addend = (static_cast<int32_t>(1) << (e - 1)) +
+                 (fast ? a.output_offset * (static_cast<int32_t>(1) << e) : 0);
+    k.bias2 = big ? 0 : 2 * bias;
+    k.bias2_copy = k.bias2;
+    big_bias[c] = big;
+    any_big = any_big || big;
     next_slow[c] = fast ? -1 : c;
   }
-  for (int32_t c = c1 - c0 - 1, slow = c1 - c0; c >= 0; --c) {
+  for (int32_t c = count - 1; c >= 0; --c) {
     slow = next_slow[c] < 0 ? slow : c;
     next_slow[c] = slow;
   }

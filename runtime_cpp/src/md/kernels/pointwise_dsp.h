@@ -299,6 +299,56 @@ MD_PW_BLOCK_FUNCTION(FourPixelBlock16,
                      "ldrd r2, r3, [lr]\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP
                      "sub r12, r12, #128\n\t" MD_PW_REQUANT_STORE_LOOP(""))
 
+// One pixel: the filter's 16 values (four LDRs) against the pixel's 8 words (two LDMs into
+// r5, r6, r8, r9), r10 the pair being multiplied, r0 the accumulator.
+// clang-format off
+#define MD_PW_ONE_PAIRS(w, p_even, p_odd) \
+  "sxtb16 r10, " w "\n\t"                 \
+  "smlad r0, r10, " p_even ", r0\n\t"     \
+  "sxtb16 " w ", " w ", ror #8\n\t"       \
+  "smlad r0, " w ", " p_odd ", r0\n\t"
+#define MD_PW_ONE_8(w1, w2)                 \
+  "ldr " w1 ", [r11], #4\n\t"               \
+  "ldr " w2 ", [r11], #4\n\t"               \
+  "ldmia r12!, {r5, r6, r8, r9}\n\t"        \
+  MD_PW_ONE_PAIRS(w1, "r5", "r6") MD_PW_ONE_PAIRS(w2, "r8", "r9")
+// clang-format on
+
+// The channels [ch, ch_end) of one pixel (the pixel left after the blocks of four) with the
+// output offset fused and the full int8 range: 1.5 instructions per MAC in rounds of 16 values
+// (the C++ loop took 2.25) and about 20 per channel besides. Only out0 of the block is used.
+MD_PW_BLOCK_FUNCTION(OnePixelFast,
+                     "ldr lr, [sp, #16]\n"
+                     "0:\n\t"
+                     "ldr r0, [lr]\n\t"
+                     "ldrd r12, lr, [sp, #20]\n\t"
+                     "subs lr, lr, #16\n\t"
+                     "blt 2f\n"
+                     "1:\n\t" MD_PW_ONE_8("r1", "r2") MD_PW_ONE_8("r3", "r4")
+                     "subs lr, lr, #16\n\t"
+                     "bge 1b\n"
+                     "2:\n\t"
+                     "tst lr, #8\n\t"
+                     "beq 3f\n\t" MD_PW_ONE_8("r1", "r2")
+                     "3:\n\t"
+                     "tst lr, #4\n\t"
+                     "beq 4f\n\t"
+                     "ldr r1, [r11], #4\n\t"
+                     "ldmia r12!, {r5, r6}\n\t" MD_PW_ONE_PAIRS("r1", "r5", "r6")
+                     "4:\n\t"
+                     "ldr lr, [sp, #16]\n\t"
+                     "ldmia lr!, {r4, r5, r6, r8, r9}\n\t"
+                     "str lr, [sp, #16]\n\t" MD_PW_REQUANT("r0")
+                     "ldr r4, [sp]\n\t"
+                     "strb r0, [r4], #1\n\t"
+                     "str r4, [sp]\n\t"
+                     "ldr r8, [sp, #12]\n\t"
+                     "cmp lr, r8\n\t"
+                     "bne 0b\n\t"
+                     "add sp, sp, #32\n\t")
+
+#undef MD_PW_ONE_8
+#undef MD_PW_ONE_PAIRS
 #undef MD_PW_BLOCK_FUNCTION
 
 // The block's channels with the variant for its depth.
@@ -411,6 +461,15 @@ void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* ch, uin
     int8_t* out = a.output + p * od;
     const int8_t* f = a.filter;
     for (int32_t c = 0; c < a.channels; ++c) {
+#if defined(__OPTIMIZE__)
+      const int32_t run_end = a.next_slow[c];
+      if (run_end != c) {
+        const FourPixelBlock one = {out + c, nullptr, 0, ch + run_end, ch + c, buf, a.depth, 0};
+        f = OnePixelFast(one, f);
+        c = run_end - 1;
+        continue;
+      }
+#endif
       const int32_t acc = DotOnePixel(&f, buf, a.depth, ch[c].bias2);
       out[c] = PointwiseOutput(a, ch[c], c, acc);
     }
