@@ -46,14 +46,16 @@ OTHER_DEPTHS = (3, 6, 13)
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 NUM_RANDOM_OPS = 26
 NUM_WINDOW_OPS = 12
-# The four-pixel blocks' variants: depths 8 and 16 (written out), 12, 32 and 128 (the loop),
-# with 4k + 1, 4k + 2 and 4k + 3 pixels (a last single pixel; a last block of 2 or 3 pixels
-# that repeats pixels), batches too: (batches, h, w, depth, channels).
+# The four-pixel blocks' variants, depths 8, 16 and 32 (written out) and 12, 48, 112, 128 (the
+# loop: rounds of 32, then 16, 8, 4), with 4k + 1, 4k + 2 and 4k + 3 pixels (a last single
+# pixel, its loop in rounds of 16, then 8, 4; a last block of 2 or 3 pixels that repeats
+# pixels), batches too: (batches, h, w, depth, channels).
 BLOCK_SHAPES = (
     (1, 1, 5, 8, 16), (1, 2, 3, 8, 19), (1, 1, 7, 8, 33), (1, 2, 4, 8, 7),
     (1, 3, 3, 16, 32), (2, 1, 3, 16, 21), (1, 1, 6, 16, 65), (1, 1, 2, 16, 3),
     (1, 1, 3, 12, 9), (1, 2, 5, 32, 40), (1, 3, 2, 32, 64), (1, 1, 3, 128, 70),
-    (1, 3, 3, 128, 17), (2, 1, 1, 8, 5),
+    (1, 3, 3, 128, 17), (2, 1, 1, 8, 5), (1, 1, 6, 48, 11), (1, 2, 2, 112, 9),
+    (1, 1, 1, 20, 13), (1, 1, 5, 44, 6),
 )  # fmt: skip
 # Windows whose gathered rows are 8 or 16 values (the written-out depths), stride 1, VALID and
 # SAME, 1-3 pixels left after the blocks: (in_h, in_w, f_h, f_w, depth).

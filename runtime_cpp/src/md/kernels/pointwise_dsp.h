@@ -194,18 +194,21 @@ inline void WidenFourPixels(const int8_t* const* px, int32_t depth, uint32_t off
   "smlad r3, r10, r8, r3\n\t"
 
 // r0..r3 += the dot products of lr values (a multiple of 4) of the filter at r11 with the four
-// widened pixels at r12: rounds of 16 values, then 8 and 4.
-#define MD_PW_DOT_LOOP                                   \
-  "subs lr, lr, #16\n\t"                                 \
-  "blt 2f\n"                                             \
-  "1:\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP   \
-  "subs lr, lr, #16\n\t"                                 \
-  "bge 1b\n"                                             \
-  "2:\n\t" /* lr = depth mod 16 - 16: same low 4 bits */ \
-  "tst lr, #8\n\t"                                       \
-  "beq 3f\n\t" MD_PW_STEP MD_PW_STEP                     \
-  "3:\n\t"                                               \
-  "tst lr, #4\n\t"                                       \
+// widened pixels at r12: rounds of 32 values, then 16, 8 and 4.
+#define MD_PW_DOT_LOOP                                                                             \
+  "subs lr, lr, #32\n\t"                                                                           \
+  "blt 2f\n"                                                                                       \
+  "1:\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP \
+  "subs lr, lr, #32\n\t"                                                                           \
+  "bge 1b\n"                                                                                       \
+  "2:\n\t" /* lr = depth mod 32 - 32: same low 5 bits */                                           \
+  "tst lr, #16\n\t"                                                                                \
+  "beq 5f\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP                                         \
+  "5:\n\t"                                                                                         \
+  "tst lr, #8\n\t"                                                                                 \
+  "beq 3f\n\t" MD_PW_STEP MD_PW_STEP                                                               \
+  "3:\n\t"                                                                                         \
+  "tst lr, #4\n\t"                                                                                 \
   "beq 4f\n\t" MD_PW_STEP "4:\n\t"
 
 // Accumulator a (doubled) -> int8 with the fused offset: r6 multiplier, r8 addend, r9 shift.
@@ -261,8 +264,8 @@ struct FourPixelBlock {
 // range (SSAT alone clamps), all in assembly: per channel, the accumulators start at 2 x bias
 // (two LDRDs), the dot product runs, then SMMLAR/ADD/ASR/SSAT per output and four STRBs. About
 // 30 instructions per channel besides the dot product for any depth (FourPixelBlockAny: the
-// channel pointer lives on the stack while lr counts), 28 for depths 8 and 16 written out
-// (FourPixelBlock8/16: lr holds the channel pointer, no loop counter). Returns the filter
+// channel pointer lives on the stack while lr counts), 28 for depths 8, 16 and 32 written out
+// (FourPixelBlock8/16/32: lr holds the channel pointer, no loop counter). Returns the filter
 // pointer advanced past the block's channels.
 #if defined(__OPTIMIZE__)
 #define MD_PW_BLOCK_FUNCTION(name, body)                                                          \
@@ -298,6 +301,14 @@ MD_PW_BLOCK_FUNCTION(FourPixelBlock16,
                      "ldrd r0, r1, [lr]\n\t"
                      "ldrd r2, r3, [lr]\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP
                      "sub r12, r12, #128\n\t" MD_PW_REQUANT_STORE_LOOP(""))
+
+MD_PW_BLOCK_FUNCTION(FourPixelBlock32,
+                     "ldrd lr, r12, [sp, #16]\n"
+                     "0:\n\t"
+                     "ldrd r0, r1, [lr]\n\t"
+                     "ldrd r2, r3, [lr]\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP
+                         MD_PW_STEP MD_PW_STEP MD_PW_STEP
+                     "sub r12, r12, #256\n\t" MD_PW_REQUANT_STORE_LOOP(""))
 
 // One pixel: the filter's 16 values (four LDRs) against the pixel's 8 words (two LDMs into
 // r5, r6, r8, r9), r10 the pair being multiplied, r0 the accumulator.
@@ -355,6 +366,7 @@ MD_PW_BLOCK_FUNCTION(OnePixelFast,
 inline const int8_t* FourPixelBlockFast(const FourPixelBlock& b, const int8_t* f) {
   if (b.depth == 8) return FourPixelBlock8(b, f);
   if (b.depth == 16) return FourPixelBlock16(b, f);
+  if (b.depth == 32) return FourPixelBlock32(b, f);
   return FourPixelBlockAny(b, f);
 }
 #endif
