@@ -289,8 +289,9 @@ def test_no_runtime_estimates_without_building_anything(tmp_path: Path) -> None:
     report = _inspect_json(str(model), "--no-runtime")
     assert report["arena_source"] == "estimate"
     # x dies at op 0 and ADD writes y over it in place (docs/architecture.md, arena planning):
-    # one 48-byte buffer; the tail holds a uint32 offset per tensor.
-    assert report["arena_head"] == 48 and report["arena_tail"] == 16
+    # one 48-byte buffer; the tail holds a uint16 slot per tensor (2 x 2 bytes, padded to 8) and
+    # a 16-byte node for the op: 24 bytes, 32 once rounded to 16.
+    assert report["arena_head"] == 48 and report["arena_tail"] == 32
 
 
 def test_analysis_copes_with_every_model_the_reader_accepts() -> None:

@@ -49,10 +49,14 @@ from microdeploy.protocol.session import Device
 _PLUGIN_DIR = Path(__file__).parent / "qemu_plugin"
 _INVOKE = "md::Interpreter::Invoke()"
 
-# The interpreter's own per-op work (full match on demangled names).
+# The interpreter's own per-op work (full match on demangled names): the invoke loops, the
+# patch-based stage's bookkeeping between its ops' bands (RunStage, EnsureStageRows,
+# ComputeStageRows, InvokeOp), the error path, registration look-ups and operator-table reads
+# (the profiled and error paths; LSTM's intermediates), the profiler and its clock.
 DISPATCH = (
-    r"md::Interpreter::(Invoke|LoadOp|RunStage|ProduceStageRow|InvokeOp)\(.*",
-    r"md::ModelView::ReadOperator\(.*",
+    r"md::Interpreter::(Invoke|InvokeWithStageOrProfiler|InvokeFailed|InvokeOp|RunStage"
+    r"|EnsureStageRows|ComputeStageRows|RegistrationOf|LoadOp)\(.*",
+    r"md::ModelView::(ReadOperator|Operator|OperatorCode)\(.*",
     r"md::MicroOpResolver<.*>::Find\(.*",
     r"md::Profiler::.*",
     r"md::port::Ticks\(\)",
@@ -63,8 +67,8 @@ DISPATCH = (
 # interpreter's code.
 ACCESSORS = (
     r"md::OpContext::.*",
-    r"md::Interpreter::(Tensor|Scratch|UserData|CurrentOp)\(.*",
-    r"md::ModelView::(Tensor|Options|Operator|OperatorCode)\(.*",
+    r"md::Interpreter::(Tensor|View|PlannedData|Scratch|UserData)\(.*",
+    r"md::ModelView::(Tensor|Options)\(.*",
     r"md::TableView::.*",
 )
 LIBRARY = ("memcpy", "memmove", "memset", "__aeabi_memcpy", "__aeabi_memmove", "__aeabi_memset")

@@ -104,8 +104,8 @@ MD_TEST(InterpreterRunsAddModel) {
     CHECK_EQ(v.Data<int8_t>()[0], 3);
     CHECK_EQ(v.Data<int8_t>()[kN - 1], 3);
   }
-  // Head + tail fit the arena and the tail is small: 8 tensors x 4 bytes,
-  // 6 scratch entries x 8, 3 persistent blocks and 3 user-data nodes.
+  // Head + tail fit the arena and the tail is small: 8 tensors x 2 bytes, 3 op
+  // nodes x 16, 6 scratch entries x 8, 3 persistent blocks and 3 user-data nodes.
   CHECK(interp.ArenaHeadBytes() > 0);
   CHECK(interp.ArenaTailBytes() <= 256);
   CHECK(interp.ArenaUsedBytes() >= interp.ArenaHeadBytes() + interp.ArenaTailBytes());

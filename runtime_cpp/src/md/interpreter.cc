@@ -56,8 +56,8 @@ bool SameDims(const TensorInfo& a, const TensorInfo& b) {
 // op, when both are planned, not variable, of the same type and byte size (and dims, for
 // element-wise ops), the input is no subgraph output and the output no subgraph input. The
 // output then shares the bytes of that input's alias group, whose lifetime grows to cover it.
-// `buffer_of[t]` is tensor t's buffer index (kNoOffset when t is not planned).
-void AliasInPlace(const ModelView& model, const uint32_t* buffer_of, uint32_t no_buffer,
+// `buffer_of[t]` is tensor t's buffer index (`no_buffer` when t is not planned).
+void AliasInPlace(const ModelView& model, const uint16_t* buffer_of, uint16_t no_buffer,
                   PlanBuffer* buffers) {
   for (int op = 0; op < model.NumOperators(); ++op) {
     const OpInfo info = model.Operator(op);
@@ -140,6 +140,31 @@ int CountUses(const ModelView& model, int32_t t) {
   return uses;
 }
 
+// Kernel invoke functions in 32 bits (OpNode::invoke), so a node is 16 bytes on 64-bit hosts
+// too: on 32-bit targets the pointer itself; on 64-bit ones its distance from a function of this
+// file (one executable's code lies within +-2 GiB; BuildNodes() checks it).
+Status AnchorKernel(OpContext&) { return Status::kOk; }
+
+bool ToKernelHandle(KernelFn fn, uint32_t* handle) {
+  const uintptr_t address = reinterpret_cast<uintptr_t>(fn);
+  if (sizeof(uintptr_t) == sizeof(uint32_t)) {
+    *handle = static_cast<uint32_t>(address);
+    return true;
+  }
+  const int64_t distance =
+      static_cast<int64_t>(address - reinterpret_cast<uintptr_t>(&AnchorKernel));
+  if (distance < INT32_MIN || distance > INT32_MAX) return false;
+  *handle = static_cast<uint32_t>(static_cast<int32_t>(distance));
+  return true;
+}
+
+inline KernelFn FromKernelHandle(uint32_t handle) {
+  if (sizeof(uintptr_t) == sizeof(uint32_t)) return reinterpret_cast<KernelFn>(uintptr_t{handle});
+  return reinterpret_cast<KernelFn>(
+      reinterpret_cast<uintptr_t>(&AnchorKernel) +
+      static_cast<uintptr_t>(static_cast<intptr_t>(static_cast<int32_t>(handle))));
+}
+
 // A pointer `back` bytes before `p`: the base of a virtual full-size tensor
 // of which only the rows from `p` on are backed by memory.
 uint8_t* VirtualBase(uint8_t* p, uint32_t back) {
@@ -181,6 +206,8 @@ Status Interpreter::ArenaTooSmall(size_t need, bool lower_bound) {
 Status Interpreter::Init() {
   initialized_ = false;
   allocated_ = false;
+  fast_invoke_ = false;
+  phase_ = Phase::kNone;
   error_[0] = '\0';
   Status s = model_.Init(model_data_, model_size_, error_, kErrorSize);
   if (s != Status::kOk) return s;
@@ -189,9 +216,9 @@ Status Interpreter::Init() {
                     "model has %ld operators; this runtime runs at most %ld",
                     static_cast<long>(model_.NumOperators()), static_cast<long>(kMaxOps));
   }
-  for (int code = 0; code < kCachedOpcodes; ++code) {
-    opcode_regs_[code] =
-        code < model_.NumOperatorCodes() ? resolver_.Find(model_.OperatorCode(code)) : nullptr;
+  if (model_.NumTensors() > kMaxTensors) {
+    return SetError(Status::kUnsupportedOp, "model has %ld tensors; this runtime runs at most %ld",
+                    static_cast<long>(model_.NumTensors()), static_cast<long>(kMaxTensors));
   }
   for (int i = 0; i < model_.NumOperators(); ++i) {
     const OpInfo op = model_.Operator(i);
@@ -228,51 +255,42 @@ void* Interpreter::AllocTail(size_t bytes) {
   return tail_end_ - tail_used_;
 }
 
-const OpInfo& Interpreter::CurrentOp(int op_index) const {
-  if (cached_op_index_ != op_index) {
-    cached_op_ = model_.Operator(op_index);
-    cached_op_index_ = op_index;
+uint8_t* Interpreter::PlannedData(int t) const {
+  if (wide_offsets_ != nullptr) {
+    const uint32_t offset = wide_offsets_[t];
+    return offset == kNoOffset ? nullptr : head_ + offset;
   }
-  return cached_op_;
+  const uint16_t slot = tensor_slots_[t];
+  return slot == kNoSlot ? nullptr : head_ + (static_cast<uint32_t>(slot) << 4);
 }
 
-const KernelRegistration* Interpreter::LoadOp(int op) {
-  model_.ReadOperator(op, &cached_op_);
-  const uint32_t code = cached_op_.opcode_index;
-  const KernelRegistration* reg =
-      code < static_cast<uint32_t>(kCachedOpcodes) ? opcode_regs_[code] : nullptr;
-  if (reg == nullptr) reg = resolver_.Find(model_.OperatorCode(static_cast<int>(code)));
-  cached_op_.builtin_code = reg->op;  // Init() checked that every op has a registration
-  cached_op_index_ = op;
-  return reg;
+TensorView Interpreter::View(int index) const {
+  const TensorInfo t = model_.Tensor(index);
+  const bool quantized = t.num_scales > 0;
+  const bool per_channel = t.num_scales > 1;
+  const bool constant = t.data != nullptr && !t.is_variable;
+  uint8_t* data = const_cast<uint8_t*>(t.data);
+  if (!constant) data = allocated_ ? PlannedData(index) : nullptr;
+  // Every field in one initializer: a default-constructed view that is then assigned to costs a
+  // memset per view, and kernels take several views per invoke.
+  return TensorView{data,
+                    t.type,
+                    t.rank,
+                    t.dims,
+                    quantized ? t.scales[0] : 0.0f,
+                    quantized && t.zero_points ? static_cast<int32_t>(t.zero_points[0]) : 0,
+                    per_channel ? t.scales : nullptr,
+                    per_channel ? t.zero_points : nullptr,
+                    per_channel ? t.num_scales : 0,
+                    per_channel ? t.quantized_dimension : 0,
+                    constant,
+                    t.is_variable,
+                    index};
 }
 
 TensorView Interpreter::Tensor(int index) const {
-  TensorView v;
-  if (!model_.valid() || index < 0 || index >= model_.NumTensors()) return v;
-  const TensorInfo t = model_.Tensor(index);
-  v.type = t.type;
-  v.rank = t.rank;
-  v.dims = t.dims;
-  if (t.num_scales > 0) {
-    v.scale = t.scales[0];
-    v.zero_point = t.zero_points ? static_cast<int32_t>(t.zero_points[0]) : 0;
-    if (t.num_scales > 1) {
-      v.scales = t.scales;
-      v.zero_points = t.zero_points;
-      v.num_channels = t.num_scales;
-      v.quantized_dimension = t.quantized_dimension;
-    }
-  }
-  v.is_variable = t.is_variable;
-  v.index = index;
-  if (t.data != nullptr && !t.is_variable) {
-    v.is_constant = true;
-    v.data = const_cast<uint8_t*>(t.data);
-  } else if (allocated_ && tensor_offsets_[index] != kNoOffset) {
-    v.data = head_ + tensor_offsets_[index];
-  }
-  return v;
+  if (!model_.valid() || index < 0 || index >= model_.NumTensors()) return TensorView();
+  return View(index);
 }
 
 int Interpreter::NumInputs() const { return model_.valid() ? model_.NumInputs() : 0; }
@@ -294,6 +312,8 @@ Status Interpreter::AllocateTensors() {
                     "AllocateTensors() called before a successful Init()");
   }
   allocated_ = false;
+  fast_invoke_ = false;
+  phase_ = Phase::kNone;
   error_[0] = '\0';
   tail_used_ = 0;
   num_scratch_ = 0;
@@ -301,16 +321,24 @@ Status Interpreter::AllocateTensors() {
   user_first_ = user_last_ = user_cursor_ = nullptr;
   head_bytes_ = tail_bytes_ = used_bytes_ = required_bytes_ = 0;
   required_is_lower_bound_ = false;
-  cached_op_index_ = -1;
+  scratch_cursor_ = 0;
+  wide_offsets_ = nullptr;
   const size_t pad = static_cast<size_t>(head_ - arena_);
 
-  tensor_offsets_ = static_cast<uint32_t*>(
-      AllocTail(sizeof(uint32_t) * static_cast<size_t>(model_.NumTensors())));
-  bool exhausted = tensor_offsets_ == nullptr && model_.NumTensors() > 0;
+  tensor_slots_ = static_cast<uint16_t*>(
+      AllocTail(sizeof(uint16_t) * static_cast<size_t>(model_.NumTensors())));
+  nodes_ =
+      static_cast<OpNode*>(AllocTail(sizeof(OpNode) * static_cast<size_t>(model_.NumOperators())));
+  bool exhausted = (tensor_slots_ == nullptr && model_.NumTensors() > 0) ||
+                   (nodes_ == nullptr && model_.NumOperators() > 0);
+  if (!exhausted) {
+    const Status s = BuildNodes();
+    if (s != Status::kOk) return s;
+  }
 
   phase_ = Phase::kPrepare;
   for (int i = 0; i < model_.NumOperators() && !exhausted; ++i) {
-    const KernelRegistration* reg = resolver_.Find(CurrentOp(i).builtin_code);
+    const KernelRegistration* reg = RegistrationOf(i);
     op_scratch_count_ = 0;
     if (reg->prepare == nullptr) continue;
     OpContext ctx(this, i);
@@ -335,6 +363,32 @@ Status Interpreter::AllocateTensors() {
   return PlanAndLayout();
 }
 
+const KernelRegistration* Interpreter::RegistrationOf(int op) const {
+  return resolver_.Find(model_.Operator(op).builtin_code);  // Init() checked it is there
+}
+
+// The per-op nodes: each op's operator table is read here, once, instead of on every invoke.
+Status Interpreter::BuildNodes() {
+  const uint8_t* base = model_.buffer();
+  // A flatbuffer vector's length is the uint32 just before its first element.
+  auto vector_offset = [base](const int32_t* first) -> uint32_t {
+    return first ? static_cast<uint32_t>(reinterpret_cast<const uint8_t*>(first) - base) - 4u : 0u;
+  };
+  for (int i = 0; i < model_.NumOperators(); ++i) {
+    const OpInfo op = model_.Operator(i);
+    OpNode& node = nodes_[i];
+    if (!ToKernelHandle(resolver_.Find(op.builtin_code)->invoke, &node.invoke)) {
+      return SetError(Status::kUnsupportedOp,
+                      "op %ld (%s): its kernel's code lies over 2 GiB from the interpreter's",
+                      static_cast<long>(i), BuiltinOpName(op.builtin_code));
+    }
+    node.inputs = vector_offset(op.inputs);
+    node.outputs = vector_offset(op.outputs);
+    node.options = op.options_table;
+  }
+  return Status::kOk;
+}
+
 Status Interpreter::PlanAndLayout() {
   const size_t pad = static_cast<size_t>(head_ - arena_);
   const int num_tensors = model_.NumTensors();
@@ -349,35 +403,29 @@ Status Interpreter::PlanAndLayout() {
   const size_t requests_bytes =
       PlanAlign(static_cast<uint32_t>(num_scratch_ * sizeof(ScratchEntry)));
 
-  // Lifetimes first, packed as (first << 16 | last) into the tail's offset
-  // array (overwritten by the offsets below), so the head needs work arrays
-  // for the planned buffers only. Init() caps the op count at 65535.
-  for (int t = 0; t < num_tensors; ++t) tensor_offsets_[t] = kNoOffset;
-  auto touch = [this](int32_t t, uint32_t op) {
-    if (t < 0) return;
-    const uint32_t v = tensor_offsets_[t];
-    const uint32_t first = v == kNoOffset ? op : ((v >> 16) < op ? (v >> 16) : op);
-    const uint32_t last = v == kNoOffset ? op : ((v & 0xffffu) > op ? (v & 0xffffu) : op);
-    tensor_offsets_[t] = (first << 16) | last;
+  // Planned tensors: non-constant ones that something uses. tensor_slots_ marks them here,
+  // holds each one's planner buffer index while planning (Init() caps the tensor count so an
+  // index never reaches kUsed), and its head offset / 16 at the end.
+  constexpr uint16_t kUsed = 0xfffeu;
+  uint16_t* slot = tensor_slots_;
+  for (int t = 0; t < num_tensors; ++t) slot[t] = kNoSlot;
+  auto mark = [slot](int32_t t) {
+    if (t >= 0) slot[t] = kUsed;
   };
-  for (int i = 0; i < model_.NumInputs(); ++i) touch(model_.InputTensor(i), 0);
+  for (int i = 0; i < model_.NumInputs(); ++i) mark(model_.InputTensor(i));
   for (int op = 0; op < num_ops; ++op) {
     const OpInfo info = model_.Operator(op);
-    const uint32_t u = static_cast<uint32_t>(op);
-    for (int k = 0; k < info.num_inputs; ++k) touch(info.inputs[k], u);
-    for (int k = 0; k < info.num_outputs; ++k) touch(info.outputs[k], u);
-    for (int k = 0; k < info.num_intermediates; ++k) touch(info.intermediates[k], u);
+    for (int k = 0; k < info.num_inputs; ++k) mark(info.inputs[k]);
+    for (int k = 0; k < info.num_outputs; ++k) mark(info.outputs[k]);
+    for (int k = 0; k < info.num_intermediates; ++k) mark(info.intermediates[k]);
   }
-  for (int i = 0; i < model_.NumOutputs(); ++i) {
-    touch(model_.OutputTensor(i), static_cast<uint32_t>(last_op));
-  }
-  // Planned tensors: non-constant ones that something uses.
+  for (int i = 0; i < model_.NumOutputs(); ++i) mark(model_.OutputTensor(i));
   int planned_tensors = 0;
   for (int t = 0; t < num_tensors; ++t) {
-    if (tensor_offsets_[t] == kNoOffset) continue;
+    if (slot[t] == kNoSlot) continue;
     const TensorInfo info = model_.Tensor(t);
     if (info.data != nullptr && !info.is_variable) {
-      tensor_offsets_[t] = kNoOffset;
+      slot[t] = kNoSlot;
       continue;
     }
     ++planned_tensors;
@@ -401,39 +449,59 @@ Status Interpreter::PlanAndLayout() {
   int32_t* ids = reinterpret_cast<int32_t*>(buffers + max_buffers);
   void* planner_work = ids + max_buffers;
 
+  // Lifetimes: [first, last] op that touches the tensor; subgraph inputs from op 0, outputs to
+  // the last op, variable tensors the whole run.
   int n = 0;
   for (int t = 0; t < num_tensors; ++t) {
-    const uint32_t v = tensor_offsets_[t];
-    if (v == kNoOffset) continue;
+    if (slot[t] == kNoSlot) continue;
     const TensorInfo info = model_.Tensor(t);
-    PlanBuffer b{PlanAlign(ModelView::TensorBytes(info)), static_cast<uint16_t>(v >> 16),
-                 static_cast<uint16_t>(v & 0xffffu), 0};
+    PlanBuffer b{PlanAlign(ModelView::TensorBytes(info)), 0xffffu, 0, 0};
     if (info.is_variable) {
       b.first = 0;
       b.last = static_cast<uint16_t>(last_op);
     }
     buffers[n] = b;
     ids[n] = t;
+    slot[t] = static_cast<uint16_t>(n);
     ++n;
   }
+  auto touch = [slot, buffers](int32_t t, int op) {
+    if (t < 0 || slot[t] == kNoSlot) return;
+    PlanBuffer& b = buffers[slot[t]];
+    if (op < b.first) b.first = static_cast<uint16_t>(op);
+    if (op > b.last) b.last = static_cast<uint16_t>(op);
+  };
+  for (int i = 0; i < model_.NumInputs(); ++i) touch(model_.InputTensor(i), 0);
+  for (int op = 0; op < num_ops; ++op) {
+    const OpInfo info = model_.Operator(op);
+    for (int k = 0; k < info.num_inputs; ++k) touch(info.inputs[k], op);
+    for (int k = 0; k < info.num_outputs; ++k) touch(info.outputs[k], op);
+    for (int k = 0; k < info.num_intermediates; ++k) touch(info.intermediates[k], op);
+  }
+  for (int i = 0; i < model_.NumOutputs(); ++i) touch(model_.OutputTensor(i), last_op);
   for (int s = 0; s < num_scratch_; ++s) {
     const uint16_t op = static_cast<uint16_t>(requests[s].op);
     buffers[n] = PlanBuffer{requests[s].value, op, op, 0};
     ids[n] = -1 - s;
     ++n;
   }
-  // Tensor -> buffer index, for the in-place pass (the offsets are written below).
-  for (int k = 0; k < n && ids[k] >= 0; ++k) tensor_offsets_[ids[k]] = static_cast<uint32_t>(k);
-  AliasInPlace(model_, tensor_offsets_, kNoOffset, buffers);
+  AliasInPlace(model_, slot, kNoSlot, buffers);
 
   uint32_t head = 0;
   // Head bytes the arena leaves once the tail is taken (the tiling policy's budget).
   const size_t tail_bytes = PlanAlign(static_cast<uint32_t>(tail_used_));
   const size_t budget = free_bytes > tail_bytes ? free_bytes - tail_bytes : 0;
   const uint32_t head_budget = budget > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(budget);
-  if (ChooseStage(buffers, n, tensor_offsets_, planner_work, PlannerWorkBytes(n), head_budget,
-                  &head) != Status::kOk) {
+  if (ChooseStage(buffers, n, slot, planner_work, PlannerWorkBytes(n), head_budget, &head) !=
+      Status::kOk) {
     return ArenaTooSmall(0xffffffffu, true);  // the plan does not even fit in 32 bits
+  }
+  // Offsets are multiples of 16, so offset / 16 fits a uint16 (kNoSlot aside) up to a head of
+  // 0xffff * 16 bytes; a larger head keeps a uint32 byte offset per tensor as well.
+  const bool wide = head > 0xffffu * kPlanAlignment;
+  if (wide) {
+    wide_offsets_ =
+        static_cast<uint32_t*>(AllocTail(sizeof(uint32_t) * static_cast<size_t>(num_tensors)));
   }
   const size_t tail = PlanAlign(static_cast<uint32_t>(tail_used_));
   const size_t required = pad + (head > planning ? head : planning) + tail;
@@ -451,13 +519,23 @@ Status Interpreter::PlanAndLayout() {
                                     buffers[k].alias};
     }
   }
-  if (head + tail > free_bytes) return ArenaTooSmall(required, false);
+  if (head + tail > free_bytes || (wide && wide_offsets_ == nullptr)) {
+    wide_offsets_ = nullptr;
+    return ArenaTooSmall(required, false);
+  }
 
   // Copy the plan out of the head before the head is used for tensors.
-  for (int t = 0; t < num_tensors; ++t) tensor_offsets_[t] = kNoOffset;
+  for (int t = 0; t < num_tensors; ++t) slot[t] = kNoSlot;
+  if (wide) {
+    for (int t = 0; t < num_tensors; ++t) wide_offsets_[t] = kNoOffset;
+  }
   for (int k = 0; k < n; ++k) {
     if (ids[k] >= 0) {
-      tensor_offsets_[ids[k]] = buffers[k].offset;
+      if (wide) {
+        wide_offsets_[ids[k]] = buffers[k].offset;
+      } else {
+        slot[ids[k]] = static_cast<uint16_t>(buffers[k].offset / kPlanAlignment);
+      }
     } else {
       const int s = -1 - ids[k];
       table[s] = ScratchEntry{requests[s].op, buffers[k].offset};
@@ -468,14 +546,16 @@ Status Interpreter::PlanAndLayout() {
   tail_bytes_ = tail;
   used_bytes_ = required;
   allocated_ = true;
+  phase_ = Phase::kInvoke;
+  UpdateFastInvoke();
   return ResetVariableTensors();
 }
 
 // Patch-based execution (docs/patch_execution.md, microdeploy/patching.py):
 // every candidate stage s..e is tried on the planner's buffers (edited, then
 // restored); the one with the smallest head is kept if it beats the plan
-// without a stage. `buffer_of[t]` is tensor t's buffer index or kNoOffset.
-Status Interpreter::ChooseStage(PlanBuffer* buffers, int n, const uint32_t* buffer_of, void* work,
+// without a stage. `buffer_of[t]` is tensor t's buffer index or kNoSlot.
+Status Interpreter::ChooseStage(PlanBuffer* buffers, int n, const uint16_t* buffer_of, void* work,
                                 size_t work_bytes, uint32_t head_budget, uint32_t* head) {
   stage_first_ = stage_last_ = -1;
   if (PlanBuffers(buffers, n, work, work_bytes, head) != Status::kOk) {
@@ -512,7 +592,7 @@ Status Interpreter::ChooseStage(PlanBuffer* buffers, int n, const uint32_t* buff
       buffers[first_window].size += BandConstantsBytes(chain[k - s].out_depth);
     }
     const int32_t x = model_.Operator(s).inputs[0];
-    if (buffer_of[x] != kNoOffset) {
+    if (buffer_of[x] != kNoSlot) {
       const uint32_t b = buffers[buffer_of[x]].alias >= 0
                              ? static_cast<uint32_t>(buffers[buffer_of[x]].alias)
                              : buffer_of[x];
@@ -547,7 +627,7 @@ Status Interpreter::ChooseStage(PlanBuffer* buffers, int n, const uint32_t* buff
       const int32_t mid = model_.Operator(e - 1).outputs[0];
       if (!streamable(e, &chain[e - s])) break;
       if (model_.Operator(e).inputs[0] != mid || CountUses(model_, mid) != 2) break;
-      if (buffer_of[mid] == kNoOffset || IsGraphOutput(model_, mid)) break;
+      if (buffer_of[mid] == kNoSlot || IsGraphOutput(model_, mid)) break;
       if (model_.Tensor(mid).is_variable) break;
       apply(s, e);
       uint32_t trial = 0;
@@ -574,16 +654,16 @@ Status Interpreter::ChooseStage(PlanBuffer* buffers, int n, const uint32_t* buff
 }
 
 Status Interpreter::InvokeOp(int op, Band band, uint8_t* input, uint8_t* output) {
-  const KernelRegistration* reg = LoadOp(op);
   band_op_ = op;
   band_ = band;
   band_input_ = input;
   band_output_ = output;
   OpContext ctx(this, op);
-  const Status s = reg->invoke(ctx);
+  const Status s = FromKernelHandle(nodes_[op].invoke)(ctx);
   band_op_ = -1;
   if (s != Status::kOk && error_[0] == '\0') {
-    SetError(s, "op %ld (%s): invoke failed (%s)", static_cast<long>(op), reg->name, StatusName(s));
+    SetError(s, "op %ld (%s): invoke failed (%s)", static_cast<long>(op), RegistrationOf(op)->name,
+             StatusName(s));
   }
   return s;
 }
@@ -616,7 +696,7 @@ Status Interpreter::RunStage() {
     run.filled[j] = false;
     if (j > 0) {
       run.rows[j - 1] = WindowRows(g);
-      run.window[j - 1] = head_ + tensor_offsets_[model_.Operator(stage_first_ + j - 1).outputs[0]];
+      run.window[j - 1] = PlannedData(NodeVector(nodes_[stage_first_ + j - 1].outputs)[1]);
     }
     if (j == 1) {
       constants = run.window[0] + PlanAlign(static_cast<uint32_t>(run.rows[0]) * run.out_row[0]);
@@ -633,7 +713,7 @@ Status Interpreter::RunStage() {
   }
   if (profiler_ != nullptr && s == Status::kOk) {
     for (int j = 0; j < n; ++j) {
-      const KernelRegistration* reg = resolver_.Find(CurrentOp(stage_first_ + j).builtin_code);
+      const KernelRegistration* reg = RegistrationOf(stage_first_ + j);
       profiler_->AddRecord(stage_first_ + j, reg->name, run.ticks[j]);
     }
   }
@@ -710,58 +790,73 @@ Status Interpreter::ResetVariableTensors() {
   }
   for (int t = 0; t < model_.NumTensors(); ++t) {
     const TensorInfo info = model_.Tensor(t);
-    if (!info.is_variable || tensor_offsets_[t] == kNoOffset) continue;
+    uint8_t* data = PlannedData(t);
+    if (!info.is_variable || data == nullptr) continue;
     int value = 0;
     if (info.type == DataType::kInt8 && info.zero_points != nullptr) {
       value = static_cast<int>(info.zero_points[0]);
     }
-    std::memset(head_ + tensor_offsets_[t], value, ModelView::TensorBytes(info));
+    std::memset(data, value, ModelView::TensorBytes(info));
   }
   return Status::kOk;
 }
 
-// One pass over the ops. Per op: parse its operator table once (the OpInfo every OpContext call
-// of the kernel reads), take its registration from the per-code cache, move the scratch and
-// user-data cursors, call the kernel. Clock reads only with a profiler attached.
+// One pass over the ops: per op, point the context at it and call its kernel. Everything an op
+// needs was resolved into its OpNode by AllocateTensors(), so this loop reads no flatbuffer,
+// searches no resolver and moves no cursor. A patch-based stage or an attached profiler take
+// InvokeWithStageOrProfiler().
 Status Interpreter::Invoke() {
+  if (!fast_invoke_) return InvokeWithStageOrProfiler();
+  error_[0] = '\0';  // a failing kernel's OpContext::Fail() message, if it leaves one
+  OpContext ctx(this, 0);
+  const OpNode* node = nodes_;
+  const OpNode* const end = node + model_.NumOperators();
+  for (int i = 0; node != end; ++node, ++i) {
+    ctx.op_index_ = i;
+    const Status s = FromKernelHandle(node->invoke)(ctx);
+    if (s != Status::kOk) return InvokeFailed(i, s);
+  }
+  return Status::kOk;
+}
+
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+Status Interpreter::InvokeFailed(int op, Status s) {
+  if (error_[0] == '\0') {
+    SetError(s, "op %ld (%s): invoke failed (%s)", static_cast<long>(op), RegistrationOf(op)->name,
+             StatusName(s));
+  }
+  return s;
+}
+
+Status Interpreter::InvokeWithStageOrProfiler() {
   if (!allocated_) {
     return SetError(Status::kInvalidArgument,
                     "Invoke() called before a successful AllocateTensors()");
   }
-  phase_ = Phase::kInvoke;
-  scratch_cursor_ = 0;
-  user_cursor_ = user_first_;
-  error_[0] = '\0';  // a failing kernel's OpContext::Fail() message, if it leaves one
+  error_[0] = '\0';
   const int num_ops = model_.NumOperators();
-  Status s = Status::kOk;
   for (int i = 0; i < num_ops; ++i) {
     if (i == stage_first_) {
-      s = RunStage();
-      if (s != Status::kOk) break;
+      const Status s = RunStage();
+      if (s != Status::kOk) return InvokeFailed(i, s);
       i = stage_last_;
       continue;
     }
-    const KernelRegistration* reg = LoadOp(i);
-    while (scratch_cursor_ < num_scratch_ && scratch_[scratch_cursor_].op < i) ++scratch_cursor_;
-    while (user_cursor_ != nullptr && user_cursor_->op < i) user_cursor_ = user_cursor_->next;
     OpContext ctx(this, i);
+    const KernelFn invoke = FromKernelHandle(nodes_[i].invoke);
+    Status s;
     if (profiler_ == nullptr) {
-      s = reg->invoke(ctx);
+      s = invoke(ctx);
     } else {
-      profiler_->BeginOp(i, reg->name);
-      s = reg->invoke(ctx);
+      profiler_->BeginOp(i, RegistrationOf(i)->name);
+      s = invoke(ctx);
       profiler_->EndOp();
     }
-    if (s != Status::kOk) {
-      if (error_[0] == '\0') {
-        SetError(s, "op %ld (%s): invoke failed (%s)", static_cast<long>(i), reg->name,
-                 StatusName(s));
-      }
-      break;
-    }
+    if (s != Status::kOk) return InvokeFailed(i, s);
   }
-  phase_ = Phase::kNone;
-  return s;
+  return Status::kOk;
 }
 
 // ---- OpContext support ----
@@ -803,8 +898,14 @@ Status Interpreter::RequestScratch(int op_index, size_t bytes, int* scratch_inde
 }
 
 void* Interpreter::Scratch(int op_index, int scratch_index) const {
-  if (phase_ != Phase::kInvoke || scratch_index < 0) return nullptr;
-  const int k = scratch_cursor_ + scratch_index;
+  if (phase_ != Phase::kInvoke || scratch_index < 0) return nullptr;  // allocated, not preparing
+  // The table is in op order and ops run in order: go on from the last lookup, from the start
+  // when it ended past this op (a new Invoke()).
+  int c = scratch_cursor_;
+  if (c >= num_scratch_ || scratch_[c].op > op_index) c = 0;
+  while (c < num_scratch_ && scratch_[c].op < op_index) ++c;
+  scratch_cursor_ = c;
+  const int k = c + scratch_index;
   if (k >= num_scratch_ || scratch_[k].op != op_index) return nullptr;
   return head_ + scratch_[k].value;
 }
@@ -813,7 +914,12 @@ void* Interpreter::UserData(int op_index) const {
   if (phase_ == Phase::kPrepare) {
     return (user_last_ != nullptr && user_last_->op == op_index) ? user_last_->data : nullptr;
   }
-  return (user_cursor_ != nullptr && user_cursor_->op == op_index) ? user_cursor_->data : nullptr;
+  // The list is in op order: as Scratch(), go on from the last lookup.
+  const UserNode* u = user_cursor_;
+  if (u == nullptr || u->op > op_index) u = user_first_;
+  while (u != nullptr && u->op < op_index) u = u->next;
+  user_cursor_ = const_cast<UserNode*>(u);
+  return (u != nullptr && u->op == op_index) ? u->data : nullptr;
 }
 
 void Interpreter::SetUserData(int op_index, void* data) {
@@ -855,18 +961,38 @@ Status Interpreter::PlanArena(const uint8_t* model, size_t model_size, const OpR
 
 // ---- OpContext ----
 
-int OpContext::NumInputs() const { return interp_->CurrentOp(op_index_).num_inputs; }
-int OpContext::NumOutputs() const { return interp_->CurrentOp(op_index_).num_outputs; }
-int OpContext::NumIntermediates() const { return interp_->CurrentOp(op_index_).num_intermediates; }
+// The accessors read the op's node (AllocateTensors()); only intermediates (LSTM) are read
+// from the operator table.
+namespace {
+int32_t VectorCount(const int32_t* vec, uint32_t offset) { return offset ? vec[0] : 0; }
+}  // namespace
+
+int OpContext::NumInputs() const {
+  const uint32_t offset = interp_->nodes_[op_index_].inputs;
+  return VectorCount(interp_->NodeVector(offset), offset);
+}
+
+int OpContext::NumOutputs() const {
+  const uint32_t offset = interp_->nodes_[op_index_].outputs;
+  return VectorCount(interp_->NodeVector(offset), offset);
+}
+
+int OpContext::NumIntermediates() const {
+  return interp_->model_.Operator(op_index_).num_intermediates;
+}
 
 bool OpContext::HasInput(int i) const {
-  const OpInfo& op = interp_->CurrentOp(op_index_);
-  return i >= 0 && i < op.num_inputs && op.inputs[i] >= 0;
+  const uint32_t offset = interp_->nodes_[op_index_].inputs;
+  const int32_t* inputs = interp_->NodeVector(offset);
+  return i >= 0 && i < VectorCount(inputs, offset) && inputs[1 + i] >= 0;
 }
 
 TensorView OpContext::Input(int i) const {
-  if (!HasInput(i)) return TensorView();
-  TensorView v = interp_->Tensor(interp_->CurrentOp(op_index_).inputs[i]);
+  const uint32_t offset = interp_->nodes_[op_index_].inputs;
+  const int32_t* inputs = interp_->NodeVector(offset);
+  // One return path, so the view is built in place in the caller's.
+  const int32_t index = (i >= 0 && i < VectorCount(inputs, offset)) ? inputs[1 + i] : -1;
+  TensorView v = index >= 0 ? interp_->View(index) : TensorView();
   if (i == 0 && interp_->band_op_ == op_index_ && interp_->band_input_ != nullptr) {
     v.data = interp_->band_input_;  // a window of rows inside a patch-based stage
   }
@@ -874,9 +1000,10 @@ TensorView OpContext::Input(int i) const {
 }
 
 TensorView OpContext::Output(int i) const {
-  const OpInfo& op = interp_->CurrentOp(op_index_);
-  if (i < 0 || i >= op.num_outputs) return TensorView();
-  TensorView v = interp_->Tensor(op.outputs[i]);
+  const uint32_t offset = interp_->nodes_[op_index_].outputs;
+  const int32_t* outputs = interp_->NodeVector(offset);
+  const int32_t index = (i >= 0 && i < VectorCount(outputs, offset)) ? outputs[1 + i] : -1;
+  TensorView v = index >= 0 ? interp_->View(index) : TensorView();
   if (i == 0 && interp_->band_op_ == op_index_ && interp_->band_output_ != nullptr) {
     v.data = interp_->band_output_;
   }
@@ -886,13 +1013,15 @@ TensorView OpContext::Output(int i) const {
 Band OpContext::band() const { return interp_->band_op_ == op_index_ ? interp_->band_ : Band(); }
 
 TensorView OpContext::Intermediate(int i) const {
-  const OpInfo& op = interp_->CurrentOp(op_index_);
+  const OpInfo op = interp_->model_.Operator(op_index_);
   if (i < 0 || i >= op.num_intermediates) return TensorView();
   return interp_->Tensor(op.intermediates[i]);
 }
 
 TableView OpContext::Options() const {
-  return interp_->model_.Options(interp_->CurrentOp(op_index_));
+  const uint32_t options = interp_->nodes_[op_index_].options;
+  if (options == 0) return TableView();
+  return TableView(interp_->model_.buffer(), interp_->model_.size(), options);
 }
 
 void* OpContext::AllocatePersistent(size_t bytes) {
@@ -913,7 +1042,7 @@ void OpContext::set_user_data(void* data) { interp_->SetUserData(op_index_, data
 Status OpContext::Fail(Status status, const char* fmt, ...) const {
   char* out = interp_->error_;
   const size_t size = Interpreter::kErrorSize;
-  const int32_t code = interp_->CurrentOp(op_index_).builtin_code;
+  const int32_t code = interp_->RegistrationOf(op_index_)->op;
   int n =
       std::snprintf(out, size, "op %ld %s: ", static_cast<long>(op_index_), BuiltinOpName(code));
   if (n < 0) n = 0;

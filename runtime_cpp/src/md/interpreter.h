@@ -17,14 +17,16 @@
 //         chosen by the planner (md/planner.h); buffers whose lifetimes do
 //         not overlap share bytes. During AllocateTensors() the same bytes
 //         hold the scratch request list and the planner's work arrays.
-//   tail: one uint32 head offset per tensor, one {op, offset} pair per
-//         scratch request, kernels' AllocatePersistent() blocks, and one
-//         small node per op that set user data. Nothing else: TensorViews
-//         are built on the stack per op from the flatbuffer, each op's
-//         operator table is read once per invoke, kernel registrations are
-//         cached per operator code in the Interpreter object (Init()), and
-//         kernels recompute quantization multipliers in invoke instead of
-//         storing them.
+//   tail: one uint16 per tensor (its head offset / 16, or a uint32 byte
+//         offset per tensor instead when the head exceeds 1 MiB), one 16-byte
+//         OpNode per op (its registration, input and output index vectors and
+//         options table, resolved once before prepare so Invoke() is a tight
+//         loop and the OpContext accessors never read the operator table), one
+//         {op, offset} pair per scratch request, kernels' AllocatePersistent()
+//         blocks, and one small node per op that set user data. Nothing else:
+//         TensorViews are built on the stack per accessor call from the
+//         flatbuffer's tensor table, and kernels recompute quantization
+//         multipliers in invoke instead of storing them.
 //
 // Required bytes = start padding + head + tail (tail rounded to 16). While
 // AllocateTensors() runs, the head region also holds the scratch request list
@@ -102,7 +104,10 @@ class Interpreter {
   Status Invoke();
   // Attaches (or, with nullptr, detaches) the per-op profiler for the following Invoke() calls.
   // Detached, Invoke() reads no clock and pays one pointer test per op.
-  void set_profiler(Profiler* profiler) { profiler_ = profiler; }
+  void set_profiler(Profiler* profiler) {
+    profiler_ = profiler;
+    UpdateFastInvoke();
+  }
   // Puts variable tensors (SVDF/LSTM state) back to their start values, as
   // AllocateTensors() left them: call between independent input sequences.
   Status ResetVariableTensors();
@@ -150,7 +155,17 @@ class Interpreter {
 
  private:
   friend class OpContext;
+  // kInvoke: AllocateTensors() succeeded, kernels may be invoked (Scratch() works).
   enum class Phase : uint8_t { kNone, kPrepare, kInvoke };
+  // One op as Invoke() and the OpContext accessors see it (arena tail, filled by
+  // AllocateTensors() before the ops' prepare). 16 bytes on every target: no pointers, so the
+  // host's arena figures are the Cortex-M's.
+  struct OpNode {
+    uint32_t invoke;   // the kernel's invoke function as a KernelHandle (interpreter.cc)
+    uint32_t inputs;   // model offset of the op's input index vector (its length word), 0: none
+    uint32_t outputs;  // the same for its outputs
+    uint32_t options;  // model offset of its builtin options table, 0 if none
+  };
   struct ScratchEntry {
     int32_t op;
     uint32_t value;  // size while preparing, head offset after planning
@@ -161,12 +176,12 @@ class Interpreter {
     int32_t op;
   };
   static constexpr uint32_t kNoOffset = 0xffffffffu;
-  static constexpr int kMaxOps = 65535;  // op indices are packed into 16 bits while planning
+  static constexpr uint16_t kNoSlot = 0xffffu;  // tensor_slots_: not planned
+  static constexpr int kMaxOps = 65535;         // op indices are packed into 16 bits while planning
+  // Tensor indices: tensor_slots_ holds a planner buffer index per tensor while planning.
+  static constexpr int kMaxTensors = 65533;
   static constexpr size_t kErrorSize = 256;
   static constexpr int kMaxStageOps = 16;  // ops in one patch-based stage
-  // Operator codes (distinct op types of a model) whose registration Init() looks up once; ops
-  // of a code past this are looked up in the resolver on every invoke (still correct, slower).
-  static constexpr int kCachedOpcodes = 16;
 
   // Streaming state of a patch-based stage while it runs (on the stack).
   struct StageRun {
@@ -191,13 +206,25 @@ class Interpreter {
       ;
   Status ArenaTooSmall(size_t need, bool lower_bound);
   void* AllocTail(size_t bytes);
-  const OpInfo& CurrentOp(int op_index) const;
-  // Makes `op` the current op for the invoke that follows (its OpInfo parsed once, the builtin
-  // code taken from the cached registration) and returns its registration.
-  const KernelRegistration* LoadOp(int op);
+  Status BuildNodes();
   Status PlanAndLayout();
-  Status ChooseStage(PlanBuffer* buffers, int n, const uint32_t* buffer_of, void* work,
+  Status ChooseStage(PlanBuffer* buffers, int n, const uint16_t* buffer_of, void* work,
                      size_t work_bytes, uint32_t head_budget, uint32_t* head);
+  // The data of tensor t in the head (nullptr if it is not planned); after AllocateTensors().
+  uint8_t* PlannedData(int t) const;
+  // Tensor(index) for an index Init() validated.
+  TensorView View(int index) const;
+  // The op's input (or output) tensor indices, from its node: count, then the indices.
+  const int32_t* NodeVector(uint32_t offset) const {
+    return reinterpret_cast<const int32_t*>(model_data_ + offset);
+  }
+  // The registration of op `op` (from the resolver: errors, the profiler and prepare only).
+  const KernelRegistration* RegistrationOf(int op) const;
+  // Invoke() with a patch-based stage or a profiler attached; InvokeFailed() names the op.
+  Status InvokeWithStageOrProfiler();
+  Status InvokeFailed(int op, Status s);
+  // Invoke() takes its tight loop when allocated with no patch-based stage and no profiler.
+  void UpdateFastInvoke() { fast_invoke_ = allocated_ && stage_first_ < 0 && profiler_ == nullptr; }
   Status InvokeOp(int op, Band band, uint8_t* input, uint8_t* output);
   Status RunStage();
   Status EnsureStageRows(StageRun& run, int j, int32_t first, int32_t last);
@@ -223,21 +250,21 @@ class Interpreter {
   size_t tail_used_ = 0;         // bytes below tail_end_ (may exceed the arena)
   bool initialized_ = false;
   bool allocated_ = false;
+  bool fast_invoke_ = false;  // UpdateFastInvoke()
   Phase phase_ = Phase::kNone;
 
-  uint32_t* tensor_offsets_ = nullptr;  // tail, one per tensor
-  ScratchEntry* scratch_ = nullptr;     // tail after planning, head while preparing
+  OpNode* nodes_ = nullptr;           // tail, one per op
+  uint16_t* tensor_slots_ = nullptr;  // tail, one per tensor: head offset / 16 or kNoSlot
+  uint32_t* wide_offsets_ = nullptr;  // tail, when the head > 1 MiB: byte offsets instead
+  ScratchEntry* scratch_ = nullptr;   // tail after planning, head while preparing
   int num_scratch_ = 0;
   int op_scratch_count_ = 0;  // requests of the op being prepared
-  int scratch_cursor_ = 0;    // first scratch entry of the op being invoked
+  // Where the last Scratch()/UserData() lookup ended: ops run in order, so the next op's
+  // entries are found from here (amortized O(1) per lookup, no per-op work in Invoke()).
+  mutable int scratch_cursor_ = 0;
   UserNode* user_first_ = nullptr;
   UserNode* user_last_ = nullptr;
-  UserNode* user_cursor_ = nullptr;
-
-  mutable int cached_op_index_ = -1;
-  mutable OpInfo cached_op_;
-  // Registration per operator code index (Init()), so Invoke() never searches the resolver.
-  const KernelRegistration* opcode_regs_[kCachedOpcodes] = {};
+  mutable UserNode* user_cursor_ = nullptr;
 
   size_t head_bytes_ = 0;
   size_t tail_bytes_ = 0;

@@ -90,6 +90,7 @@ class OpContext {
       ;
 
  private:
+  friend class Interpreter;  // Invoke() moves one context from op to op
   Interpreter* interp_;
   int op_index_;
 };

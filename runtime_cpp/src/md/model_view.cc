@@ -582,6 +582,40 @@ inline const uint8_t* VectorField(const uint8_t* buf, uint32_t table, int field_
   return buf + vec + 4;
 }
 
+// A validated table with its vtable read once, for reading several of its fields.
+class TableFields {
+ public:
+  TableFields(const uint8_t* buf, uint32_t table)
+      : buf_(buf),
+        table_(table),
+        vtable_(static_cast<uint32_t>(static_cast<int64_t>(table) - Load<int32_t>(buf + table))),
+        vtable_bytes_(Load<uint16_t>(buf + vtable_)) {}
+  // Position of the field in `field_slot`, 0 when absent.
+  uint32_t Pos(int field_slot) const {
+    const uint32_t entry = 4u + 2u * static_cast<uint32_t>(field_slot);
+    if (entry + 2 > vtable_bytes_) return 0;
+    const uint16_t off = Load<uint16_t>(buf_ + vtable_ + entry);
+    return off ? table_ + off : 0;
+  }
+  // Vector field -> first element (nullptr if absent) and *count (0 if absent).
+  const uint8_t* Vector(int field_slot, uint32_t* count) const {
+    const uint32_t pos = Pos(field_slot);
+    if (pos == 0) {
+      *count = 0;
+      return nullptr;
+    }
+    const uint32_t vec = Follow(buf_, pos);
+    *count = Load<uint32_t>(buf_ + vec);
+    return buf_ + vec + 4;
+  }
+
+ private:
+  const uint8_t* buf_;
+  uint32_t table_;
+  uint32_t vtable_;
+  uint32_t vtable_bytes_;
+};
+
 }  // namespace
 
 uint32_t ModelView::TableAt(const Vec& v, uint32_t i) const {
@@ -598,42 +632,51 @@ int32_t ModelView::OperatorCode(int i) const {
 }
 
 TensorInfo ModelView::Tensor(int i) const {
-  TensorInfo info;
-  const uint32_t t = TableAt(tensors_, static_cast<uint32_t>(i));
+  // Every field read through one read of each table's vtable (FieldPos re-reads it per field),
+  // and the result built in one initializer (assigning into a default-initialized TensorInfo
+  // costs a memset): kernels get their tensors' views from here on every invoke.
+  const TableFields t(buf_, TableAt(tensors_, static_cast<uint32_t>(i)));
   uint32_t rank = 0;
-  const uint8_t* dims = VectorField(buf_, t, slot::kTensorShape, &rank);
-  info.rank = static_cast<int32_t>(rank);
-  info.dims = reinterpret_cast<const int32_t*>(dims);  // nullptr only if shape is absent
-  const uint32_t type = FieldPos(buf_, t, slot::kTensorType);
-  info.type = static_cast<DataType>(type ? Load<int8_t>(buf_ + type) : 0);
-  const uint32_t buffer = FieldPos(buf_, t, slot::kTensorBuffer);
-  info.buffer = buffer ? Load<uint32_t>(buf_ + buffer) : 0;
+  const uint8_t* dims = t.Vector(slot::kTensorShape, &rank);  // nullptr only if shape is absent
+  const uint32_t type_pos = t.Pos(slot::kTensorType);
+  const DataType type = static_cast<DataType>(type_pos ? Load<int8_t>(buf_ + type_pos) : 0);
+  const uint32_t buffer_pos = t.Pos(slot::kTensorBuffer);
+  const uint32_t buffer = buffer_pos ? Load<uint32_t>(buf_ + buffer_pos) : 0;
+  uint32_t data_size = 0;
+  const uint8_t* data = nullptr;
   if (buffers_.count > 0) {
-    uint32_t n = 0;
-    const uint8_t* data = VectorField(buf_, TableAt(buffers_, info.buffer), slot::kBufferData, &n);
-    if (n > 0) {
-      info.data = data;
-      info.data_size = n;
-    }
+    data = VectorField(buf_, TableAt(buffers_, buffer), slot::kBufferData, &data_size);
+    if (data_size == 0) data = nullptr;
   }
-  const uint32_t variable = FieldPos(buf_, t, slot::kTensorIsVariable);
-  info.is_variable = variable ? Load<uint8_t>(buf_ + variable) != 0 : false;
-  const uint32_t quant = FieldPos(buf_, t, slot::kTensorQuantization);
+  const uint32_t variable = t.Pos(slot::kTensorIsVariable);
+  const bool is_variable = variable ? Load<uint8_t>(buf_ + variable) != 0 : false;
+  const float* scales = nullptr;
+  const int64_t* zero_points = nullptr;
+  uint32_t num_scales = 0;
+  int32_t quantized_dimension = 0;
+  const uint32_t quant = t.Pos(slot::kTensorQuantization);
   if (quant != 0) {
-    const uint32_t q = Follow(buf_, quant);
-    uint32_t ns = 0, nz = 0;
-    const uint8_t* scales = VectorField(buf_, q, slot::kQuantScale, &ns);
-    const uint8_t* zps = VectorField(buf_, q, slot::kQuantZeroPoint, &nz);
-    if (ns > 0) {
-      info.scales = reinterpret_cast<const float*>(scales);
-      info.num_scales = static_cast<int32_t>(ns);
-    }
-    if (nz > 0) info.zero_points = reinterpret_cast<const int64_t*>(zps);
-    const uint32_t qdim = FieldPos(buf_, q, slot::kQuantQuantizedDimension);
-    info.quantized_dimension = qdim ? Load<int32_t>(buf_ + qdim) : 0;
-    if (info.quantized_dimension >= info.rank) info.quantized_dimension = 0;  // see Init()
+    const TableFields q(buf_, Follow(buf_, quant));
+    uint32_t nz = 0;
+    scales = reinterpret_cast<const float*>(q.Vector(slot::kQuantScale, &num_scales));
+    if (num_scales == 0) scales = nullptr;
+    zero_points = reinterpret_cast<const int64_t*>(q.Vector(slot::kQuantZeroPoint, &nz));
+    if (nz == 0) zero_points = nullptr;
+    const uint32_t qdim = q.Pos(slot::kQuantQuantizedDimension);
+    quantized_dimension = qdim ? Load<int32_t>(buf_ + qdim) : 0;
+    if (quantized_dimension >= static_cast<int32_t>(rank)) quantized_dimension = 0;  // see Init()
   }
-  return info;
+  return TensorInfo{reinterpret_cast<const int32_t*>(dims),
+                    static_cast<int32_t>(rank),
+                    type,
+                    buffer,
+                    data,
+                    data_size,
+                    scales,
+                    zero_points,
+                    static_cast<int32_t>(num_scales),
+                    quantized_dimension,
+                    is_variable};
 }
 
 OpInfo ModelView::Operator(int i) const {

@@ -49,18 +49,21 @@
 namespace md {
 namespace opt {
 
-// One output channel's requantization, split for the fast form below.
+// One output channel's requantization, split for the fast form below. No default member
+// initializers: kernels declare arrays of kChannelChunk of these per invoke (per band in a
+// patch-based stage) and fill only the entries they read with MakeRequant, which sets every
+// field; zero-initialising them cost a 768-byte memset per op call.
 struct Requant {
-  int32_t multiplier = 0;
-  int32_t left_shift = 0;   // 0..31 (a larger one shifts every bit out: multiplier 0 instead)
-  int32_t right_shift = 0;  // 0..31 (QuantizeMultiplier zeroes shifts below -31)
-  uint32_t round_mask = 0;  // 2^right_shift - 1
-  uint32_t round_half = 0;  // 2^(right_shift - 1), 0 for no right shift
-  uint32_t round_neg = 0;   // 1 when there is a right shift (negative values round down)
+  int32_t multiplier;
+  int32_t left_shift;   // 0..31 (a larger one shifts every bit out: multiplier 0 instead)
+  int32_t right_shift;  // 0..31 (QuantizeMultiplier zeroes shifts below -31)
+  uint32_t round_mask;  // 2^right_shift - 1
+  uint32_t round_half;  // 2^(right_shift - 1), 0 for no right shift
+  uint32_t round_neg;   // 1 when there is a right shift (negative values round down)
 };
 
 inline Requant MakeRequant(int32_t multiplier, int shift) {
-  Requant q;
+  Requant q{};
   q.multiplier = multiplier;
   q.left_shift = shift > 0 ? shift : 0;
   if (q.left_shift > 31) q.left_shift = 0, q.multiplier = 0;  // x << 32.. is 0, so is x * 0
