@@ -8,13 +8,15 @@
 //   +-510). Every output channel reuses the block, so this costs little per MAC, and no filter
 //   sums are needed for the input offset.
 // - Per output channel, one filter word (four values, SXTB16 twice) feeds eight SMLADs, one per
-//   pixel and pair, with the pixels' eight words loaded by two LDMs: 13 instructions for 16 MACs,
-//   in an assembly loop over 16 values per round (GCC neither emits LDM here nor folds the
-//   rotation into SXTB16).
+//   pixel and pair, with the pixels' eight words loaded by two LDMs: 13 instructions for 16 MACs
+//   (GCC neither emits LDM here nor folds the rotation into SXTB16). The channel loop of a block
+//   is assembly with fixed registers: eight such steps written out, entered part-way for depths
+//   that are not a multiple of 32 (Duff's device: LDR PC), rounds of 32 values above that.
 // - The accumulators start at 2 x bias and come out as 2 x TFLM's accumulator, which is what
 //   RequantizeDoubled (int8_opt.h) wants: SMMLAR, ADD, ASR, then the clamp (SSAT alone for the
 //   full int8 range): about 5 instructions per output instead of about 25.
-// - Pixels left over after the blocks of four (a 3x3 map has one) take a one-pixel loop.
+// - A last block of 2 or 3 pixels repeats pixels (its outputs coincide); a last single pixel
+//   (a 3x3 map has one) takes a one-pixel assembly loop.
 //
 // Bit-exactness: sums of exact integer products without overflow (the caller checks
 // |bias| + K x 128 x 255 < 2^30), then the exact requantization of RequantizeDoubled.
@@ -193,23 +195,28 @@ inline void WidenFourPixels(const int8_t* const* px, int32_t depth, uint32_t off
   "smlad r3, r9, r6, r3\n\t"         \
   "smlad r3, r10, r8, r3\n\t"
 
-// r0..r3 += the dot products of lr values (a multiple of 4) of the filter at r11 with the four
-// widened pixels at r12: rounds of 32 values, then 16, 8 and 4.
-#define MD_PW_DOT_LOOP                                                                             \
-  "subs lr, lr, #32\n\t"                                                                           \
-  "blt 2f\n"                                                                                       \
-  "1:\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP \
-  "subs lr, lr, #32\n\t"                                                                           \
-  "bge 1b\n"                                                                                       \
-  "2:\n\t" /* lr = depth mod 32 - 32: same low 5 bits */                                           \
-  "tst lr, #16\n\t"                                                                                \
-  "beq 5f\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP                                         \
-  "5:\n\t"                                                                                         \
-  "tst lr, #8\n\t"                                                                                 \
-  "beq 3f\n\t" MD_PW_STEP MD_PW_STEP                                                               \
-  "3:\n\t"                                                                                         \
-  "tst lr, #4\n\t"                                                                                 \
-  "beq 4f\n\t" MD_PW_STEP "4:\n\t"
+// Eight steps (32 values) from label 10 to 11; entered part-way (at 10 + 52 bytes x steps
+// skipped: every step is 13 32-bit instructions, which the assembler checks) for depths that
+// are not a multiple of 32.
+#define MD_PW_EIGHT_STEPS                                                     \
+  "10:\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP \
+      MD_PW_STEP MD_PW_STEP                                                   \
+  "11:\n\t"                                                                   \
+  ".if (11b - 10b) - 416\n\t"                                                 \
+  ".error \"MD_PW_STEP is not 52 bytes\"\n\t"                                 \
+  ".endif\n\t"
+
+// r0 = the Thumb address of label 10 + 52 x ((-depth mod 32) / 4): the entry into
+// MD_PW_EIGHT_STEPS that leaves depth mod 32 values (all 32 when 0) for the first round.
+// Depth in r0; clobbers r1.
+#define MD_PW_ENTRY                                    \
+  "rsb r0, r0, #0\n\t"                                 \
+  "and r0, r0, #31\n\t" /* 4 x the steps skipped */    \
+  "add r1, r0, r0, lsl #1\n\t"                         \
+  "rsb r0, r1, r0, lsl #4\n\t" /* x 13: their bytes */ \
+  "adr.w r1, 10f\n\t"                                  \
+  "add r0, r0, r1\n\t"                                 \
+  "orr r0, r0, #1\n\t" /* Thumb */
 
 // Accumulator a (doubled) -> int8 with the fused offset: r6 multiplier, r8 addend, r9 shift.
 // clang-format off
@@ -263,10 +270,10 @@ struct FourPixelBlock {
 // Channels [ch, ch_end) of a four-pixel block with the output offset fused and the full int8
 // range (SSAT alone clamps), all in assembly: per channel, the accumulators start at 2 x bias
 // (two LDRDs), the dot product runs, then SMMLAR/ADD/ASR/SSAT per output and four STRBs. About
-// 30 instructions per channel besides the dot product for any depth (FourPixelBlockAny: the
-// channel pointer lives on the stack while lr counts), 28 for depths 8, 16 and 32 written out
-// (FourPixelBlock8/16/32: lr holds the channel pointer, no loop counter). Returns the filter
-// pointer advanced past the block's channels.
+// 30 instructions per channel besides the dot product for depths above 32 (FourPixelBlockAny:
+// the channel pointer lives on the stack while lr counts), 29 up to 32 (FourPixelBlockShort:
+// lr holds the channel pointer, no loop counter). Returns the filter pointer advanced past the
+// block's channels.
 #if defined(__OPTIMIZE__)
 #define MD_PW_BLOCK_FUNCTION(name, body)                                                          \
   __attribute__((noinline)) inline const int8_t* name(const FourPixelBlock& b, const int8_t* f) { \
@@ -280,35 +287,35 @@ struct FourPixelBlock {
     return filter;                                                                                \
   }
 
+// Depths above 32: the first round enters the eight steps part-way (see MD_PW_ENTRY), then
+// whole rounds of 32 values; lr counts the rounds, the channel pointer lives on the stack.
 MD_PW_BLOCK_FUNCTION(FourPixelBlockAny,
+                     "ldr r0, [sp, #24]\n\t"
+                     "add r2, r0, #31\n\t"
+                     "lsr r2, r2, #5\n\t"
+                     "str r2, [sp, #24]\n\t"  // rounds
+                     MD_PW_ENTRY
+                     "str r0, [sp, #28]\n\t"
                      "ldr lr, [sp, #16]\n"
                      "0:\n\t"
                      "ldrd r0, r1, [lr]\n\t"
                      "ldrd r2, r3, [lr]\n\t"
-                     "ldrd r12, lr, [sp, #20]\n\t" MD_PW_DOT_LOOP
+                     "ldrd r12, lr, [sp, #20]\n\t"
+                     "ldr pc, [sp, #28]\n" MD_PW_EIGHT_STEPS
+                     "subs lr, lr, #1\n\t"
+                     "bne 10b\n\t"
                      "ldr lr, [sp, #16]\n\t" MD_PW_REQUANT_STORE_LOOP("str lr, [sp, #16]\n\t"))
 
-MD_PW_BLOCK_FUNCTION(FourPixelBlock8,
-                     "ldrd lr, r12, [sp, #16]\n"
-                     "0:\n\t"
-                     "ldrd r0, r1, [lr]\n\t"
-                     "ldrd r2, r3, [lr]\n\t" MD_PW_STEP MD_PW_STEP
-                     "sub r12, r12, #64\n\t" MD_PW_REQUANT_STORE_LOOP(""))
-
-MD_PW_BLOCK_FUNCTION(FourPixelBlock16,
-                     "ldrd lr, r12, [sp, #16]\n"
-                     "0:\n\t"
-                     "ldrd r0, r1, [lr]\n\t"
-                     "ldrd r2, r3, [lr]\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP
-                     "sub r12, r12, #128\n\t" MD_PW_REQUANT_STORE_LOOP(""))
-
-MD_PW_BLOCK_FUNCTION(FourPixelBlock32,
-                     "ldrd lr, r12, [sp, #16]\n"
-                     "0:\n\t"
-                     "ldrd r0, r1, [lr]\n\t"
-                     "ldrd r2, r3, [lr]\n\t" MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP MD_PW_STEP
-                         MD_PW_STEP MD_PW_STEP MD_PW_STEP
-                     "sub r12, r12, #256\n\t" MD_PW_REQUANT_STORE_LOOP(""))
+// Depths up to 32: one round entered part-way, so lr holds the channel pointer and no loop
+// counter is needed.
+MD_PW_BLOCK_FUNCTION(FourPixelBlockShort, "ldr r0, [sp, #24]\n\t" MD_PW_ENTRY
+                                          "str r0, [sp, #28]\n\t"
+                                          "ldrd lr, r12, [sp, #16]\n"
+                                          "0:\n\t"
+                                          "ldrd r0, r1, [lr]\n\t"
+                                          "ldrd r2, r3, [lr]\n\t"
+                                          "ldr pc, [sp, #28]\n" MD_PW_EIGHT_STEPS
+                                          "ldr r12, [sp, #20]\n\t" MD_PW_REQUANT_STORE_LOOP(""))
 
 // One pixel: the filter's 16 values (four LDRs) against the pixel's 8 words (two LDMs into
 // r5, r6, r8, r9), r10 the pair being multiplied, r0 the accumulator.
@@ -364,17 +371,15 @@ MD_PW_BLOCK_FUNCTION(OnePixelFast,
 
 // The block's channels with the variant for its depth.
 inline const int8_t* FourPixelBlockFast(const FourPixelBlock& b, const int8_t* f) {
-  if (b.depth == 8) return FourPixelBlock8(b, f);
-  if (b.depth == 16) return FourPixelBlock16(b, f);
-  if (b.depth == 32) return FourPixelBlock32(b, f);
-  return FourPixelBlockAny(b, f);
+  return b.depth <= 32 ? FourPixelBlockShort(b, f) : FourPixelBlockAny(b, f);
 }
 #endif
 
 #undef MD_PW_REQUANT_STORE_LOOP
 #undef MD_PW_PROLOGUE
 #undef MD_PW_REQUANT
-#undef MD_PW_DOT_LOOP
+#undef MD_PW_ENTRY
+#undef MD_PW_EIGHT_STEPS
 #undef MD_PW_STEP
 
 // acc[i] += sum_k filter[k] * pixel_i[k] for the four widened pixels; advances *filter.
