@@ -68,7 +68,7 @@ DISPATCH = (
 ACCESSORS = (
     r"md::OpContext::.*",
     r"md::Interpreter::(Tensor|View|PlannedData|Scratch|UserData)\(.*",
-    r"md::ModelView::(Tensor|Options)\(.*",
+    r"md::ModelView::(Tensor|View|Options)\(.*",
     r"md::TableView::.*",
 )
 LIBRARY = ("memcpy", "memmove", "memset", "__aeabi_memcpy", "__aeabi_memmove", "__aeabi_memset")

@@ -265,27 +265,7 @@ uint8_t* Interpreter::PlannedData(int t) const {
 }
 
 TensorView Interpreter::View(int index) const {
-  const TensorInfo t = model_.Tensor(index);
-  const bool quantized = t.num_scales > 0;
-  const bool per_channel = t.num_scales > 1;
-  const bool constant = t.data != nullptr && !t.is_variable;
-  uint8_t* data = const_cast<uint8_t*>(t.data);
-  if (!constant) data = allocated_ ? PlannedData(index) : nullptr;
-  // Every field in one initializer: a default-constructed view that is then assigned to costs a
-  // memset per view, and kernels take several views per invoke.
-  return TensorView{data,
-                    t.type,
-                    t.rank,
-                    t.dims,
-                    quantized ? t.scales[0] : 0.0f,
-                    quantized && t.zero_points ? static_cast<int32_t>(t.zero_points[0]) : 0,
-                    per_channel ? t.scales : nullptr,
-                    per_channel ? t.zero_points : nullptr,
-                    per_channel ? t.num_scales : 0,
-                    per_channel ? t.quantized_dimension : 0,
-                    constant,
-                    t.is_variable,
-                    index};
+  return model_.View(index, allocated_ ? PlannedData(index) : nullptr);
 }
 
 TensorView Interpreter::Tensor(int index) const {

@@ -631,7 +631,11 @@ int32_t ModelView::OperatorCode(int i) const {
   return a > b ? a : b;
 }
 
-TensorInfo ModelView::Tensor(int i) const {
+// Inlined into Tensor() and View(), so View() keeps the fields in registers.
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+inline TensorInfo ModelView::ReadTensor(int i, bool with_data) const {
   // Every field read through one read of each table's vtable (FieldPos re-reads it per field),
   // and the result built in one initializer (assigning into a default-initialized TensorInfo
   // costs a memset): kernels get their tensors' views from here on every invoke.
@@ -644,7 +648,7 @@ TensorInfo ModelView::Tensor(int i) const {
   const uint32_t buffer = buffer_pos ? Load<uint32_t>(buf_ + buffer_pos) : 0;
   uint32_t data_size = 0;
   const uint8_t* data = nullptr;
-  if (buffers_.count > 0) {
+  if (with_data && buffers_.count > 0) {
     data = VectorField(buf_, TableAt(buffers_, buffer), slot::kBufferData, &data_size);
     if (data_size == 0) data = nullptr;
   }
@@ -677,6 +681,30 @@ TensorInfo ModelView::Tensor(int i) const {
                     static_cast<int32_t>(num_scales),
                     quantized_dimension,
                     is_variable};
+}
+
+TensorInfo ModelView::Tensor(int i, bool with_data) const { return ReadTensor(i, with_data); }
+
+TensorView ModelView::View(int i, void* planned) const {
+  const TensorInfo t = ReadTensor(i, planned == nullptr);
+  const bool quantized = t.num_scales > 0;
+  const bool per_channel = t.num_scales > 1;
+  const bool constant = t.data != nullptr && !t.is_variable;
+  // Every field in one initializer: a default-constructed view that is then assigned to costs a
+  // memset per view.
+  return TensorView{constant ? const_cast<uint8_t*>(t.data) : planned,
+                    t.type,
+                    t.rank,
+                    t.dims,
+                    quantized ? t.scales[0] : 0.0f,
+                    quantized && t.zero_points ? static_cast<int32_t>(t.zero_points[0]) : 0,
+                    per_channel ? t.scales : nullptr,
+                    per_channel ? t.zero_points : nullptr,
+                    per_channel ? t.num_scales : 0,
+                    per_channel ? t.quantized_dimension : 0,
+                    constant,
+                    t.is_variable,
+                    i};
 }
 
 OpInfo ModelView::Operator(int i) const {

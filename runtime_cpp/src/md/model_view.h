@@ -22,6 +22,7 @@
 
 #include "md/status.h"
 #include "md/table_view.h"
+#include "md/tensor.h"
 #include "md/types.h"
 
 namespace md {
@@ -75,7 +76,13 @@ class ModelView {
   int32_t OperatorCode(int i) const;
   int NumBuffers() const { return static_cast<int>(buffers_.count); }
   int NumTensors() const { return static_cast<int>(tensors_.count); }
-  TensorInfo Tensor(int i) const;
+  // `with_data` false: leaves data/data_size unset (nullptr, 0) without reading the tensor's
+  // buffer, for a caller that knows the tensor is not constant (the interpreter's planned ones).
+  TensorInfo Tensor(int i, bool with_data = true) const;
+  // Tensor i as the view a kernel gets, read straight into it (no TensorInfo in between: the
+  // interpreter builds one per OpContext accessor call). `planned`: the tensor's memory when it
+  // is planned (then it is not constant and its buffer is not read), else nullptr.
+  TensorView View(int i, void* planned) const;
   int NumOperators() const { return static_cast<int>(operators_.count); }
   OpInfo Operator(int i) const;
   // Operator(i) into *op without resolving its builtin code (left 0): for a caller that knows
@@ -97,6 +104,7 @@ class ModelView {
     uint32_t count = 0;
   };
   uint32_t TableAt(const Vec& v, uint32_t i) const;
+  TensorInfo ReadTensor(int i, bool with_data) const;
 
   const uint8_t* buf_ = nullptr;
   size_t size_ = 0;

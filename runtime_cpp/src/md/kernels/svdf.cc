@@ -59,19 +59,32 @@ struct Dims {
   int units;
 };
 
-Dims GetDims(const OpContext& ctx) {
+Dims GetDims(const OpContext& ctx, const TensorView& in, const TensorView& wf,
+             const TensorView& wt) {
   Dims d;
-  const TensorView in = ctx.Input(kInput);
   d.batch = in.dims[0];
   d.input_size = in.dims[1];
-  d.filters = ctx.Input(kWeightsFeature).dims[0];
-  d.memory = ctx.Input(kWeightsTime).dims[1];
+  d.filters = wf.dims[0];
+  d.memory = wt.dims[1];
   d.rank = ctx.Options().GetInt32(kRankSlot, 0);
   d.units = d.rank > 0 ? d.filters / d.rank : 0;
   return d;
 }
 
 bool HasBias(const OpContext& ctx) { return ctx.NumInputs() > kBias && ctx.HasInput(kBias); }
+
+// The op's tensors, each view built once per invoke (a view is read from the model's tensor
+// table: over a hundred Cortex-M4 instructions).
+struct Tensors {
+  TensorView in, wf, wt, state, out;
+  const void* bias;  // nullptr when absent
+};
+
+Tensors GetTensors(const OpContext& ctx) {
+  return Tensors{ctx.Input(kInput),       ctx.Input(kWeightsFeature),
+                 ctx.Input(kWeightsTime), ctx.Input(kState),
+                 ctx.Output(0),           HasBias(ctx) ? ctx.Input(kBias).data : nullptr};
+}
 
 Status CheckShape(OpContext& ctx, const TensorView& t, const char* name, int d0, int d1) {
   if (t.rank != 2 || t.dims[0] != d0 || t.dims[1] != d1) {
@@ -96,7 +109,7 @@ Status Prepare(OpContext& ctx) {
   if (in.rank != 2 || wf.rank != 2 || wt.rank != 2) {
     return ctx.Fail(Status::kShapeMismatch, "input, weights_feature, weights_time must be 2-D");
   }
-  const Dims d = GetDims(ctx);
+  const Dims d = GetDims(ctx, in, wf, wt);
   if (d.rank <= 0 || d.filters % d.rank != 0) {
     return ctx.Fail(Status::kShapeMismatch, "rank %d does not divide %d filters", d.rank,
                     d.filters);
@@ -178,12 +191,12 @@ void ShiftState(T* state, int n) {
 
 // svdf_common.cc EvalIntegerSvdfReference<T> (T = state and weights_time type).
 template <typename T>
-void EvalInteger(const OpContext& ctx, const Dims& d) {
-  const TensorView in = ctx.Input(kInput);
-  const TensorView wf = ctx.Input(kWeightsFeature);
-  const TensorView wt = ctx.Input(kWeightsTime);
-  const TensorView state_t = ctx.Input(kState);
-  const TensorView out = ctx.Output(0);
+void EvalInteger(const OpContext& ctx, const Dims& d, const Tensors& t) {
+  const TensorView& in = t.in;
+  const TensorView& wf = t.wf;
+  const TensorView& wt = t.wt;
+  const TensorView& state_t = t.state;
+  const TensorView& out = t.out;
   // Float products, as TFLM computes them, widened to double afterwards.
   const double effective_scale_1 = static_cast<double>(in.scale * wf.scale / state_t.scale);
   const double effective_scale_2 = static_cast<double>(state_t.scale * wt.scale / out.scale);
@@ -238,7 +251,7 @@ void EvalInteger(const OpContext& ctx, const Dims& d) {
   }
 
   // Bias, rank reduction, rescale to int8.
-  const int32_t* bias = HasBias(ctx) ? ctx.Input(kBias).Data<int32_t>() : nullptr;
+  const int32_t* bias = static_cast<const int32_t*>(t.bias);
   for (int b = 0; b < d.batch; ++b) {
     int32_t* units = unit_sums + b * d.units;
     const int32_t* sums = scratch + b * d.filters;
@@ -275,13 +288,13 @@ float ActivationValFloat(FusedActivation act, float a) {
 }
 
 // svdf_common.cc EvalFloatSvdfReference.
-void EvalFloat(const OpContext& ctx, const Dims& d) {
-  const float* input = ctx.Input(kInput).Data<float>();
-  const float* weights_feature = ctx.Input(kWeightsFeature).Data<float>();
-  const float* weights_time = ctx.Input(kWeightsTime).Data<float>();
-  const float* bias = HasBias(ctx) ? ctx.Input(kBias).Data<float>() : nullptr;
-  float* state = ctx.Input(kState).Data<float>();
-  float* out = ctx.Output(0).Data<float>();
+void EvalFloat(const OpContext& ctx, const Dims& d, const Tensors& t) {
+  const float* input = t.in.Data<float>();
+  const float* weights_feature = t.wf.Data<float>();
+  const float* weights_time = t.wt.Data<float>();
+  const float* bias = static_cast<const float*>(t.bias);
+  float* state = t.state.Data<float>();
+  float* out = t.out.Data<float>();
   auto* scratch = static_cast<float*>(ctx.Scratch(kFilterScratch));
   const auto act = static_cast<FusedActivation>(ctx.Options().GetInt8(kActivationSlot, 0));
 
@@ -319,13 +332,14 @@ void EvalFloat(const OpContext& ctx, const Dims& d) {
 }
 
 Status Invoke(OpContext& ctx) {
-  const Dims d = GetDims(ctx);
-  if (ctx.Input(kInput).type == DataType::kFloat32) {
-    EvalFloat(ctx, d);
-  } else if (ctx.Input(kWeightsTime).type == DataType::kInt16) {
-    EvalInteger<int16_t>(ctx, d);
+  const Tensors t = GetTensors(ctx);
+  const Dims d = GetDims(ctx, t.in, t.wf, t.wt);
+  if (t.in.type == DataType::kFloat32) {
+    EvalFloat(ctx, d, t);
+  } else if (t.wt.type == DataType::kInt16) {
+    EvalInteger<int16_t>(ctx, d, t);
   } else {
-    EvalInteger<int8_t>(ctx, d);
+    EvalInteger<int8_t>(ctx, d, t);
   }
   return Status::kOk;
 }
