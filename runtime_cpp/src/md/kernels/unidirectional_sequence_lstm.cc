@@ -362,9 +362,36 @@ void TanhQ(int32_t cell_state_scale_power, int n, const int16_t* in, int16_t* ou
   lut::TanhInt16(multiplier, left_shift, n, in, out);
 }
 
+// The op's tensor data, read from its views once per invoke: a time step would otherwise build
+// over twenty views (each read from the model's tensor table, over a hundred Cortex-M4
+// instructions).
+struct LstmData {
+  const void* input;
+  const void* input_weights[4];      // per gate (kInputGate..kOutputGate)
+  const void* recurrent_weights[4];  // per gate
+  const void* bias[4];               // per gate
+  void* hidden;
+  void* cell;
+  void* output;
+};
+
+LstmData GetData(const OpContext& ctx) {
+  LstmData d;
+  d.input = ctx.Input(kInput).data;
+  for (int g = 0; g < 4; ++g) {
+    d.input_weights[g] = ctx.Input(kInputWeightsFirst + g).data;
+    d.recurrent_weights[g] = ctx.Input(kRecurrentWeightsFirst + g).data;
+    d.bias[g] = ctx.Input(kBiasFirst + g).data;
+  }
+  d.hidden = ctx.Input(kHiddenState).data;
+  d.cell = ctx.Input(kCellState).data;
+  d.output = ctx.Output(0).data;
+  return d;
+}
+
 template <typename ActT, typename BiasT>
 struct IntegerLstm {
-  const OpContext& ctx;
+  const LstmData& d;
   const SizeInfo& s;
   const IntegerParams& p;
   int16_t* buffers[4];
@@ -374,13 +401,12 @@ struct IntegerLstm {
             int16_t* fc_buffer) const {
     const int n = c.rows * s.state_dim;
     FcToInt16<ActT, BiasT>(p.input_fc[g], c.rows, s.input_dim, s.state_dim,
-                           ctx.Input(kInput).Data<ActT>() + c.input_offset,
-                           ctx.Input(kInputWeightsFirst + g).Data<int8_t>(),
-                           ctx.Input(kBiasFirst + g).Data<BiasT>(), gate_out);
+                           static_cast<const ActT*>(d.input) + c.input_offset,
+                           static_cast<const int8_t*>(d.input_weights[g]),
+                           static_cast<const BiasT*>(d.bias[g]), gate_out);
     FcToInt16<ActT, BiasT>(p.recurrent_fc[g], c.rows, s.state_dim, s.state_dim,
-                           ctx.Input(kHiddenState).Data<ActT>() + c.state_offset,
-                           ctx.Input(kRecurrentWeightsFirst + g).Data<int8_t>(), nullptr,
-                           fc_buffer);
+                           static_cast<const ActT*>(d.hidden) + c.state_offset,
+                           static_cast<const int8_t*>(d.recurrent_weights[g]), nullptr, fc_buffer);
     AddSat(gate_out, fc_buffer, n, gate_out);
     if (tanh_activation) {
       TanhQ(-12, n, gate_out, gate_out);  // Q3.12 input: no shift
@@ -400,7 +426,7 @@ struct IntegerLstm {
     Gate(c, kInputGate, false, input_gate, scratch);
     Gate(c, kCellGate, true, cell_gate, scratch);
 
-    int16_t* cell = ctx.Input(kCellState).Data<int16_t>() + c.state_offset;
+    int16_t* cell = static_cast<int16_t*>(d.cell) + c.state_offset;
     MulRescale(p.forget_cell, n, forget_gate, cell, cell);
     MulRescale(p.input_cell, n, input_gate, cell_gate, input_gate);
     AddSat(cell, input_gate, n, cell);
@@ -415,9 +441,9 @@ struct IntegerLstm {
     Gate(c, kOutputGate, false, output_gate, scratch);
     int16_t* tanh_cell = buffers[0];
     TanhQ(p.cell_scale_power, n, cell, tanh_cell);
-    ActT* hidden = ctx.Input(kHiddenState).Data<ActT>() + c.state_offset;
+    ActT* hidden = static_cast<ActT*>(d.hidden) + c.state_offset;
     MulRescale(p.output_hidden, n, tanh_cell, output_gate, hidden);
-    std::memcpy(ctx.Output(0).Data<ActT>() + c.output_offset, hidden, sizeof(ActT) * n);
+    std::memcpy(static_cast<ActT*>(d.output) + c.output_offset, hidden, sizeof(ActT) * n);
   }
 };
 
@@ -443,7 +469,7 @@ float MulFloat(float a, float b) {
 }
 
 struct FloatLstm {
-  const OpContext& ctx;
+  const LstmData& d;
   const SizeInfo& s;
   float cell_clip;
   float* buffers[4];
@@ -451,12 +477,11 @@ struct FloatLstm {
   void Gate(const StepCursor& c, int g, bool tanh_activation, float* gate_out,
             float* fc_buffer) const {
     const int n = c.rows * s.state_dim;
-    FcFloat(c.rows, s.input_dim, s.state_dim, ctx.Input(kInput).Data<float>() + c.input_offset,
-            ctx.Input(kInputWeightsFirst + g).Data<float>(),
-            ctx.Input(kBiasFirst + g).Data<float>(), gate_out);
-    FcFloat(c.rows, s.state_dim, s.state_dim,
-            ctx.Input(kHiddenState).Data<float>() + c.state_offset,
-            ctx.Input(kRecurrentWeightsFirst + g).Data<float>(), nullptr, fc_buffer);
+    FcFloat(c.rows, s.input_dim, s.state_dim, static_cast<const float*>(d.input) + c.input_offset,
+            static_cast<const float*>(d.input_weights[g]), static_cast<const float*>(d.bias[g]),
+            gate_out);
+    FcFloat(c.rows, s.state_dim, s.state_dim, static_cast<const float*>(d.hidden) + c.state_offset,
+            static_cast<const float*>(d.recurrent_weights[g]), nullptr, fc_buffer);
     for (int i = 0; i < n; ++i) gate_out[i] = gate_out[i] + fc_buffer[i];
     for (int i = 0; i < n; ++i) {
       gate_out[i] = tanh_activation ? TanhLikeTflm(gate_out[i]) : LogisticFloat(gate_out[i]);
@@ -472,7 +497,7 @@ struct FloatLstm {
     Gate(c, kForgetGate, false, forget_gate, scratch);
     Gate(c, kInputGate, false, input_gate, scratch);
     Gate(c, kCellGate, true, cell_gate, scratch);
-    float* cell = ctx.Input(kCellState).Data<float>() + c.state_offset;
+    float* cell = static_cast<float*>(d.cell) + c.state_offset;
     for (int i = 0; i < n; ++i) cell[i] = MulFloat(forget_gate[i], cell[i]);
     for (int i = 0; i < n; ++i) input_gate[i] = MulFloat(input_gate[i], cell_gate[i]);
     for (int i = 0; i < n; ++i) cell[i] = cell[i] + input_gate[i];
@@ -483,9 +508,9 @@ struct FloatLstm {
     Gate(c, kOutputGate, false, output_gate, scratch);
     float* tanh_cell = buffers[0];
     for (int i = 0; i < n; ++i) tanh_cell[i] = TanhLikeTflm(cell[i]);
-    float* hidden = ctx.Input(kHiddenState).Data<float>() + c.state_offset;
+    float* hidden = static_cast<float*>(d.hidden) + c.state_offset;
     for (int i = 0; i < n; ++i) hidden[i] = MulFloat(tanh_cell[i], output_gate[i]);
-    std::memcpy(ctx.Output(0).Data<float>() + c.output_offset, hidden, sizeof(float) * n);
+    std::memcpy(static_cast<float*>(d.output) + c.output_offset, hidden, sizeof(float) * n);
   }
 };
 
@@ -525,19 +550,20 @@ Status Invoke(OpContext& ctx) {
   void* scratch = ctx.Scratch(kBufferScratch);
   const int size = s.batch * s.state_dim;
   const DataType act_type = ctx.Input(kInput).type;
+  const LstmData d = GetData(ctx);
   if (act_type == DataType::kFloat32) {
-    FloatLstm lstm{ctx, s, ctx.Options().GetFloat(kCellClipSlot, 0.0f), {}};
+    FloatLstm lstm{d, s, ctx.Options().GetFloat(kCellClipSlot, 0.0f), {}};
     SplitBuffers(scratch, size, lstm.buffers);
     RunSequence(s, lstm);
     return Status::kOk;
   }
   const IntegerParams p = MakeIntegerParams(ctx);
   if (act_type == DataType::kInt8) {
-    IntegerLstm<int8_t, int32_t> lstm{ctx, s, p, {}};
+    IntegerLstm<int8_t, int32_t> lstm{d, s, p, {}};
     SplitBuffers(scratch, size, lstm.buffers);
     RunSequence(s, lstm);
   } else {
-    IntegerLstm<int16_t, int64_t> lstm{ctx, s, p, {}};
+    IntegerLstm<int16_t, int64_t> lstm{d, s, p, {}};
     SplitBuffers(scratch, size, lstm.buffers);
     RunSequence(s, lstm);
   }
