@@ -383,22 +383,28 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
   int32_t next_slow[kPointwiseChunk];
   bool any_big = false;
   const bool full_range = a.act_min <= -128 && a.act_max >= 127;
-  // Per channel in 32-bit arithmetic only (this runs for every band of a patch-based stage).
+  // Per channel in 32-bit arithmetic only (this runs for every band of a patch-based stage):
+  // first the raw multiplier, shift and bias, then the doubled form, backwards so that the
+  // first slow channel at or after each one is known on the way.
   const int32_t count = c1 - c0;
-  int32_t slow = count;  // the first slow channel at or after c (filled backwards below)
   for (int32_t c = 0; c < count; ++c) {
-    const int32_t oc = c0 + c;
-    int32_t multiplier;
+    PointwiseChannel& k = ch[c];
     int shift;
     if (cached != nullptr) {
-      multiplier = cached->channel[oc].multiplier;
-      shift = cached->channel[oc].shift;
+      k.q.multiplier = cached->channel[c0 + c].multiplier;
+      shift = cached->channel[c0 + c].shift;
     } else {
-      multipliers.Make(ChannelScaleOf(filter, oc), &multiplier, &shift);
+      multipliers.Make(ChannelScaleOf(filter, c0 + c), &k.q.multiplier, &shift);
     }
-    const int32_t e = DoubledRequantShift(multiplier, shift);
+    k.q.shift = shift;
+    k.bias2 = a.bias != nullptr ? a.bias[c0 + c] : 0;
+  }
+  const int32_t fused_offset = a.output_offset;
+  for (int32_t c = count - 1, slow = count; c >= 0; --c) {
+    PointwiseChannel& k = ch[c];
+    const int32_t e = DoubledRequantShift(k.q.multiplier, k.q.shift);
     if (e == 0) return false;
-    const int32_t bias = a.bias != nullptr ? a.bias[oc] : 0;
+    const int32_t bias = k.bias2;
     const uint32_t magnitude =
         bias < 0 ? 0u - static_cast<uint32_t>(bias) : static_cast<uint32_t>(bias);
     const bool big = magnitude >= bias_limit;
@@ -406,19 +412,14 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
     // (dead channels of some models carry +-2^30 biases and tiny scales) get the offset
     // added after the shift, a big bias through ApplyRequant. (MakeDoubledRequant's form.)
     const bool fast = full_range && e <= 22 && !big;
-    PointwiseChannel& k = ch[c];
-    k.q.multiplier = multiplier;
     k.q.shift = e;
     k.q.addend = (static_cast<int32_t>(1) << (e - 1)) +
-                 (fast ? a.output_offset * (static_cast<int32_t>(1) << e) : 0);
+                 (fast ? fused_offset * (static_cast<int32_t>(1) << e) : 0);
     k.bias2 = big ? 0 : 2 * bias;
     k.bias2_copy = k.bias2;
     big_bias[c] = big;
     any_big = any_big || big;
-    next_slow[c] = fast ? -1 : c;
-  }
-  for (int32_t c = count - 1; c >= 0; --c) {
-    slow = next_slow[c] < 0 ? slow : c;
+    slow = fast ? slow : c;
     next_slow[c] = slow;
   }
   uint32_t buf[2 * kPointwiseMaxDepth];
