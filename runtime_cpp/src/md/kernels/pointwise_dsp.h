@@ -382,10 +382,49 @@ inline const int8_t* FourPixelBlockFast(const FourPixelBlock& b, const int8_t* f
 #undef MD_PW_EIGHT_STEPS
 #undef MD_PW_STEP
 
+// The channels outside the assembly block loops (slow ones: output offset not fused, a clamp
+// narrower than int8, a big bias) still take their dot products in assembly, with registers
+// the compiler picks: MD_PW_STEP's step and a loop of 16/8/4 values.
+#define MD_PW_NAMED_STEP                \
+  "ldr %[w], [%[f]], #4\n\t"            \
+  "ldmia %[buf]!, {r4, r5, r6, r8}\n\t" \
+  "sxtb16 %[w02], %[w]\n\t"             \
+  "sxtb16 %[w], %[w], ror #8\n\t"       \
+  "smlad %[a0], %[w02], r4, %[a0]\n\t"  \
+  "smlad %[a0], %[w], r5, %[a0]\n\t"    \
+  "smlad %[a1], %[w02], r6, %[a1]\n\t"  \
+  "smlad %[a1], %[w], r8, %[a1]\n\t"    \
+  "ldmia %[buf]!, {r4, r5, r6, r8}\n\t" \
+  "smlad %[a2], %[w02], r4, %[a2]\n\t"  \
+  "smlad %[a2], %[w], r5, %[a2]\n\t"    \
+  "smlad %[a3], %[w02], r6, %[a3]\n\t"  \
+  "smlad %[a3], %[w], r8, %[a3]\n\t"
+
 // acc[i] += sum_k filter[k] * pixel_i[k] for the four widened pixels; advances *filter.
-inline void DotFourPixels(const int8_t** filter, const uint32_t* buf, int32_t depth, int32_t& a0,
-                          int32_t& a1, int32_t& a2, int32_t& a3) {
+__attribute__((always_inline)) inline void DotFourPixels(const int8_t** filter, const uint32_t* buf,
+                                                         int32_t depth, int32_t& a0, int32_t& a1,
+                                                         int32_t& a2, int32_t& a3) {
   const int8_t* f = *filter;
+#if defined(__OPTIMIZE__)  // unoptimized builds keep a frame pointer: too few registers
+  int32_t n = depth;
+  uint32_t w, w02;
+  __asm__ volatile(
+      "subs %[n], %[n], #16\n\t"
+      "blt 2f\n"
+      "1:\n\t" MD_PW_NAMED_STEP MD_PW_NAMED_STEP MD_PW_NAMED_STEP MD_PW_NAMED_STEP
+      "subs %[n], %[n], #16\n\t"
+      "bge 1b\n"
+      "2:\n\t"  // n = depth mod 16 - 16: same low 4 bits
+      "tst %[n], #8\n\t"
+      "beq 3f\n\t" MD_PW_NAMED_STEP MD_PW_NAMED_STEP
+      "3:\n\t"
+      "tst %[n], #4\n\t"
+      "beq 4f\n\t" MD_PW_NAMED_STEP "4:\n\t"
+      : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [f] "+r"(f), [buf] "+r"(buf),
+        [n] "+r"(n), [w] "=&r"(w), [w02] "=&r"(w02)
+      :
+      : "r4", "r5", "r6", "r8", "cc", "memory");
+#else
   for (int32_t k = 0; k < depth; k += 4, f += 4, buf += 8) {
     const uint32_t w = LoadWord(f);
     const uint32_t w02 = Sxtb16(w), w13 = Sxtb16Ror8(w);
@@ -394,8 +433,11 @@ inline void DotFourPixels(const int8_t** filter, const uint32_t* buf, int32_t de
     a2 = SmladPairs(w13, buf[5], SmladPairs(w02, buf[4], a2));
     a3 = SmladPairs(w13, buf[7], SmladPairs(w02, buf[6], a3));
   }
+#endif
   *filter = f;
 }
+
+#undef MD_PW_NAMED_STEP
 
 // sum_k filter[k] * pixel[k] for one widened pixel (depth a multiple of 4); advances *filter.
 inline int32_t DotOnePixel(const int8_t** filter, const uint32_t* buf, int32_t depth, int32_t acc) {
