@@ -255,19 +255,6 @@ void* Interpreter::AllocTail(size_t bytes) {
   return tail_end_ - tail_used_;
 }
 
-uint8_t* Interpreter::PlannedData(int t) const {
-  if (wide_offsets_ != nullptr) {
-    const uint32_t offset = wide_offsets_[t];
-    return offset == kNoOffset ? nullptr : head_ + offset;
-  }
-  const uint16_t slot = tensor_slots_[t];
-  return slot == kNoSlot ? nullptr : head_ + (static_cast<uint32_t>(slot) << 4);
-}
-
-TensorView Interpreter::View(int index) const {
-  return model_.View(index, allocated_ ? PlannedData(index) : nullptr);
-}
-
 TensorView Interpreter::Tensor(int index) const {
   if (!model_.valid() || index < 0 || index >= model_.NumTensors()) return TensorView();
   return View(index);

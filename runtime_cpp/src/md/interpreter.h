@@ -211,9 +211,19 @@ class Interpreter {
   Status ChooseStage(PlanBuffer* buffers, int n, const uint16_t* buffer_of, void* work,
                      size_t work_bytes, uint32_t head_budget, uint32_t* head);
   // The data of tensor t in the head (nullptr if it is not planned); after AllocateTensors().
-  uint8_t* PlannedData(int t) const;
+  // Inline, like View(): the OpContext accessors call them for every view a kernel takes.
+  uint8_t* PlannedData(int t) const {
+    if (wide_offsets_ != nullptr) {
+      const uint32_t offset = wide_offsets_[t];
+      return offset == kNoOffset ? nullptr : head_ + offset;
+    }
+    const uint16_t slot = tensor_slots_[t];
+    return slot == kNoSlot ? nullptr : head_ + (static_cast<uint32_t>(slot) << 4);
+  }
   // Tensor(index) for an index Init() validated.
-  TensorView View(int index) const;
+  TensorView View(int index) const {
+    return model_.View(index, allocated_ ? PlannedData(index) : nullptr);
+  }
   // The op's input (or output) tensor indices, from its node: count, then the indices.
   const int32_t* NodeVector(uint32_t offset) const {
     return reinterpret_cast<const int32_t*>(model_data_ + offset);
