@@ -1,9 +1,10 @@
 """Runtime code size for one op set, ours vs TFLM's, measured the same way on both binaries.
 
-No Cortex-M build of TFLM can be made here (its sources are not on the package registries this
-project reaches), but the `tflite-micro` wheel's x86-64 library keeps its symbol table. So the
-comparison is a same-architecture proxy: TFLM's x86-64 code against ours built for x86-64 (the
-host runner: g++ -O2, -fno-exceptions -fno-rtti), each measured by the same rule:
+TFLM's sources are not on the package registries this project reaches (a Cortex-M4 build from a
+TFLM source tree given by hand is microdeploy.bench.tflm_m4), but the `tflite-micro` wheel's
+x86-64 library keeps its symbol table. So the comparison here is a same-architecture proxy:
+TFLM's x86-64 code against ours built for x86-64 (the host runner: g++ -O2, -fno-exceptions
+-fno-rtti), each measured by the same rule:
 
 - the code kept is every function reachable from a set of roots (what a linker with
   --gc-sections keeps for an application that uses them): direct calls and jumps, addresses

@@ -65,11 +65,28 @@ def flash_by_part(map_path: Path) -> dict[str, int]:
 
 
 def flash_report(map_path: Path) -> FlashReport:
+    totals = dict.fromkeys(PARTS, 0)
+    objects: dict[str, int] = {}
+    for obj, share in flash_objects(map_path).items():
+        part = "other" if obj in (_FILL, UNLISTED) else part_of(obj)
+        totals[part] += share
+        if part == "runtime":
+            name = obj.replace("\\", "/").split("/md_runtime/", 1)[1]
+            objects[name] = objects.get(name, 0) + share
+    return FlashReport(totals, dict(sorted(objects.items(), key=lambda kv: -kv[1])))
+
+
+UNLISTED = "*unlisted*"  # alignment inside a flash section that the map lists no fill for
+
+
+def flash_objects(map_path: Path) -> dict[str, int]:
+    """Flash bytes per input object file as the map names it (e.g. "lib/x/libfoo.a(bar.o)"),
+    plus the linker's alignment fill (`*fill*`) and alignment it lists no fill for
+    (`UNLISTED`); the values add up to the flash sections' sizes."""
     try:
         lines = map_path.read_text(errors="replace").splitlines()
     except OSError as exc:
         raise BuildError(f"cannot read the linker map {map_path}: {exc}", hint="rebuild") from None
-    totals = dict.fromkeys(PARTS, 0)
     objects: dict[str, int] = {}
     for start, end, items in _flash_sections(lines):
         # Merged sections (e.g. .rodata.str1.4 of many objects) are listed with their size
@@ -79,16 +96,14 @@ def flash_report(map_path: Path) -> FlashReport:
         for index, (address, size, obj) in enumerate(items):
             limit = items[index + 1][0] if index + 1 < len(items) else end
             share = max(0, min(size, limit - address))
-            part = "other" if obj == _FILL else part_of(obj)
-            totals[part] += share
+            if share:
+                objects[obj] = objects.get(obj, 0) + share
             placed += share
-            if part == "runtime" and share:
-                name = obj.replace("\\", "/").split("/md_runtime/", 1)[1]
-                objects[name] = objects.get(name, 0) + share
-        totals["other"] += max(0, end - start - placed)  # alignment the map lists no fill for
-    if not any(totals.values()):
+        if end - start - placed > 0:
+            objects[UNLISTED] = objects.get(UNLISTED, 0) + end - start - placed
+    if not any(objects.values()):
         raise BuildError(f"no flash sections found in {map_path}", hint="is it a GNU ld map?")
-    return FlashReport(totals, dict(sorted(objects.items(), key=lambda kv: -kv[1])))
+    return objects
 
 
 def _flash_sections(lines: list[str]) -> list[tuple[int, int, list[tuple[int, int, str]]]]:
