@@ -60,7 +60,13 @@ BLOCK_SHAPES = (
 # Windows whose gathered rows are 8 or 16 values (the written-out depths), stride 1, VALID and
 # SAME, 1-3 pixels left after the blocks: (in_h, in_w, f_h, f_w, depth).
 BLOCK_WINDOWS = ((3, 3, 2, 2, 2), (2, 5, 2, 2, 4), (1, 8, 1, 2, 8), (4, 5, 2, 4, 2))
-NUM_OPS = NUM_RANDOM_OPS + NUM_WINDOW_OPS + 1 + len(BLOCK_SHAPES) + len(BLOCK_WINDOWS)
+# Channels of three kinds interleaved (output offset fused; right shift beyond 22, the offset
+# added after the shift; a bias too large to double): (batches, h, w, depth, channels).
+MIXED_SHAPES = ((1, 1, 5, 16, 13), (1, 3, 3, 128, 20), (1, 2, 3, 40, 9), (1, 1, 1, 64, 7))
+NUM_OPS = (
+    NUM_RANDOM_OPS + NUM_WINDOW_OPS + 1 + len(BLOCK_SHAPES) + len(BLOCK_WINDOWS)
+    + len(MIXED_SHAPES)
+)  # fmt: skip
 
 
 def _pointwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[str]]:
@@ -83,6 +89,8 @@ def _pointwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray],
     for i, shape in enumerate(BLOCK_WINDOWS):
         window = _stride1_window(*shape[:4])
         _window_op(b, rng, i, inputs, outputs, arrays, labels, fixed=(window, shape[4]))
+    for shape in MIXED_SHAPES:
+        _mixed_kinds_op(b, rng, shape, inputs, outputs, arrays, labels)
     b.set_io(inputs, outputs)
     return b.build(), arrays, labels
 
@@ -205,6 +213,48 @@ def _stride1_window(in_h: int, in_w: int, f_h: int, f_w: int) -> dict[str, int |
         out_h=window_out_size(padding, in_h, f_h, 1, 1),
         out_w=window_out_size(padding, in_w, f_w, 1, 1),
     )  # fmt: skip
+
+
+def _mixed_kinds_op(
+    b: ModelBuilder,
+    rng: np.random.Generator,
+    shape: tuple[int, int, int, int, int],
+    inputs: list[int],
+    outputs: list[int],
+    arrays: list[np.ndarray],
+    labels: list[str],
+) -> None:
+    """A 1x1 CONV_2D (no activation: the full int8 range) whose channels cycle through the DSP
+    path's kinds: ordinary scales; requantization multipliers of 2^-24..2^-27 (right shifts of
+    23..26, beyond the fused form's 22) with biases up to 2^28, so outputs still vary; and,
+    every sixth channel, a bias of +-(2^30 - 1), too large to double."""
+    batches, h, w, depth, channels = shape
+    zp_in, zp_out = (int(v) for v in rng.integers(-128, 128, 2))
+    in_scale = random_scale(rng, 5e-3, 5e-2)
+    x = b.add_tensor([batches, h, w, depth], "int8", scale=in_scale, zero_point=zp_in)
+    arrays.append(random_ints(rng, [batches, h, w, depth], "int8"))
+    scales = channel_scales(rng, channels)
+    out_scale = output_scale_for(in_scale, float(np.median(scales)), depth, rng)
+    data = rng.integers(-20000, 20000, size=channels, endpoint=True).astype(np.int64)
+    for c in range(channels):
+        if c % 3 == 1:  # multiplier about 2^-(24 + c % 4): right shift 23 + c % 4
+            target = 2.0 ** -(24 + c % 4) * 1.3
+            scales[c] = float(np.float32(target * out_scale / in_scale))
+            data[c] = rng.integers(-(2**28), 2**28)
+        elif c % 6 == 2:
+            data[c] = (2**30 - 1) * (1 if c % 4 == 2 else -1)
+    weights = symmetric_weights(rng, [channels, 1, 1, depth])
+    wt = b.add_tensor([channels, 1, 1, depth], "int8", data=weights, scale=scales,
+                      zero_point=[0] * channels)  # fmt: skip
+    b_scales = [float(np.float32(in_scale * s)) for s in scales]
+    bias = b.add_tensor([channels], "int32", data=data.astype(np.int32), scale=b_scales,
+                        zero_point=[0] * channels)  # fmt: skip
+    y = b.add_tensor([batches, h, w, channels], "int8", scale=out_scale, zero_point=zp_out)
+    b.add_operator("CONV_2D", [x, wt, bias], [y], {"padding": "VALID", "stride_h": 1,
+                                                    "stride_w": 1})  # fmt: skip
+    inputs.append(x)
+    outputs.append(y)
+    labels.append(f"mixed-kinds op: {shape}, zp {zp_in}/{zp_out}")
 
 
 def _big_bias_op(

@@ -350,6 +350,25 @@ inline void ConvChunkSse2(const ConvInt8Args a, const ChannelConstants& k, int32
 #endif
 
 #if MD_KERNELS_ARM_DSP
+// True, with the value in *out, when a channel's output is the same for every input: the
+// requantization is monotonic in the accumulator (multiplier >= 0, a right shift e), so equal
+// outputs at both ends of its reach, bias +- depth x 128 x 255 (inside int32: TFLM's sum does
+// not wrap), are the output everywhere. vww_96_int8's dead channels (tiny scales, +-2^30
+// biases) are such and skip the dot product. Not inlined: it runs for those channels only.
+__attribute__((noinline)) inline bool PointwiseConstantOutput(const ConvInt8Args& a, int32_t depth,
+                                                              int32_t bias, int32_t multiplier,
+                                                              int32_t e, int32_t* out) {
+  const int64_t reach = static_cast<int64_t>(depth) * 32640;
+  if (bias - reach < INT32_MIN || bias + reach > INT32_MAX) return false;
+  const Requant q = MakeRequant(multiplier, -e);
+  const int8_t lo = RequantizeToInt8(q, static_cast<uint32_t>(bias - reach), a.output_offset,
+                                     a.act_min, a.act_max);
+  const int8_t hi = RequantizeToInt8(q, static_cast<uint32_t>(bias + reach), a.output_offset,
+                                     a.act_min, a.act_max);
+  *out = lo;
+  return lo == hi;
+}
+
 // Channels [c0, c1) (at most kPointwiseChunk) of a 1x1, stride 1, unpadded convolution on the
 // DSP path of pointwise_dsp.h. Returns false, having written nothing, when the chunk does not
 // meet its conditions (depth a multiple of 4 up to 256, int8 zero points, every channel
@@ -380,7 +399,8 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
       (static_cast<uint32_t>(1) << 30) - static_cast<uint32_t>(depth) * 32640u;
   PointwiseChannel ch[kPointwiseChunk];
   bool big_bias[kPointwiseChunk];
-  int32_t next_slow[kPointwiseChunk];
+  uint8_t kind[kPointwiseChunk];
+  int32_t run_end[kPointwiseChunk];
   bool any_big = false;
   const bool full_range = a.act_min <= -128 && a.act_max >= 127;
   // Per channel in 32-bit arithmetic only (this runs for every band of a patch-based stage):
@@ -400,7 +420,7 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
     k.bias2 = a.bias != nullptr ? a.bias[c0 + c] : 0;
   }
   const int32_t fused_offset = a.output_offset;
-  for (int32_t c = count - 1, slow = count; c >= 0; --c) {
+  for (int32_t c = count - 1; c >= 0; --c) {
     PointwiseChannel& k = ch[c];
     const int32_t e = DoubledRequantShift(k.q.multiplier, k.q.shift);
     if (e == 0) return false;
@@ -408,19 +428,25 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
     const uint32_t magnitude =
         bias < 0 ? 0u - static_cast<uint32_t>(bias) : static_cast<uint32_t>(bias);
     const bool big = magnitude >= bias_limit;
-    // Fast: output offset fused (e <= 22), SSAT clamps, doubled bias fits. Slow channels
-    // (dead channels of some models carry +-2^30 biases and tiny scales) get the offset
-    // added after the shift, a big bias through ApplyRequant. (MakeDoubledRequant's form.)
-    const bool fast = full_range && e <= 22 && !big;
+    // Fused: output offset in the addend (e <= 22), SSAT clamps, doubled bias fits. Unfused
+    // (tiny scales): the offset added after the shift. A narrower clamp or a big bias: C++,
+    // the big bias through ApplyRequant, unless the output is constant. (MakeDoubledRequant's
+    // form.)
+    uint8_t kind_c = !full_range || big ? kOtherChannel : e <= 22 ? kFusedChannel : kUnfusedChannel;
+    int32_t constant = 0;
+    if (kind_c == kOtherChannel &&
+        PointwiseConstantOutput(a, depth, bias, k.q.multiplier, e, &constant)) {
+      kind_c = kConstantChannel;
+    }
     k.q.shift = e;
     k.q.addend = (static_cast<int32_t>(1) << (e - 1)) +
-                 (fast ? fused_offset * (static_cast<int32_t>(1) << e) : 0);
-    k.bias2 = big ? 0 : 2 * bias;
+                 (kind_c == kFusedChannel ? fused_offset * (static_cast<int32_t>(1) << e) : 0);
+    k.bias2 = kind_c == kConstantChannel ? constant : big ? 0 : 2 * bias;
     k.bias2_copy = k.bias2;
     big_bias[c] = big;
     any_big = any_big || big;
-    slow = fast ? slow : c;
-    next_slow[c] = slow;
+    kind[c] = kind_c;
+    run_end[c] = c + 1 < count && kind[c + 1] == kind_c ? run_end[c + 1] : c + 1;
   }
   uint32_t buf[2 * kPointwiseMaxDepth];
   int8_t* const rows = reinterpret_cast<int8_t*>(buf) + 8 * depth;  // gathered windows
@@ -447,7 +473,8 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
                                  a.act_max,
                                  any_big ? a.bias + c0 : nullptr,
                                  any_big ? big_bias : nullptr,
-                                 next_slow,
+                                 kind,
+                                 run_end,
                                  window ? &im2col : nullptr,
                                  rows};
   if (window) {

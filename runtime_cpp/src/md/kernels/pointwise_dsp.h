@@ -40,6 +40,8 @@ constexpr int32_t kPointwiseMaxDepth = 256;
 // blocks are widened once per chunk.
 constexpr int32_t kPointwiseChunk = 64;
 
+enum : uint8_t { kFusedChannel, kUnfusedChannel, kOtherChannel, kConstantChannel };
+
 // One output channel of the 1x1 DSP path.
 // (20 bytes; the layout is the assembly's: two LDRDs of the bias start the four accumulators, one
 // LDM reads the rest.)
@@ -62,9 +64,13 @@ struct PointwiseDspArgs {
   // start at 0 and are requantized from bias + sum / 2 by ApplyRequant.
   const int32_t* bias;
   const bool* big_bias;
-  // next_slow[c]: the first channel >= c that is not fast (`channels` if none); a fast
-  // channel has its output offset fused and the full int8 range.
-  const int32_t* next_slow;
+  // kind[c]: kFusedChannel (output offset in the addend, full int8 range: SSAT alone clamps),
+  // kUnfusedChannel (right shift beyond 22: the offset is added after the shift, full range)
+  // kOtherChannel (narrower clamp or big bias: C++) or kConstantChannel (the same output for
+  // every possible sum, in its bias2: no dot product). run_end[c]: the first channel > c of
+  // another kind (`channels` if none).
+  const uint8_t* kind;
+  const int32_t* run_end;
   // Any other window (nullptr for 1x1): pixel p's row is its window gathered (Im2colRow)
   // into `rows` (4 x depth bytes).
   const struct Im2col* im2col;
@@ -219,28 +225,44 @@ inline void WidenFourPixels(const int8_t* const* px, int32_t depth, uint32_t off
   "orr r0, r0, #1\n\t" /* Thumb */
 
 // Accumulator a (doubled) -> int8 with the fused offset: r6 multiplier, r8 addend, r9 shift.
+// MD_PW_REQUANT_POST: unfused, r4 the output offset added after the shift.
 // clang-format off
 #define MD_PW_REQUANT(a)              \
   "smmlar r10, " a ", r6, r8\n\t"     \
   "add r10, r10, " a ", asr #31\n\t"  \
   "asr r10, r10, r9\n\t"             \
   "ssat " a ", #8, r10\n\t"
+#define MD_PW_REQUANT_POST(a)         \
+  "smmlar r10, " a ", r6, r8\n\t"     \
+  "add r10, r10, " a ", asr #31\n\t"  \
+  "asr r10, r10, r9\n\t"             \
+  "add r10, r10, r4\n\t"             \
+  "ssat " a ", #8, r10\n\t"
 // clang-format on
 
 // The block (FourPixelBlock) copied to the stack: sp+0 out0, +4 out2, +8 out_step, +12 ch_end,
-// +16 ch, +20 buf, +24 depth.
-#define MD_PW_PROLOGUE                              \
-  "ldmia r12, {r0, r1, r2, r3, r4, r5, r6, r8}\n\t" \
-  "push {r0, r1, r2, r3, r4, r5, r6, r8}\n\t"
+// +16 ch, +20 buf, +24 depth, +28 spare, +32 output offset, +36 unfused.
+#define MD_PW_PROLOGUE                                       \
+  "ldmia r12, {r0, r1, r2, r3, r4, r5, r6, r8, r9, r10}\n\t" \
+  "push {r0, r1, r2, r3, r4, r5, r6, r8, r9, r10}\n\t"
+
+// [sp, #36] = the Thumb address of label 20 (fused channels) or 21 (unfused), by the flag
+// there. Clobbers r0, r1.
+#define MD_PW_EPILOGUE_CHOICE \
+  "ldr r1, [sp, #36]\n\t"     \
+  "adr.w r0, 20f\n\t"         \
+  "cbz r1, 5f\n\t"            \
+  "adr.w r0, 21f\n"           \
+  "5:\n\t"                    \
+  "orr r0, r0, #1\n\t"        \
+  "str r0, [sp, #36]\n\t"
 
 // lr points at the channel's constants {bias2, bias2, multiplier, addend, shift} (advanced past
 // them here): requantizes r0..r3, stores them (pixels 0/1 at out0, 2/3 at out2), loops to 0:
 // while lr != ch_end.
+// MD_PW_REQUANT_STORE_POST_LOOP: the same for unfused channels.
 // clang-format off
-#define MD_PW_REQUANT_STORE_LOOP(save_ch)                     \
-  "ldmia lr!, {r4, r5, r6, r8, r9}\n\t" save_ch               \
-  MD_PW_REQUANT("r0") MD_PW_REQUANT("r1") MD_PW_REQUANT("r2") \
-  MD_PW_REQUANT("r3")                                         \
+#define MD_PW_STORE_LOOP                                      \
   "ldmia sp, {r4, r5, r6, r8}\n\t"                            \
   "strb r1, [r4, r6]\n\t"                                     \
   "strb r0, [r4], #1\n\t"                                     \
@@ -248,8 +270,16 @@ inline void WidenFourPixels(const int8_t* const* px, int32_t depth, uint32_t off
   "strb r2, [r5], #1\n\t"                                     \
   "strd r4, r5, [sp]\n\t"                                     \
   "cmp lr, r8\n\t"                                            \
-  "bne 0b\n\t"                                                \
-  "add sp, sp, #32\n\t"
+  "bne 0b\n\t"
+#define MD_PW_REQUANT_STORE_LOOP(save_ch)                     \
+  "ldmia lr!, {r4, r5, r6, r8, r9}\n\t" save_ch               \
+  MD_PW_REQUANT("r0") MD_PW_REQUANT("r1") MD_PW_REQUANT("r2") \
+  MD_PW_REQUANT("r3") MD_PW_STORE_LOOP
+#define MD_PW_REQUANT_STORE_POST_LOOP(save_ch)                \
+  "ldmia lr!, {r4, r5, r6, r8, r9}\n\t" save_ch               \
+  "ldr r4, [sp, #32]\n\t"                                     \
+  MD_PW_REQUANT_POST("r0") MD_PW_REQUANT_POST("r1")           \
+  MD_PW_REQUANT_POST("r2") MD_PW_REQUANT_POST("r3") MD_PW_STORE_LOOP
 // clang-format on
 
 // What the all-assembly channel loop of a four-pixel block reads (copied onto its stack, as it
@@ -264,7 +294,9 @@ struct FourPixelBlock {
   const PointwiseChannel* ch;      // first channel
   const uint32_t* buf;             // the four widened pixels
   int32_t depth;
-  int32_t unused;  // keeps the copy 8-byte aligned
+  int32_t spare;          // the assembly's
+  int32_t output_offset;  // for unfused channels
+  int32_t unfused;        // the channels are kUnfusedChannel (else kFusedChannel)
 };
 
 // Channels [ch, ch_end) of a four-pixel block with the output offset fused and the full int8
@@ -295,7 +327,7 @@ MD_PW_BLOCK_FUNCTION(FourPixelBlockAny,
                      "lsr r2, r2, #5\n\t"
                      "str r2, [sp, #24]\n\t"  // rounds
                      MD_PW_ENTRY
-                     "str r0, [sp, #28]\n\t"
+                     "str r0, [sp, #28]\n\t" MD_PW_EPILOGUE_CHOICE
                      "ldr lr, [sp, #16]\n"
                      "0:\n\t"
                      "ldrd r0, r1, [lr]\n\t"
@@ -304,18 +336,27 @@ MD_PW_BLOCK_FUNCTION(FourPixelBlockAny,
                      "ldr pc, [sp, #28]\n" MD_PW_EIGHT_STEPS
                      "subs lr, lr, #1\n\t"
                      "bne 10b\n\t"
-                     "ldr lr, [sp, #16]\n\t" MD_PW_REQUANT_STORE_LOOP("str lr, [sp, #16]\n\t"))
+                     "ldr pc, [sp, #36]\n"
+                     "20:\n\t"
+                     "ldr lr, [sp, #16]\n\t" MD_PW_REQUANT_STORE_LOOP("str lr, [sp, #16]\n\t")
+                     "b 30f\n"
+                     "21:\n\t"
+                     "ldr lr, [sp, #16]\n\t" MD_PW_REQUANT_STORE_POST_LOOP(
+                         "str lr, [sp, #16]\n\t")
+                     "30:\n\t"
+                     "add sp, sp, #40\n\t")
 
 // Depths up to 32: one round entered part-way, so lr holds the channel pointer and no loop
 // counter is needed.
-MD_PW_BLOCK_FUNCTION(FourPixelBlockShort, "ldr r0, [sp, #24]\n\t" MD_PW_ENTRY
-                                          "str r0, [sp, #28]\n\t"
-                                          "ldrd lr, r12, [sp, #16]\n"
-                                          "0:\n\t"
-                                          "ldrd r0, r1, [lr]\n\t"
-                                          "ldrd r2, r3, [lr]\n\t"
-                                          "ldr pc, [sp, #28]\n" MD_PW_EIGHT_STEPS
-                                          "ldr r12, [sp, #20]\n\t" MD_PW_REQUANT_STORE_LOOP(""))
+MD_PW_BLOCK_FUNCTION(FourPixelBlockShort,
+                     "ldr r0, [sp, #24]\n\t" MD_PW_ENTRY
+                     "str r0, [sp, #28]\n\t"
+                     "ldrd lr, r12, [sp, #16]\n"
+                     "0:\n\t"
+                     "ldrd r0, r1, [lr]\n\t"
+                     "ldrd r2, r3, [lr]\n\t"
+                     "ldr pc, [sp, #28]\n" MD_PW_EIGHT_STEPS
+                     "ldr r12, [sp, #20]\n\t" MD_PW_REQUANT_STORE_LOOP("") "add sp, sp, #40\n\t")
 
 // One pixel: the filter's 16 values (four LDRs) against the pixel's 8 words (two LDMs into
 // r5, r6, r8, r9), r10 the pair being multiplied, r0 the accumulator.
@@ -335,7 +376,7 @@ MD_PW_BLOCK_FUNCTION(FourPixelBlockShort, "ldr r0, [sp, #24]\n\t" MD_PW_ENTRY
 // The channels [ch, ch_end) of one pixel (the pixel left after the blocks of four) with the
 // output offset fused and the full int8 range: 1.5 instructions per MAC in rounds of 16 values
 // (the C++ loop took 2.25) and about 20 per channel besides. Only out0 of the block is used.
-MD_PW_BLOCK_FUNCTION(OnePixelFast,
+MD_PW_BLOCK_FUNCTION(OnePixelFast, MD_PW_EPILOGUE_CHOICE
                      "ldr lr, [sp, #16]\n"
                      "0:\n\t"
                      "ldr r0, [lr]\n\t"
@@ -354,16 +395,24 @@ MD_PW_BLOCK_FUNCTION(OnePixelFast,
                      "ldr r1, [r11], #4\n\t"
                      "ldmia r12!, {r5, r6}\n\t" MD_PW_ONE_PAIRS("r1", "r5", "r6")
                      "4:\n\t"
+                     "ldr pc, [sp, #36]\n"
+                     "20:\n\t"
                      "ldr lr, [sp, #16]\n\t"
                      "ldmia lr!, {r4, r5, r6, r8, r9}\n\t"
-                     "str lr, [sp, #16]\n\t" MD_PW_REQUANT("r0")
+                     "str lr, [sp, #16]\n\t" MD_PW_REQUANT("r0") "b 31f\n"
+                     "21:\n\t"
+                     "ldr lr, [sp, #16]\n\t"
+                     "ldmia lr!, {r4, r5, r6, r8, r9}\n\t"
+                     "str lr, [sp, #16]\n\t"
+                     "ldr r4, [sp, #32]\n\t" MD_PW_REQUANT_POST("r0")
+                     "31:\n\t"
                      "ldr r4, [sp]\n\t"
                      "strb r0, [r4], #1\n\t"
                      "str r4, [sp]\n\t"
                      "ldr r8, [sp, #12]\n\t"
                      "cmp lr, r8\n\t"
                      "bne 0b\n\t"
-                     "add sp, sp, #32\n\t")
+                     "add sp, sp, #40\n\t")
 
 #undef MD_PW_ONE_8
 #undef MD_PW_ONE_PAIRS
@@ -371,11 +420,15 @@ MD_PW_BLOCK_FUNCTION(OnePixelFast,
 
 // The block's channels with the variant for its depth.
 inline const int8_t* FourPixelBlockFast(const FourPixelBlock& b, const int8_t* f) {
-  return b.depth <= 32 ? FourPixelBlockShort(b, f) : FourPixelBlockAny(b, f);
+  return b.depth <= 32 && !b.unfused ? FourPixelBlockShort(b, f) : FourPixelBlockAny(b, f);
 }
 #endif
 
 #undef MD_PW_REQUANT_STORE_LOOP
+#undef MD_PW_REQUANT_STORE_POST_LOOP
+#undef MD_PW_STORE_LOOP
+#undef MD_PW_EPILOGUE_CHOICE
+#undef MD_PW_REQUANT_POST
 #undef MD_PW_PROLOGUE
 #undef MD_PW_REQUANT
 #undef MD_PW_ENTRY
@@ -452,13 +505,15 @@ inline int32_t DotOnePixel(const int8_t** filter, const uint32_t* buf, int32_t d
   return acc;
 }
 
-// The output value of channel c's doubled accumulator. A fast channel (next_slow[c] != c)
-// has the output offset fused into its addend and the full int8 range (SSAT alone clamps).
+// The output value of channel c's doubled accumulator. A kFusedChannel has the output offset
+// fused into its addend and the full int8 range (SSAT alone clamps).
 // Otherwise the offset is added here and act_min/act_max clamp, and a channel with a big bias
 // (its sum started at 0) takes bias + acc2 / 2 through ApplyRequant.
 inline int8_t PointwiseOutput(const PointwiseDspArgs& a, const PointwiseChannel& k, int32_t c,
                               int32_t acc2) {
-  if (a.next_slow[c] != c) return static_cast<int8_t>(__ssat(RequantizeDoubled(k.q, acc2), 8));
+  if (a.kind[c] == kFusedChannel) {
+    return static_cast<int8_t>(__ssat(RequantizeDoubled(k.q, acc2), 8));
+  }
   if (a.big_bias != nullptr && a.big_bias[c]) {
     // Unfused (offset not in the addend), so k.q.shift is the channel's right shift (or 1 for
     // a zero multiplier, which gives 0 either way).
@@ -497,16 +552,26 @@ void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* ch, uin
     const int8_t* f = a.filter;
     for (int32_t c = 0; c < a.channels; ++c) {
 #if defined(__OPTIMIZE__)
-      const int32_t run_end = a.next_slow[c];
-      if (run_end != c) {
-        const FourPixelBlock block = {out0 + c, out2 + c, od,      ch + run_end,
-                                      ch + c,   buf,      a.depth, 0};
+      if (a.kind[c] <= kUnfusedChannel) {
+        const int32_t run_end = a.run_end[c];
+        const FourPixelBlock block = {
+            out0 + c, out2 + c, od, ch + run_end,    ch + c,
+            buf,      a.depth,  0,  a.output_offset, a.kind[c] == kUnfusedChannel};
         f = FourPixelBlockFast(block, f);
         c = run_end - 1;
         continue;
       }
 #endif
       const PointwiseChannel k = ch[c];
+      if (a.kind[c] == kConstantChannel) {
+        const int8_t v = static_cast<int8_t>(k.bias2);
+        out0[c] = v;
+        out0[c + od] = v;
+        out2[c] = v;
+        out2[c + od] = v;
+        f += a.depth;
+        continue;
+      }
       int32_t a0 = k.bias2, a1 = k.bias2, a2 = k.bias2, a3 = k.bias2;
       DotFourPixels(&f, buf, a.depth, a0, a1, a2, a3);
       out0[c] = PointwiseOutput(a, k, c, a0);
@@ -521,14 +586,21 @@ void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* ch, uin
     const int8_t* f = a.filter;
     for (int32_t c = 0; c < a.channels; ++c) {
 #if defined(__OPTIMIZE__)
-      const int32_t run_end = a.next_slow[c];
-      if (run_end != c) {
-        const FourPixelBlock one = {out + c, nullptr, 0, ch + run_end, ch + c, buf, a.depth, 0};
+      if (a.kind[c] <= kUnfusedChannel) {
+        const int32_t run_end = a.run_end[c];
+        const FourPixelBlock one = {
+            out + c, nullptr, 0, ch + run_end,    ch + c,
+            buf,     a.depth, 0, a.output_offset, a.kind[c] == kUnfusedChannel};
         f = OnePixelFast(one, f);
         c = run_end - 1;
         continue;
       }
 #endif
+      if (a.kind[c] == kConstantChannel) {
+        out[c] = static_cast<int8_t>(ch[c].bias2);
+        f += a.depth;
+        continue;
+      }
       const int32_t acc = DotOnePixel(&f, buf, a.depth, ch[c].bias2);
       out[c] = PointwiseOutput(a, ch[c], c, acc);
     }
