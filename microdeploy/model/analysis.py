@@ -177,7 +177,7 @@ def runtime_arena_bytes(
 ) -> tuple[int, int]:
     """(tail, total) as the runtime lays out its arena (md/interpreter.cc). Without the runtime's
     facts the tail is its uint16 slot per tensor (8-byte aligned), a uint32 offset per tensor
-    more when the head exceeds 1 MiB, and a 16-byte node per op (kernels' persistent data
+    more when the head reaches 0xffff x 16 bytes, and a 16-byte node per op (kernels' persistent data
     unknown). While planning, the head holds the scratch requests (8 bytes each) and 28 bytes per
     planned buffer (tensors and scratch), which is more than the plan itself only for tiny
     models."""
@@ -186,7 +186,7 @@ def runtime_arena_bytes(
         tail = runtime.tail
     else:
         slots = (2 * len(model.tensors) + 7) // 8 * 8
-        wide = (4 * len(model.tensors) + 7) // 8 * 8 if plan.head > 0xFFFF * 16 else 0
+        wide = (4 * len(model.tensors) + 7) // 8 * 8 if plan.head >= 0xFFFF * 16 else 0
         tail = align(slots + 16 * len(model.operators) + wide)
     planned_tensors = sum(1 for b in plan.buffers if b.tensor >= 0)
     planning = align(align(8 * num_scratch) + 28 * (planned_tensors + num_scratch))

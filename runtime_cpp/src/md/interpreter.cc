@@ -463,9 +463,10 @@ Status Interpreter::PlanAndLayout() {
       Status::kOk) {
     return ArenaTooSmall(0xffffffffu, true);  // the plan does not even fit in 32 bits
   }
-  // Offsets are multiples of 16, so offset / 16 fits a uint16 (kNoSlot aside) up to a head of
-  // 0xffff * 16 bytes; a larger head keeps a uint32 byte offset per tensor as well.
-  const bool wide = head > 0xffffu * kPlanAlignment;
+  // Offsets are multiples of 16 and at most the head, so offset / 16 fits a uint16 below
+  // kNoSlot while the head is under 0xffff * 16 bytes; a larger head keeps a uint32 byte offset
+  // per tensor as well.
+  const bool wide = head >= 0xffffu * kPlanAlignment;
   if (wide) {
     wide_offsets_ =
         static_cast<uint32_t*>(AllocTail(sizeof(uint32_t) * static_cast<size_t>(num_tensors)));
@@ -486,7 +487,10 @@ Status Interpreter::PlanAndLayout() {
                                     buffers[k].alias};
     }
   }
-  if (head + tail > free_bytes || (wide && wide_offsets_ == nullptr)) {
+  // The wide table was taken after the planning arrays were checked against the tail: they
+  // must still not overlap it (the copy below reads them after writing the table).
+  if (head + tail > free_bytes || planning + tail > free_bytes ||
+      (wide && wide_offsets_ == nullptr)) {
     wide_offsets_ = nullptr;
     return ArenaTooSmall(required, false);
   }

@@ -17,10 +17,10 @@
 //         chosen by the planner (md/planner.h); buffers whose lifetimes do
 //         not overlap share bytes. During AllocateTensors() the same bytes
 //         hold the scratch request list and the planner's work arrays.
-//   tail: one uint16 per tensor (its head offset / 16, or a uint32 byte
-//         offset per tensor instead when the head exceeds 1 MiB), one 16-byte
-//         OpNode per op (its registration, input and output index vectors and
-//         options table, resolved once before prepare so Invoke() is a tight
+//   tail: one uint16 per tensor (its head offset / 16; a uint32 byte offset
+//         per tensor as well when the head reaches 0xffff x 16 bytes), one
+//         16-byte OpNode per op (its kernel's invoke, input and output index
+//         vectors and options table, resolved once before prepare so Invoke() is a tight
 //         loop and the OpContext accessors never read the operator table), one
 //         {op, offset} pair per scratch request, kernels' AllocatePersistent()
 //         blocks, and one small node per op that set user data. Nothing else:
@@ -265,7 +265,7 @@ class Interpreter {
 
   OpNode* nodes_ = nullptr;           // tail, one per op
   uint16_t* tensor_slots_ = nullptr;  // tail, one per tensor: head offset / 16 or kNoSlot
-  uint32_t* wide_offsets_ = nullptr;  // tail, when the head > 1 MiB: byte offsets instead
+  uint32_t* wide_offsets_ = nullptr;  // tail, when the head >= 0xffff x 16: byte offsets
   ScratchEntry* scratch_ = nullptr;   // tail after planning, head while preparing
   int num_scratch_ = 0;
   int op_scratch_count_ = 0;  // requests of the op being prepared
