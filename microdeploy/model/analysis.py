@@ -177,10 +177,10 @@ def runtime_arena_bytes(
 ) -> tuple[int, int]:
     """(tail, total) as the runtime lays out its arena (md/interpreter.cc). Without the runtime's
     facts the tail is its uint16 slot per tensor (8-byte aligned), a uint32 offset per tensor
-    more when the head reaches 0xffff x 16 bytes, and a 16-byte node per op (kernels' persistent data
-    unknown). While planning, the head holds the scratch requests (8 bytes each) and 28 bytes per
-    planned buffer (tensors and scratch), which is more than the plan itself only for tiny
-    models."""
+    more when the head reaches 0xffff x 16 bytes, and a 16-byte node per op (kernels'
+    persistent data unknown). While planning, the head holds the scratch requests (8 bytes each)
+    and 28 bytes per planned buffer (tensors and scratch), which is more than the plan itself
+    only for tiny models."""
     num_scratch = len(runtime.scratch) if runtime else 0
     if runtime:
         tail = runtime.tail
