@@ -527,12 +527,79 @@ inline int8_t PointwiseOutput(const PointwiseDspArgs& a, const PointwiseChannel&
   return static_cast<int8_t>(v);
 }
 
+// The chunk's channels for one block of four widened pixels (buf): pixels 0/1 written at out0
+// (+ out_depth), 2/3 at out2. Runs of fused or unfused channels go to FourPixelBlockFast,
+// constant channels store their value, the others take DotFourPixels and PointwiseOutput.
+// Not inlined: the 1x1 and the im2col chunks share it.
+__attribute__((noinline)) inline void PointwiseBlockChannels(const PointwiseDspArgs& a,
+                                                             const PointwiseChannel* ch,
+                                                             const uint32_t* buf, int8_t* out0,
+                                                             int8_t* out2) {
+  const int32_t od = a.out_depth;
+  const int8_t* f = a.filter;
+  for (int32_t c = 0; c < a.channels; ++c) {
+#if defined(__OPTIMIZE__)
+    if (a.kind[c] <= kUnfusedChannel) {
+      const int32_t run_end = a.run_end[c];
+      const FourPixelBlock block = {
+          out0 + c, out2 + c, od, ch + run_end,    ch + c,
+          buf,      a.depth,  0,  a.output_offset, a.kind[c] == kUnfusedChannel};
+      f = FourPixelBlockFast(block, f);
+      c = run_end - 1;
+      continue;
+    }
+#endif
+    const PointwiseChannel k = ch[c];
+    if (a.kind[c] == kConstantChannel) {
+      const int8_t v = static_cast<int8_t>(k.bias2);
+      out0[c] = v;
+      out0[c + od] = v;
+      out2[c] = v;
+      out2[c + od] = v;
+      f += a.depth;
+      continue;
+    }
+    int32_t a0 = k.bias2, a1 = k.bias2, a2 = k.bias2, a3 = k.bias2;
+    DotFourPixels(&f, buf, a.depth, a0, a1, a2, a3);
+    out0[c] = PointwiseOutput(a, k, c, a0);
+    out0[c + od] = PointwiseOutput(a, k, c, a1);
+    out2[c] = PointwiseOutput(a, k, c, a2);
+    out2[c + od] = PointwiseOutput(a, k, c, a3);
+  }
+}
+
+// The chunk's channels for one widened pixel (buf), written at out.
+__attribute__((noinline)) inline void PointwiseOnePixelChannels(const PointwiseDspArgs& a,
+                                                                const PointwiseChannel* ch,
+                                                                const uint32_t* buf, int8_t* out) {
+  const int8_t* f = a.filter;
+  for (int32_t c = 0; c < a.channels; ++c) {
+#if defined(__OPTIMIZE__)
+    if (a.kind[c] <= kUnfusedChannel) {
+      const int32_t run_end = a.run_end[c];
+      const FourPixelBlock one = {
+          out + c, nullptr, 0, ch + run_end,    ch + c,
+          buf,     a.depth, 0, a.output_offset, a.kind[c] == kUnfusedChannel};
+      f = OnePixelFast(one, f);
+      c = run_end - 1;
+      continue;
+    }
+#endif
+    if (a.kind[c] == kConstantChannel) {
+      out[c] = static_cast<int8_t>(ch[c].bias2);
+      f += a.depth;
+      continue;
+    }
+    const int32_t acc = DotOnePixel(&f, buf, a.depth, ch[c].bias2);
+    out[c] = PointwiseOutput(a, ch[c], c, acc);
+  }
+}
+
 // Every pixel, channels [0, channels) of the args (one chunk). `ch` holds the channels'
 // constants, `buf` 8 x depth / 4 words. Pixels go in blocks of four; a last block of 2 or 3
 // pixels repeats some (2: p, p+1, p, p+1; 3: p, p+1, p+1, p+2) with its outputs placed so that
 // a repeated pixel writes its value twice to the same place, and a last single pixel takes the
-// one-pixel loop. Runs of fast channels of a block go to FourPixelBlockFast, the other channels
-// through DotFourPixels and PointwiseOutput.
+// one-pixel loop.
 template <bool kIm2col>
 void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* ch, uint32_t* buf) {
   // Row of each of the block's four pixels by the block's pixel count (2, 3, 4).
@@ -548,62 +615,11 @@ void PointwiseDspChunk(const PointwiseDspArgs a, const PointwiseChannel* ch, uin
     for (int32_t i = 0; i < 4; ++i) px[i] = rows + kRowOf[count - 2][i] * a.depth;
     WidenFourPixels(px, a.depth, off2x2, buf);
     int8_t* const out0 = a.output + p * od;
-    int8_t* const out2 = out0 + kRowOf[count - 2][2] * od;
-    const int8_t* f = a.filter;
-    for (int32_t c = 0; c < a.channels; ++c) {
-#if defined(__OPTIMIZE__)
-      if (a.kind[c] <= kUnfusedChannel) {
-        const int32_t run_end = a.run_end[c];
-        const FourPixelBlock block = {
-            out0 + c, out2 + c, od, ch + run_end,    ch + c,
-            buf,      a.depth,  0,  a.output_offset, a.kind[c] == kUnfusedChannel};
-        f = FourPixelBlockFast(block, f);
-        c = run_end - 1;
-        continue;
-      }
-#endif
-      const PointwiseChannel k = ch[c];
-      if (a.kind[c] == kConstantChannel) {
-        const int8_t v = static_cast<int8_t>(k.bias2);
-        out0[c] = v;
-        out0[c + od] = v;
-        out2[c] = v;
-        out2[c + od] = v;
-        f += a.depth;
-        continue;
-      }
-      int32_t a0 = k.bias2, a1 = k.bias2, a2 = k.bias2, a3 = k.bias2;
-      DotFourPixels(&f, buf, a.depth, a0, a1, a2, a3);
-      out0[c] = PointwiseOutput(a, k, c, a0);
-      out0[c + od] = PointwiseOutput(a, k, c, a1);
-      out2[c] = PointwiseOutput(a, k, c, a2);
-      out2[c + od] = PointwiseOutput(a, k, c, a3);
-    }
+    PointwiseBlockChannels(a, ch, buf, out0, out0 + kRowOf[count - 2][2] * od);
   }
   if (p < a.pixels) {  // one pixel left
     WidenOnePixel(PixelRows<kIm2col>(a, p, 1, a.rows), a.depth, off2x2, buf);
-    int8_t* out = a.output + p * od;
-    const int8_t* f = a.filter;
-    for (int32_t c = 0; c < a.channels; ++c) {
-#if defined(__OPTIMIZE__)
-      if (a.kind[c] <= kUnfusedChannel) {
-        const int32_t run_end = a.run_end[c];
-        const FourPixelBlock one = {
-            out + c, nullptr, 0, ch + run_end,    ch + c,
-            buf,     a.depth, 0, a.output_offset, a.kind[c] == kUnfusedChannel};
-        f = OnePixelFast(one, f);
-        c = run_end - 1;
-        continue;
-      }
-#endif
-      if (a.kind[c] == kConstantChannel) {
-        out[c] = static_cast<int8_t>(ch[c].bias2);
-        f += a.depth;
-        continue;
-      }
-      const int32_t acc = DotOnePixel(&f, buf, a.depth, ch[c].bias2);
-      out[c] = PointwiseOutput(a, ch[c], c, acc);
-    }
+    PointwiseOnePixelChannels(a, ch, buf, a.output + p * od);
   }
 }
 
