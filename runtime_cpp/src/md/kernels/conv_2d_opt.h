@@ -389,7 +389,7 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
   const int32_t depth = window ? (filter_size + 3) / 4 * 4 : a.depth;
   const bool pad_filters = depth != filter_size;
   const int32_t buf_bytes = 2 * kPointwiseMaxDepth * 4;
-  if (depth % 4 != 0 || depth > kPointwiseMaxDepth || a.input_offset < -127 ||
+  if (depth <= 0 || depth % 4 != 0 || depth > kPointwiseMaxDepth || a.input_offset < -127 ||
       a.input_offset > 128 || a.output_offset < -128 || a.output_offset > 127 ||
       (window && 12 * depth + (pad_filters ? (c1 - c0) * depth : 0) > buf_bytes)) {
     return false;
