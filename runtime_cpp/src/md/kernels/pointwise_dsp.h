@@ -172,14 +172,39 @@ inline void WidenOnePixel(const int8_t* in, int32_t depth, uint32_t off2, uint32
 
 // Widens four pixels of `depth` values (rows px[0..3]) into buf: per 4 values, 2 words per
 // pixel, pixels side by side.
+// (depth > 0: the assembly loop runs at least once.)
 inline void WidenFourPixels(const int8_t* const* px, int32_t depth, uint32_t off2, uint32_t* buf) {
   const int8_t *p0 = px[0], *p1 = px[1], *p2 = px[2], *p3 = px[3];
+#if defined(__OPTIMIZE__)
+  // Per pixel word: LDR, four SXTAB16, one STRD (26 instructions per four pixels' words with
+  // the loop test; GCC's loop took 32).
+  const uint32_t* const end = buf + 2 * depth;
+  uint32_t w, even, odd;
+  // clang-format off
+#define MD_PW_WIDEN(p)                            \
+  "ldr %[w], [%[" p "]], #4\n\t"                  \
+  "sxtab16 %[e], %[off], %[w]\n\t"                \
+  "sxtab16 %[e], %[e], %[w]\n\t"                  \
+  "sxtab16 %[o], %[off], %[w], ror #8\n\t"        \
+  "sxtab16 %[o], %[o], %[w], ror #8\n\t"          \
+  "strd %[e], %[o], [%[buf]], #8\n\t"
+  // clang-format on
+  __asm__ volatile("1:\n\t" MD_PW_WIDEN("p0") MD_PW_WIDEN("p1") MD_PW_WIDEN("p2") MD_PW_WIDEN("p3")
+                   "cmp %[buf], %[end]\n\t"
+                   "bne 1b\n\t"
+                   : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [p3] "+r"(p3), [buf] "+r"(buf),
+                     [w] "=&r"(w), [e] "=&r"(even), [o] "=&r"(odd)
+                   : [off] "r"(off2), [end] "r"(end)
+                   : "cc", "memory");
+#undef MD_PW_WIDEN
+#else
   for (int32_t k = 0; k < depth; k += 4, buf += 8) {
     WidenDoubled(LoadWord(p0 + k), off2, &buf[0], &buf[1]);
     WidenDoubled(LoadWord(p1 + k), off2, &buf[2], &buf[3]);
     WidenDoubled(LoadWord(p2 + k), off2, &buf[4], &buf[5]);
     WidenDoubled(LoadWord(p3 + k), off2, &buf[6], &buf[7]);
   }
+#endif
 }
 
 // The four-pixel block in assembly, registers fixed: r0-r3 the four accumulators, r4-r6 and r8
