@@ -9,7 +9,7 @@ import typer
 
 from microdeploy.camera import INPUT_KINDS
 from microdeploy.cli.console import out
-from microdeploy.project import type_variants
+from microdeploy.project import path_variants, type_variants
 from microdeploy.project.app_meta import APPS, parse_labels
 from microdeploy.project.generate import init_project
 
@@ -91,6 +91,12 @@ def init(
     if compiled_out:
         out.print(
             "  kernel type variants the model does not use, compiled out: " + " ".join(compiled_out)
+        )
+    dropped_paths = path_variants.compile_out_defines(result.model.model)
+    if dropped_paths:
+        out.print(
+            "  kernel fallback paths the model does not use, compiled out on DSP cores: "
+            + " ".join(dropped_paths)
         )
     if tiling != "auto":
         out.print(f"  patch-based execution (tiling): {tiling}")

@@ -24,7 +24,7 @@ from microdeploy.errors import ProjectError
 from microdeploy.mlperf import project as mlperf_project
 from microdeploy.patching import parse_tiling
 from microdeploy.pio import core as pio_core
-from microdeploy.project import app_meta, arena, camera_app, type_variants, vendor
+from microdeploy.project import app_meta, arena, camera_app, path_variants, type_variants, vendor
 from microdeploy.project.model_facts import ModelFacts, read_model_facts
 from microdeploy.project.sources import c_array_source
 from microdeploy.zephyr import project as zephyr_project
@@ -151,7 +151,7 @@ def platformio_ini(
     # they never replace the board/model flags (an [env] value there would: user_ini.py warns).
     env_lines.append("build_src_flags = -Wall -Wextra ${user.build_src_flags}")
     flags = board_defines(board, tiling) + (camera.build_defines() if camera else [])
-    flags += model_defines  # type_variants.compile_out_defines: reach the runtime library too
+    flags += model_defines  # type/path_variants.compile_out_defines: reach the runtime library too
     env_lines.append(f"build_flags = {' '.join(flags)} ${{user.build_flags}}")
     if camera is not None and camera.library:
         env_lines.append(f"lib_deps = {camera.library}")
@@ -243,7 +243,9 @@ def _generated_files(
 ) -> dict[str, bytes]:
     version = vendor.runtime_version()
     ops_h, ops_cc = _op_sources(facts)
-    model_defines = type_variants.compile_out_defines(facts.model)
+    model_defines = type_variants.compile_out_defines(
+        facts.model
+    ) + path_variants.compile_out_defines(facts.model)
     files = {
         "src/md_config.h": _template("src/md_config.h.in").format(
             board=board.name,

@@ -17,6 +17,7 @@
 #include "md/kernels/conv_2d_opt.h"
 #include "md/kernels/conv_common.h"
 #include "md/kernels/float_exact_common.h"
+#include "md/kernels/path_variants.h"
 #include "md/kernels/register.h"
 #include "md/kernels/type_variants.h"
 #include "md/quant.h"
@@ -63,7 +64,7 @@ FusedActivation ReadActivation(const OpContext& ctx) {
   return static_cast<FusedActivation>(ctx.Options().GetInt8(kActivation, 0));
 }
 
-Status Prepare(OpContext& ctx) {
+MD_PREPARE_CODE Status Prepare(OpContext& ctx) {
   ConvOperandTypes types;
   const Status operands = CheckConv2dOperands(ctx, &types);
   if (operands != Status::kOk) return operands;
@@ -100,6 +101,13 @@ Status Prepare(OpContext& ctx) {
   if (!is_float) {
     const Status q = CheckConvQuantization(ctx, input, filter, output, 0);
     if (q != Status::kOk) return q;
+  }
+  if (!kKernelsHaveConvFallback && types.is_int8 &&
+      !opt::ConvDspPathServes(s.g, s.in_depth, s.filter_depth, s.out_depth, input, filter,
+                              output)) {
+    return ctx.Fail(Status::kUnsupportedType,
+                    "int8 op off the DSP path, whose fallback is compiled out of this build "
+                    "(MD_KERNELS_NO_CONV_FALLBACK); rebuild without that define");
   }
   return Status::kOk;
 }
@@ -263,6 +271,10 @@ Status Invoke(OpContext& ctx) {
       if (opt::ConvInt8Optimized(args, input, filter, output, cached)) return Status::kOk;
     }
 #endif
+    if constexpr (!kConvFallbackLinked) {  // prepare accepted only ops on the DSP path
+      return ctx.Fail(Status::kUnsupportedType,
+                      "int8 path compiled out (MD_KERNELS_NO_CONV_FALLBACK)");
+    }
     ConvQuantized<int8_t, int32_t, int32_t, int8_t>(s, input, filter, bias_data, output,
                                                     -input.zero_point, output.zero_point, act_min,
                                                     act_max, cached);

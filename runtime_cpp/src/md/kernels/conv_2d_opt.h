@@ -25,6 +25,7 @@
 #include "md/kernels/conv_common.h"
 #include "md/kernels/int8_opt.h"
 #include "md/kernels/int8_sse2.h"
+#include "md/kernels/path_variants.h"
 #include "md/kernels/pointwise_dsp.h"
 #include "md/tensor.h"
 
@@ -79,6 +80,9 @@ inline void LoadChannelConstants(const BandConstantsView& cached, const int32_t*
 }
 
 #if MD_KERNELS_ARM_DSP
+static_assert(kDspPathMaxDepth == kPointwiseMaxDepth && kDspPathChunk == kPointwiseChunk,
+              "path_variants.h states the DSP 1x1 path's limits");
+
 // Largest depth the 4-pixel DSP block widens on the stack (4 x 256 x 2 bytes).
 constexpr int32_t kDspMaxDepth = 256;
 
@@ -388,10 +392,9 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
   // (4 x depth) and the padded filters: no more stack than the 1x1 form.
   const int32_t depth = window ? (filter_size + 3) / 4 * 4 : a.depth;
   const bool pad_filters = depth != filter_size;
-  const int32_t buf_bytes = 2 * kPointwiseMaxDepth * 4;
-  if (depth <= 0 || depth % 4 != 0 || depth > kPointwiseMaxDepth || a.input_offset < -127 ||
-      a.input_offset > 128 || a.output_offset < -128 || a.output_offset > 127 ||
-      (window && 12 * depth + (pad_filters ? (c1 - c0) * depth : 0) > buf_bytes)) {
+  // (path_variants.h: the same conditions decide whether a build may drop the other paths)
+  if (!PointwiseDspChunkFits(depth, window, pad_filters, c1 - c0, a.input_offset,
+                             a.output_offset)) {
     return false;
   }
   // |bias| + depth x 128 x 255 < 2^30 (depth <= 256: the limit is positive).
@@ -535,6 +538,9 @@ inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
     c1 = c0 + kPointwiseChunk < a.out_depth ? c0 + kPointwiseChunk : a.out_depth;
     if (PointwiseDspChunkRuns(a, multipliers, filter, cached, c0, c1, !pointwise)) continue;
 #endif
+    // Compiled out (MD_KERNELS_NO_CONV_FALLBACK, path_variants.h): prepare only accepts ops
+    // that never get here; the caller fails the invoke if one does.
+    if constexpr (!kConvFallbackLinked) return false;
     c1 = c0 + kChannelChunk < a.out_depth ? c0 + kChannelChunk : a.out_depth;
     ConvChunkWithConstants(a, multipliers, filter, cached, c0, c1, pointwise, sse);
   }

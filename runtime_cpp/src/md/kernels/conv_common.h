@@ -14,6 +14,14 @@
 #include "md/tensor.h"
 #include "md/types.h"
 
+// Code that runs once per op at AllocateTensors (prepare, its checks): optimized for size, as
+// GCC does for `cold` functions, and kept out of the hot code's way.
+#if defined(__GNUC__)
+#define MD_PREPARE_CODE __attribute__((cold))
+#else
+#define MD_PREPARE_CODE
+#endif
+
 namespace md {
 
 // Window geometry of one spatial op, resolved in prepare and again in invoke
@@ -67,7 +75,10 @@ inline int32_t ComputePadding(int32_t stride, int32_t dilation, int32_t in_size,
 }
 
 // Fills out_h/out_w/pad_h/pad_w from the other fields (ComputePaddingHeightWidth).
-inline void ResolveWindow(Padding padding, int32_t in_h, int32_t in_w, WindowGeometry* g) {
+// Not inlined: its four 64-bit-safe computations are about 1 KB of Cortex-M code, which every
+// windowed kernel (conv, depthwise, pooling) would otherwise carry; one call per op call.
+__attribute__((noinline)) inline void ResolveWindow(Padding padding, int32_t in_h, int32_t in_w,
+                                                    WindowGeometry* g) {
   g->out_w = ComputeOutSize(padding, in_w, g->filter_w, g->stride_w, g->dilation_w);
   g->out_h = ComputeOutSize(padding, in_h, g->filter_h, g->stride_h, g->dilation_h);
   g->pad_h = ComputePadding(g->stride_h, g->dilation_h, in_h, g->filter_h, g->out_h);

@@ -19,6 +19,7 @@
 #include "md/kernels/conv_common.h"
 #include "md/kernels/depthwise_conv_2d_opt.h"
 #include "md/kernels/float_exact_common.h"
+#include "md/kernels/path_variants.h"
 #include "md/kernels/register.h"
 #include "md/kernels/type_variants.h"
 #include "md/quant.h"
@@ -63,7 +64,7 @@ void ReadShape(const OpContext& ctx, const TensorView& input, const TensorView& 
   ResolveWindow(static_cast<Padding>(*padding), s->in_h, s->in_w, &s->g);
 }
 
-Status Prepare(OpContext& ctx) {
+MD_PREPARE_CODE Status Prepare(OpContext& ctx) {
   ConvOperandTypes types;
   const Status operands = CheckConv2dOperands(ctx, &types);
   if (operands != Status::kOk) return operands;
@@ -117,6 +118,15 @@ Status Prepare(OpContext& ctx) {
   if (!is_float) {
     const Status q = CheckConvQuantization(ctx, input, filter, output, kQuantizedDimension);
     if (q != Status::kOk) return q;
+  }
+  const bool has_bias = ctx.NumInputs() == 3 && ctx.HasInput(2);
+  const TensorView bias = has_bias ? ctx.Input(2) : TensorView();
+  if (!kKernelsHaveDepthwiseFallback && is_int8 &&
+      !opt::DepthwiseDspPathServes(s.g, s.depth_multiplier, s.out_depth, input, filter, output,
+                                   has_bias ? &bias : nullptr)) {
+    return ctx.Fail(Status::kUnsupportedType,
+                    "int8 op off the DSP 3x3 path, whose fallback is compiled out of this build "
+                    "(MD_KERNELS_NO_DEPTHWISE_FALLBACK); rebuild without that define");
   }
   return Status::kOk;
 }
@@ -268,6 +278,10 @@ Status Invoke(OpContext& ctx) {
                                          act_max};
     if (opt::DepthwiseInt8Optimized(args, input, filter, output, cached)) return Status::kOk;
 #endif
+    if constexpr (!kDepthwiseFallbackLinked) {  // prepare accepted only ops on the DSP path
+      return ctx.Fail(Status::kUnsupportedType,
+                      "int8 path compiled out (MD_KERNELS_NO_DEPTHWISE_FALLBACK)");
+    }
     DepthwiseQuantized<int8_t, int32_t, int32_t, int8_t>(s, input, filter, bias_data, output,
                                                          -input.zero_point, output.zero_point,
                                                          act_min, act_max, cached);

@@ -20,6 +20,7 @@
 #include "md/kernels/conv_common.h"
 #include "md/kernels/int8_opt.h"
 #include "md/kernels/int8_sse2.h"
+#include "md/kernels/path_variants.h"
 #include "md/tensor.h"
 
 namespace md {
@@ -418,6 +419,21 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
   }
   const int32_t taps = g.filter_h * g.filter_w;
   const int32_t dm = a.depth_multiplier;
+#if MD_KERNELS_ARM_DSP
+  // With MD_KERNELS_NO_DEPTHWISE_FALLBACK (path_variants.h) only the 3x3 path below is linked:
+  // prepare accepted only ops it serves whole (DepthwiseDspPathServes); the caller fails the
+  // invoke if another gets here. The flags below are then constants and the rest drops out.
+  constexpr bool kAll3x3 = !kDepthwiseFallbackLinked;
+  const bool is3x3 = kAll3x3 || (g.filter_h == 3 && g.filter_w == 3);
+  const bool dsp_dm = kAll3x3 || dm == 1 || dm % 4 == 0;
+  // Clipped 3x3 windows read taps outside the input from a row of zero points (int8 zero
+  // points only: the base's offset must cancel x exactly).
+  const bool border_taps = kAll3x3 || (a.input_offset >= -127 && a.input_offset <= 128);
+  if (kAll3x3 && !(g.filter_h == 3 && g.filter_w == 3 && (dm == 1 || dm % 4 == 0) &&
+                   a.out_depth % 4 == 0 && a.input_offset >= -127 && a.input_offset <= 128)) {
+    return false;
+  }
+#endif
   Requant q[kChannelChunk];
   [[maybe_unused]] int32_t shifts[kChannelChunk];  // the shifts q was made from (DSP path)
   uint32_t bias[kChannelChunk];
@@ -476,15 +492,12 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
       use_doubled = e != 0 && (bv < 0 ? -bv : bv) < bias_limit;
       fused = fused && e <= 22;
     }
+    if (kAll3x3 && !use_doubled) return false;
     for (int32_t i = 0; i < n && use_doubled; ++i) {
       MakeDoubledRequant(q[i].multiplier, shifts[i], a.output_offset, fused, &doubled[i]);
     }
-    const bool is3x3 = g.filter_h == 3 && g.filter_w == 3;
     uint32_t widened[kChannelChunk / 4 * kDw3x3Words];
-    if (is3x3 && (dm == 1 || dm % 4 == 0)) Widen3x3Filters(a.filter, a.out_depth, c0, n, widened);
-    // Clipped 3x3 windows read taps outside the input from this row of zero points (int8 zero
-    // points only: the base's offset must cancel x exactly).
-    const bool border_taps = a.input_offset >= -127 && a.input_offset <= 128;
+    if (is3x3 && dsp_dm) Widen3x3Filters(a.filter, a.out_depth, c0, n, widened);
     int8_t zero_points[kChannelChunk + 4];
     std::memset(zero_points, static_cast<int8_t>(-a.input_offset), sizeof(zero_points));
 #endif
@@ -503,7 +516,7 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
           const bool full = fy_lo == 0 && fy_hi == g.filter_h && fx_lo == 0 && fx_hi == g.filter_w;
           int32_t c = 0;
 #if MD_KERNELS_ARM_DSP
-          if (full && (dm == 1 || dm % 4 == 0)) {
+          if (full && dsp_dm) {
             const int8_t* origin = image + (y0 * a.in_w + x0) * a.in_depth;
             const int32_t step_x = g.dilation_w * a.in_depth;
             const int32_t step_y = g.dilation_h * a.in_w * a.in_depth;
@@ -519,7 +532,7 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
                 }
               }
             }
-            for (; c + 4 <= n; c += 4) {
+            for (; !kAll3x3 && c + 4 <= n; c += 4) {
               const int8_t* f = a.filter + c0 + c;
               if (dm == 1) {
                 DepthwiseFourChannelsDsp<false>(origin + c0 + c, f, g.filter_h, g.filter_w, step_x,
@@ -529,7 +542,7 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
                                                step_x, step_y, a.out_depth, base + c, acc + c);
               }
             }
-          } else if (!full && is3x3 && border_taps && (dm == 1 || dm % 4 == 0)) {
+          } else if (!full && is3x3 && border_taps && dsp_dm) {
             // Taps relative to the chunk's first input channel ic0; outside: zero points.
             const int32_t ic0 = c0 / dm;
             const int8_t* taps3x3[9];
@@ -553,6 +566,8 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
             }
           }
 #endif
+          // The generic taps: channels left by the DSP paths (none with kAll3x3).
+          if (!kDepthwiseFallbackLinked) c = n;
           for (int32_t i = c; i < n; ++i) acc[i] = full ? base[i] : bias[i];
           // With the offset in the base, the taps add plain products.
           const int32_t tap_offset = full ? 0 : a.input_offset;
@@ -591,7 +606,7 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
           }
           int8_t* out = a.output + ((b * g.out_h + out_y) * g.out_w + out_x) * a.out_depth + c0;
 #if MD_KERNELS_ARM_DSP
-          if (use_doubled) {
+          if (kAll3x3 || use_doubled) {
             if (fused) {
               RequantizeRowDoubled<true>(doubled, acc, n, 0, 0, 0, out);
             } else {
