@@ -40,10 +40,14 @@ enum class BandFilterLayout : uint8_t {
 };
 
 // Fills `area` (Band::constants) for an int8 op with `out_depth` output channels whose filter
-// holds `taps` values per channel.
-inline void FillBandConstants(void* area, const TensorView& input, const TensorView& filter,
-                              const TensorView& output, const int32_t* bias, int32_t out_depth,
-                              int32_t taps, BandFilterLayout layout, int32_t input_offset) {
+// holds `taps` values per channel. Not inlined: it runs once per op and Invoke, and conv and
+// depthwise share the one copy.
+__attribute__((noinline)) inline void FillBandConstants(void* area, const TensorView& input,
+                                                        const TensorView& filter,
+                                                        const TensorView& output,
+                                                        const int32_t* bias, int32_t out_depth,
+                                                        int32_t taps, BandFilterLayout layout,
+                                                        int32_t input_offset) {
   uint8_t* bytes = static_cast<uint8_t*>(area);
   const uint32_t positive = opt::ScalesArePositive(filter, out_depth) ? 1u : 0u;
   std::memcpy(bytes, &positive, sizeof(positive));

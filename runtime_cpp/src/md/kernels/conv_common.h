@@ -74,15 +74,21 @@ inline int32_t ComputePadding(int32_t stride, int32_t dilation, int32_t in_size,
   return total > 0 ? SaturateToInt32(total / 2) : 0;
 }
 
+// One dimension of ResolveWindow: the output size and leading padding. Not inlined: its two
+// 64-bit-safe computations are about half a KB of Cortex-M code, which both dimensions of every
+// windowed kernel (conv, depthwise, pooling) would otherwise carry; two calls per op call.
+__attribute__((noinline)) inline void ResolveDimension(Padding padding, int32_t in_size,
+                                                       int32_t filter_size, int32_t stride,
+                                                       int32_t dilation, int32_t* out_size,
+                                                       int32_t* pad) {
+  *out_size = ComputeOutSize(padding, in_size, filter_size, stride, dilation);
+  *pad = ComputePadding(stride, dilation, in_size, filter_size, *out_size);
+}
+
 // Fills out_h/out_w/pad_h/pad_w from the other fields (ComputePaddingHeightWidth).
-// Not inlined: its four 64-bit-safe computations are about 1 KB of Cortex-M code, which every
-// windowed kernel (conv, depthwise, pooling) would otherwise carry; one call per op call.
-__attribute__((noinline)) inline void ResolveWindow(Padding padding, int32_t in_h, int32_t in_w,
-                                                    WindowGeometry* g) {
-  g->out_w = ComputeOutSize(padding, in_w, g->filter_w, g->stride_w, g->dilation_w);
-  g->out_h = ComputeOutSize(padding, in_h, g->filter_h, g->stride_h, g->dilation_h);
-  g->pad_h = ComputePadding(g->stride_h, g->dilation_h, in_h, g->filter_h, g->out_h);
-  g->pad_w = ComputePadding(g->stride_w, g->dilation_w, in_w, g->filter_w, g->out_w);
+inline void ResolveWindow(Padding padding, int32_t in_h, int32_t in_w, WindowGeometry* g) {
+  ResolveDimension(padding, in_w, g->filter_w, g->stride_w, g->dilation_w, &g->out_w, &g->pad_w);
+  ResolveDimension(padding, in_h, g->filter_h, g->stride_h, g->dilation_h, &g->out_h, &g->pad_h);
 }
 
 // Checks the options and the output shape against the geometry TFLite
