@@ -4,7 +4,8 @@ out the int8 CONV_2D / DEPTHWISE_CONV_2D fallback paths their model does not use
 - the generator's rule (microdeploy/project/path_variants.py) and the C++ prepare agree, op set
   by op set: a runner built with a define accepts a model exactly when the rule says every op
   of that kernel is served by its DSP path (shared models and hand-made edge cases);
-- a model that needs a compiled-out path fails at prepare naming the define (never runs), and
+- a model that needs a compiled-out path fails at prepare naming the define (never runs), on
+  the host runner and on the emulated Cortex-M4 (mps2-an386, where the code is really gone), and
   runs bit-exactly like TFLM without it; models that qualify run bit-exactly with it;
 - on the Cortex-M4 the defines really remove the fallback functions.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli  # tests/cli_helpers.py (tests/ is on sys.path via conftest)
 
 from microdeploy import host_runtime, paths, reference
 from microdeploy.model.reader import read_model
@@ -57,6 +59,7 @@ def _accepted(model: bytes | Path, define: str) -> bool:
     except host_runtime.HostRunnerError as refused:
         assert refused.kind == "UnsupportedType", refused
         assert define in str(refused), refused
+        assert "whose fallback is compiled out" in str(refused), refused  # prepare's message
         return False
     return True
 
@@ -227,3 +230,40 @@ def test_defines_remove_the_fallbacks_on_cortex_m4(tmp_path: Path, kernel: str) 
         ).stdout
         sizes[with_define] = int(size.splitlines()[1].split()[0])
     assert sizes[True] < sizes[False]
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "define"),
+    [("conv 1x1 depth 260", CONV_DEFINE), ("depthwise 5x5", DEPTHWISE_DEFINE)],
+)
+def test_compiled_out_path_fails_cleanly_on_mps2(tmp_path: Path, name: str, define: str) -> None:
+    """On the board (DSP build, where the define really drops the code) a model that needs the
+    removed path is refused at set-up with the define named: no crash, no hang, no output."""
+    if shutil.which("qemu-system-arm") is None:
+        pytest.skip("qemu-system-arm is not installed")
+    make, case_define, served = CASES[name]
+    assert case_define == define and not served
+    model = make()
+    (tmp_path / "m.tflite").write_bytes(model)
+    np.save(tmp_path / "x.npy", _zeros(model)[0])
+    project = tmp_path / "p"
+    result = run_cli(
+        "init", str(project), "--board", "mps2-an386", "--model", str(tmp_path / "m.tflite")
+    )
+    assert result.code == 0, result.stdout + result.stderr
+    # init leaves the define out for this model; add it by hand, as a user could.
+    ini = project / "platformio.ini"
+    ini.write_text(ini.read_text().replace("build_flags = -D", f"build_flags = -D{define} -D", 1))
+    try:
+        for args in (("build", str(project)), ("flash", str(project))):
+            result = run_cli(*args)
+            assert result.code == 0, f"{args[0]}: {result.stdout}{result.stderr}"
+        result = run_cli("run", str(project), "--json", "--input", str(tmp_path / "x.npy"))
+    finally:
+        run_cli("flash", str(project), "--stop")
+    assert result.code != 0
+    assert "UnsupportedType" in result.stderr and define in result.stderr, result.stderr
+    assert "could not set the model up" in result.stderr, result.stderr  # refused at prepare
+    assert "Traceback" not in result.stdout + result.stderr
