@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from microdeploy import paths, reference
-from microdeploy.bench import tflm_m4
+from microdeploy.bench import tflm_m4, tflm_m4_app, tflm_m4_sizes
 from microdeploy.bench.mapfile import flash_objects
 from microdeploy.boards import get_board
 from microdeploy.errors import BuildError
@@ -70,7 +70,7 @@ def test_rule_on_our_map(tmp_path: Path) -> None:
     )
     objects = flash_objects(path)
     assert sum(objects.values()) == 0x10 + 0x100 + 0x8
-    size = tflm_m4.ours_size(path)
+    size = tflm_m4_sizes.ours_size(path)
     # types.o's merged strings, listed at the model's address, count for nothing (clamped)
     assert size.runtime_objects == {
         "md/kernels/conv_2d.o": 0x20,
@@ -102,7 +102,7 @@ def test_rule_on_a_tflm_map(tmp_path: Path) -> None:
             " .text          0x00000070       0x10 /x/libc_nano.a(lib_a-nano-vfprintf.o)",
         ],
     )
-    size = tflm_m4.tflm_size(path)
+    size = tflm_m4_sizes.tflm_size(path)
     assert size.runtime_objects == {
         "tensorflow_lite_micro_micro_interpreter.o": 0x20,
         "tensorflow_lite_micro_kernels_conv.o": 0x10,
@@ -139,7 +139,7 @@ def test_rule_on_a_tflm_map(tmp_path: Path) -> None:
     ],
 )
 def test_groups(name: str, group: str) -> None:
-    assert tflm_m4.group_of(name) == group
+    assert tflm_m4_sizes.group_of(name) == group
 
 
 def test_a_tree_without_the_sources_is_refused(tmp_path: Path) -> None:
@@ -151,7 +151,7 @@ def test_a_tree_without_the_sources_is_refused(tmp_path: Path) -> None:
 
 def test_app_embeds_model_and_signed_inputs(tmp_path: Path) -> None:
     inputs = [np.array([-128, 0, 127], dtype=np.int8), np.array([1, -2, 3], dtype=np.int8)]
-    tflm_m4.write_app(tmp_path, b"\x01\xff", inputs, 1024)
+    tflm_m4_app.write_app(tmp_path, b"\x01\xff", inputs, 1024)
     data = (tmp_path / "model_data.cc").read_text()
     assert "g_model[] = {\n  1, 255\n}" in data
     assert "g_inputs[] = {-128, 0, 127, 1, -2, 3}" in data
@@ -172,7 +172,7 @@ def test_rule_on_our_person_detect_firmware(shared_models: Path) -> None:
     """Our side, built for real: every flash byte of the firmware is in one part."""
     _needs_tools("arm-none-eabi-gcc", "arm-none-eabi-size")
     map_path = tflm_m4.build_ours(shared_models / tflm_m4.PERSON_DETECT, "reference")
-    size = tflm_m4.ours_size(map_path)
+    size = tflm_m4_sizes.ours_size(map_path)
     elf = map_path.parent / "firmware.elf"
     out = subprocess.run(
         ["arm-none-eabi-size", "-A", "-d", str(elf)], capture_output=True, text=True, check=True

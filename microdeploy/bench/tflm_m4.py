@@ -50,8 +50,15 @@ from pathlib import Path
 import numpy as np
 
 from microdeploy import paths
-from microdeploy.bench.mapfile import UNLISTED, flash_objects
-from microdeploy.errors import BuildError, MicrodeployError, ModelError, ToolchainError
+from microdeploy.bench.tflm_m4_app import write_app
+from microdeploy.bench.tflm_m4_sizes import (
+    GROUPS,
+    TFLM_LIBRARY,
+    SideSize,
+    ours_size,
+    tflm_size,
+)
+from microdeploy.errors import BuildError, MicrodeployError, ToolchainError
 
 BOARD = "mps2-an386"
 PERSON_DETECT = Path("tflm/person_detect.tflite")  # under ../shared/models
@@ -128,139 +135,9 @@ TFLM_OPTIONAL_SOURCES = (
 )
 # Generated into the TFLM tree by TFLM's build (flatc); the tree must have it.
 TFLM_HEADERS = ("tensorflow/lite/schema/schema_generated.h",)
-_TFLM_LIBRARY = "libtflm.a"
 _OUTPUT_LINE = re.compile(r"^md-tflm output (\d+):((?: -?\d+)+)\s*$")
 _QEMU_TIMEOUT_S = 300.0
 _PLATFORM = Path(__file__).resolve().parent.parent / "pio" / "platforms" / "md-cortexm"
-
-_MAIN_CC = """\
-// Written by microdeploy.bench.tflm_m4: TFLM's person_detection example reduced to its core.
-#include <cstdint>
-#include <cstring>
-
-#include "tensorflow/lite/micro/micro_interpreter.h"
-#include "tensorflow/lite/micro/micro_log.h"
-#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
-#include "tensorflow/lite/schema/schema_generated.h"
-
-extern "C" const unsigned char g_model[];
-extern "C" const signed char g_inputs[];
-extern "C" const unsigned int g_input_count;
-extern "C" const unsigned int g_input_bytes;
-extern "C" void md_tflm_exit(int code);
-
-namespace {
-constexpr int kTensorArenaSize = @ARENA@;
-alignas(16) uint8_t tensor_arena[kTensorArenaSize];
-}  // namespace
-
-int main() {
-  const tflite::Model* model = tflite::GetModel(g_model);
-  if (model->version() != TFLITE_SCHEMA_VERSION) {
-    MicroPrintf("md-tflm error: schema version %d", static_cast<int>(model->version()));
-    md_tflm_exit(2);
-  }
-  static tflite::MicroMutableOpResolver<5> resolver;
-  resolver.AddAveragePool2D();
-  resolver.AddConv2D();
-  resolver.AddDepthwiseConv2D();
-  resolver.AddReshape();
-  resolver.AddSoftmax();
-  static tflite::MicroInterpreter interpreter(model, resolver, tensor_arena, kTensorArenaSize);
-  if (interpreter.AllocateTensors() != kTfLiteOk) {
-    MicroPrintf("md-tflm error: AllocateTensors failed");
-    md_tflm_exit(3);
-  }
-  TfLiteTensor* input = interpreter.input(0);
-  if (input->type != kTfLiteInt8 || input->bytes != g_input_bytes) {
-    MicroPrintf("md-tflm error: input is not %u int8 bytes", g_input_bytes);
-    md_tflm_exit(4);
-  }
-  for (unsigned int i = 0; i < g_input_count; ++i) {
-    std::memcpy(input->data.int8, g_inputs + i * g_input_bytes, g_input_bytes);
-    if (interpreter.Invoke() != kTfLiteOk) {
-      MicroPrintf("md-tflm error: Invoke failed");
-      md_tflm_exit(5);
-    }
-    TfLiteTensor* output = interpreter.output(0);
-    if (output->type != kTfLiteInt8 || output->bytes > 16) {
-      MicroPrintf("md-tflm error: output is not up to 16 int8 values");
-      md_tflm_exit(6);
-    }
-    char line[96];
-    int used = 0;
-    for (size_t k = 0; k < output->bytes; ++k) {
-      used += snprintf(line + used, sizeof(line) - used, " %d", output->data.int8[k]);
-    }
-    MicroPrintf("md-tflm output %u:%s", i, line);
-  }
-  MicroPrintf("md-tflm arena_used %u", static_cast<unsigned>(interpreter.arena_used_bytes()));
-  md_tflm_exit(0);
-  return 0;
-}
-"""
-
-# TFLM's platform hook (cortex_m_generic's debug_log.cc formats with vsnprintf and hands the
-# text to a callback; here the callback is mps2-an386's CMSDK UART0) and a semihosting exit.
-_DEBUG_LOG_CC = """\
-// Written by microdeploy.bench.tflm_m4: TFLM's DebugLog for mps2-an386 (CMSDK UART0).
-#include <cstdarg>
-#include <cstdint>
-#include <cstdio>
-
-#include "tensorflow/lite/micro/debug_log.h"
-
-namespace {
-volatile uint32_t* const kUart0 = reinterpret_cast<volatile uint32_t*>(0x40004000u);
-
-void UartWrite(const char* text) {
-  if ((kUart0[2] & 1u) == 0) {
-    kUart0[4] = 217u;  // BAUDDIV
-    kUart0[2] = 1u;    // CTRL: TX enable
-  }
-  for (; *text; ++text) {
-    while (kUart0[1] & 1u) {
-    }
-    kUart0[0] = static_cast<uint8_t>(*text);
-  }
-}
-}  // namespace
-
-extern "C" void DebugLog(const char* format, va_list args) {
-  char buffer[256];
-  vsnprintf(buffer, sizeof(buffer), format, args);
-  UartWrite(buffer);
-}
-
-extern "C" __attribute__((noreturn)) void md_tflm_exit(int code) {
-  // Semihosting SYS_EXIT_EXTENDED (QEMU -semihosting): ADP_Stopped_ApplicationExit, code.
-  static volatile uint32_t block[2];
-  block[0] = 0x20026u;
-  block[1] = static_cast<uint32_t>(code);
-  register uint32_t r0 __asm__("r0") = 0x20u;
-  register volatile uint32_t* r1 __asm__("r1") = block;
-  __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-  for (;;) {
-  }
-}
-
-extern "C" void HardFault_Handler(void) { md_tflm_exit(99); }
-"""
-
-
-@dataclass(frozen=True)
-class SideSize:
-    runtime_bytes: int  # the rule's runtime objects
-    port_bytes: int
-    other_bytes: int  # start-up, libc/libm/libgcc, fill
-    app_bytes: int
-    model_bytes: int  # model + inputs
-    runtime_objects: dict[str, int]  # runtime bytes per object
-    groups: dict[str, int]  # runtime bytes per group (GROUPS)
-
-    @property
-    def with_port(self) -> int:
-        return self.runtime_bytes + self.port_bytes
 
 
 @dataclass(frozen=True)
@@ -268,99 +145,6 @@ class TflmBuild:
     elf: Path
     map: Path
     size: SideSize
-
-
-def _short(obj: str) -> str:
-    """An object's name without the build directory (archive member names kept)."""
-    return obj.replace("\\", "/").rsplit("/", 1)[-1]
-
-
-# Which op's kernel an object is (by file name), else "core" (interpreter, allocator, planner,
-# model reading and the flatbuffer parsers) or "kernel helpers" (shared by the kernels).
-_OP_OBJECTS = {
-    "CONV_2D": ("conv_2d.o", "kernels_conv.o", "kernels_conv_common.o"),
-    "DEPTHWISE_CONV_2D": (
-        "depthwise_conv_2d.o",
-        "kernels_depthwise_conv.o",
-        "kernels_depthwise_conv_common.o",
-    ),
-    "AVERAGE_POOL_2D": ("average_pool_2d.o", "kernels_pooling.o", "kernels_pooling_common.o"),
-    "RESHAPE": ("reshape.o", "kernels_reshape.o", "kernels_reshape_common.o"),
-    "SOFTMAX": ("softmax.o", "kernels_softmax.o", "kernels_softmax_common.o"),
-}
-GROUPS = ("core", "kernel helpers", *_OP_OBJECTS)
-
-
-def group_of(name: str) -> str:
-    """The group of a runtime object, ours ("md/kernels/conv_2d.o") or TFLM's
-    ("tensorflow_lite_micro_kernels_conv.o", its source path with / as _)."""
-    base = name.rsplit("/", 1)[-1]
-    for op, names in _OP_OBJECTS.items():
-        if ("/kernels/" in name and base in names) or any(
-            base.endswith("_micro_" + n) for n in names
-        ):
-            return op
-    return "kernel helpers" if "/kernels/" in name or "kernels" in base else "core"
-
-
-def by_group(objects: dict[str, int]) -> dict[str, int]:
-    groups = dict.fromkeys(GROUPS, 0)
-    for name, size in objects.items():
-        groups[group_of(name)] += size
-    return groups
-
-
-def classify_ours(obj: str) -> str:
-    path = obj.replace("\\", "/")
-    if "model_data" in path:
-        return "model"
-    if "/md_runtime/" in path:
-        if "/md/app/" in path:
-            return "app"
-        return "port" if "/md/ports/" in path else "runtime"
-    if "/src/" in path and ".pio/build/" in path:
-        return "app"
-    return "other"
-
-
-def classify_tflm(obj: str) -> str:
-    name = _short(obj)
-    if name.startswith(_TFLM_LIBRARY + "("):
-        return "runtime"
-    return {"model_data.o": "model", "main.o": "app", "debug_log.o": "port"}.get(name, "other")
-
-
-def side_size(map_path: Path, classify: Callable[[str], str], strip: str | None) -> SideSize:
-    """The rule applied to one map: `classify` maps an object to model/runtime/port/app/other;
-    runtime objects are named from after `strip` (or by their file name)."""
-    parts = dict.fromkeys(("model", "runtime", "port", "app", "other"), 0)
-    objects: dict[str, int] = {}
-    for obj, size in flash_objects(map_path).items():
-        part = "other" if obj in ("*fill*", UNLISTED) else classify(obj)
-        parts[part] += size
-        if part == "runtime":
-            path = obj.replace("\\", "/")
-            name = path.split(strip, 1)[1] if strip and strip in path else _short(obj)
-            if name.startswith(_TFLM_LIBRARY + "("):
-                name = name[len(_TFLM_LIBRARY) + 1 : -1]
-            objects[name] = objects.get(name, 0) + size
-    return SideSize(
-        runtime_bytes=parts["runtime"],
-        port_bytes=parts["port"],
-        other_bytes=parts["other"],
-        app_bytes=parts["app"],
-        model_bytes=parts["model"],
-        runtime_objects=dict(sorted(objects.items(), key=lambda kv: -kv[1])),
-        groups=by_group(objects),
-    )
-
-
-def ours_size(map_path: Path) -> SideSize:
-    return side_size(map_path, classify_ours, "/md_runtime/")
-
-
-def tflm_size(map_path: Path) -> SideSize:
-    return side_size(map_path, classify_tflm, None)
 
 
 def check_tree(tflm_src: Path) -> None:
@@ -409,30 +193,6 @@ def _run(cmd: Sequence[str], what: str, cwd: Path | None = None) -> None:
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
         raise BuildError(f"{what} failed:\n{tail}", hint=" ".join(cmd))
-
-
-def _c_array(name: str, data: bytes, ctype: str = "unsigned char") -> str:
-    rows = [", ".join(str(b) for b in data[i : i + 32]) for i in range(0, len(data), 32)]
-    body = ",\n  ".join(rows)
-    return f'extern "C" alignas(16) const {ctype} {name}[] = {{\n  {body}\n}};\n'
-
-
-def write_app(app_dir: Path, model: bytes, inputs: Sequence[np.ndarray], arena_bytes: int) -> None:
-    app_dir.mkdir(parents=True, exist_ok=True)
-    flat = [np.ascontiguousarray(a).astype(np.int8, copy=False).tobytes() for a in inputs]
-    if not flat or any(len(f) != len(flat[0]) for f in flat):
-        raise ModelError("the inputs must be int8 tensors of one size")
-    signed = ", ".join(str(int(v)) for v in np.frombuffer(b"".join(flat), dtype=np.int8))
-    data = _c_array("g_model", model) + (
-        f'extern "C" alignas(16) const signed char g_inputs[] = {{{signed}}};\n'
-        f'extern "C" const unsigned int g_input_count = {len(flat)};\n'
-        f'extern "C" const unsigned int g_input_bytes = {len(flat[0])};\n'
-    )
-    (app_dir / "model_data.cc").write_text(data, encoding="utf-8")
-    (app_dir / "main.cc").write_text(
-        _MAIN_CC.replace("@ARENA@", str(arena_bytes)), encoding="utf-8"
-    )
-    (app_dir / "debug_log.cc").write_text(_DEBUG_LOG_CC, encoding="utf-8")
 
 
 def _linker_script(board_flash: int, board_ram: int, out: Path) -> Path:
@@ -485,7 +245,7 @@ def build_tflm(
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         optional = [p for p in TFLM_OPTIONAL_SOURCES if (tflm_src / p).is_file()]
         objects = list(pool.map(compile_one, [*TFLM_SOURCES, *optional, *extra_sources]))
-    library = build_dir / _TFLM_LIBRARY
+    library = build_dir / TFLM_LIBRARY
     library.unlink(missing_ok=True)
     _run([ar, "rcs", str(library), *map(str, objects)], "archiving TFLM")
 
