@@ -4,6 +4,10 @@
 //   ChannelOutputMultiplier (double arithmetic, as TFLM) on random scale triples: any positive
 //   float, subnormals, powers of two and their neighbours, and realistic scales; so does
 //   md::opt::OptChannelMultiplier, the form the kernels use on this target;
+// - md::opt::RoundQuotientToMultiplier (ChannelMultiplierMaker's rounding of its quotient)
+//   against QuantizeMultiplier of the same value formed in long double and rounded to a double,
+//   where long double holds 64 bits: quotients whose low bits sit at or next to the rounding
+//   boundaries of both steps, with and without a remainder, exponents down to the zero result;
 // - md::opt::QuantizeMultiplierBits against QuantizeMultiplier on random double bit patterns;
 // - on x86 hosts, md::opt::RequantizeRowSse2 (four channels per SSE2 vector) against
 //   RequantizeToInt8;
@@ -15,7 +19,9 @@
 //   the offset, wherever MakeDoubledRequant accepts the channel, edge cases included.
 // Prints the first mismatches and "checked N mismatches M". Built and run by
 // test_int8_fast_paths.py.
+#include <cfloat>
 #include <climits>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -84,6 +90,55 @@ int main(int argc, char** argv) {
     if ((m_ref != m_opt || s_ref != s_opt) && ++mismatches <= 10) {
       std::printf("OptChannelMultiplier mismatch %.9g %.9g %.9g: %ld/%d, expected %ld/%d\n", a, b,
                   c, static_cast<long>(m_opt), s_opt, static_cast<long>(m_ref), s_ref);
+    }
+  }
+  // RoundQuotientToMultiplier: value (q + f) 2^x, f = 1/2 for a remainder (any f in (0, 1)
+  // rounds alike: q has at least 55 bits). 57-bit patterns q' = top 2^26 + low, shifted down
+  // by k = 0..2 when that drops no bit; low at and around 2^25 (the 31-bit tie), around the
+  // 53-bit ties (low 4 bits 8), just below a carry out of 22 bits, or random; top random or
+  // all ones (the rounding up to 2^31).
+  long rounding_checked = 0;
+  for (long i = 0; LDBL_MANT_DIG >= 64 && i < count; ++i) {
+    const uint64_t r = Next();
+    uint32_t top = (1u << 30) | (static_cast<uint32_t>(r) >> 2);
+    if (r % 7 == 0) top = 0x7FFFFFFF;
+    const int32_t near = static_cast<int32_t>((r >> 32) % 41) - 20;
+    uint32_t low = static_cast<uint32_t>(Next());
+    switch ((r >> 40) % 6) {
+      case 0:
+        low = (1u << 25) + near;
+        break;
+      case 1:
+        low = (low & ~0xFu) | (8u + near % 9);
+        break;
+      case 2:
+        low = 0x3FFFFFFu - static_cast<uint32_t>(near + 20);
+        break;
+      case 3:
+        low = (low & ~0x3FFFFFu) | (0x3FFFF8u + (near + 20) % 16);
+        break;
+      default:
+        break;
+    }
+    low &= 0x3FFFFFFu;
+    const uint64_t q57 = (static_cast<uint64_t>(top) << 26) | low;
+    const int k = static_cast<int>((r >> 48) % 3);
+    if ((q57 & ((1u << k) - 1)) != 0) continue;
+    const uint64_t quotient = q57 >> k;
+    const bool sticky = (r >> 52) & 1;
+    const int32_t exponent = -40 - static_cast<int32_t>((r >> 53) % 60);
+    const long double exact =
+        std::ldexp(static_cast<long double>(2 * quotient + (sticky ? 1 : 0)), exponent - 1);
+    int32_t m_ref, m_got;
+    int s_ref, s_got;
+    md::QuantizeMultiplier(static_cast<double>(exact), &m_ref, &s_ref);
+    md::opt::RoundQuotientToMultiplier(quotient, exponent, &m_got, &s_got);
+    ++rounding_checked;
+    if ((m_ref != m_got || s_ref != s_got) && ++mismatches <= 10) {
+      std::printf("rounding mismatch q %llx sticky %d x %ld: %ld/%d, expected %ld/%d\n",
+                  static_cast<unsigned long long>(quotient), sticky ? 1 : 0,
+                  static_cast<long>(exponent), static_cast<long>(m_got), s_got,
+                  static_cast<long>(m_ref), s_ref);
     }
   }
   // QuantizeMultiplierBits on any double bit pattern (negative, subnormal, huge, NaN included).
@@ -190,9 +245,10 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::printf("checked %ld mismatches %ld\n", 4 * count + count / 32, mismatches);
+  std::printf("checked %ld mismatches %ld\n", 4 * count + count / 32 + rounding_checked,
+              mismatches);
 #else
-  std::printf("checked %ld mismatches %ld\n", 4 * count, mismatches);
+  std::printf("checked %ld mismatches %ld\n", 4 * count + rounding_checked, mismatches);
 #endif
   return mismatches == 0 ? 0 : 1;
 }

@@ -373,6 +373,36 @@ __attribute__((noinline)) inline bool PointwiseConstantOutput(const ConvInt8Args
   return lo == hi;
 }
 
+// A channel of PointwiseDspChunkRuns outside its common case: a zero or small multiplier, a
+// right shift beyond 31, a narrower clamp or a bias too large to double. Fills *k and *kind;
+// false when the channel is off the DSP path (DoubledRequantShift 0). Not inlined: realistic
+// models rarely get here.
+__attribute__((noinline)) inline bool PointwiseChannelOther(const ConvInt8Args& a, int32_t depth,
+                                                            int32_t multiplier, int shift,
+                                                            int32_t bias, bool big, bool full_range,
+                                                            PointwiseChannel* k, uint8_t* kind) {
+  const int32_t e = DoubledRequantShift(multiplier, shift);
+  if (e == 0) return false;
+  // Fused: output offset in the addend (e <= 22), SSAT clamps, doubled bias fits. Unfused
+  // (tiny scales): the offset added after the shift. A narrower clamp or a big bias: C++,
+  // the big bias through ApplyRequant, unless the output is constant. (MakeDoubledRequant's
+  // form.)
+  uint8_t kind_c = !full_range || big ? kOtherChannel : e <= 22 ? kFusedChannel : kUnfusedChannel;
+  int32_t constant = 0;
+  if (kind_c == kOtherChannel &&
+      PointwiseConstantOutput(a, depth, bias, multiplier, e, &constant)) {
+    kind_c = kConstantChannel;
+  }
+  k->q.multiplier = multiplier;
+  k->q.shift = e;
+  k->q.addend = (static_cast<int32_t>(1) << (e - 1)) +
+                (kind_c == kFusedChannel ? a.output_offset * (static_cast<int32_t>(1) << e) : 0);
+  k->bias2 = kind_c == kConstantChannel ? constant : big ? 0 : 2 * bias;
+  k->bias2_copy = k->bias2;
+  *kind = kind_c;
+  return true;
+}
+
 // Channels [c0, c1) (at most kPointwiseChunk) of a 1x1, stride 1, unpadded convolution on the
 // DSP path of pointwise_dsp.h. Returns false, having written nothing, when the chunk does not
 // meet its conditions (depth a multiple of 4 up to 256, int8 zero points, every channel
@@ -406,50 +436,67 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
   int32_t run_end[kPointwiseChunk];
   bool any_big = false;
   const bool full_range = a.act_min <= -128 && a.act_max >= 127;
-  // Per channel in 32-bit arithmetic only (this runs for every band of a patch-based stage):
-  // first the raw multiplier, shift and bias, then the doubled form, backwards so that the
-  // first slow channel at or after each one is known on the way.
+  // In 32-bit arithmetic only (this runs for every band of a patch-based stage): first the
+  // raw multiplier, shift and bias, then the doubled form, backwards so that each run of one
+  // kind knows its end on the way. The common channel (multiplier in [2^30, 2^31), right
+  // shift 1..31, full range, doubled bias fits) takes about 30 instructions in the second
+  // pass; the others go through PointwiseChannelOther.
   const int32_t count = c1 - c0;
-  for (int32_t c = 0; c < count; ++c) {
-    PointwiseChannel& k = ch[c];
-    int shift;
-    if (cached != nullptr) {
-      k.q.multiplier = cached->channel[c0 + c].multiplier;
-      shift = cached->channel[c0 + c].shift;
-    } else {
-      multipliers.Make(ChannelScaleOf(filter, c0 + c), &k.q.multiplier, &shift);
+  if (cached != nullptr) {
+    for (int32_t c = 0; c < count; ++c) {
+      ch[c].q.multiplier = cached->channel[c0 + c].multiplier;
+      ch[c].q.shift = cached->channel[c0 + c].shift;
     }
-    k.q.shift = shift;
-    k.bias2 = a.bias != nullptr ? a.bias[c0 + c] : 0;
+  } else {
+    for (int32_t c = 0; c < count; ++c) {
+      int32_t multiplier;
+      int shift;
+      multipliers.Make(ChannelScaleOf(filter, c0 + c), &multiplier, &shift);
+      ch[c].q.multiplier = multiplier;
+      ch[c].q.shift = shift;
+    }
   }
-  const int32_t fused_offset = a.output_offset;
+  if (a.bias != nullptr) {
+    for (int32_t c = 0; c < count; ++c) ch[c].bias2 = a.bias[c0 + c];
+  } else {
+    for (int32_t c = 0; c < count; ++c) ch[c].bias2 = 0;
+  }
+  // A narrower clamp sends every channel the other way (no bias is below 0).
+  const uint32_t fast_bias_limit = full_range ? bias_limit : 0u;
+  // Fused addend (1 + 2 o) 2^(e-1) = 2^(e-1) + o 2^e (MakeDoubledRequant's form).
+  const uint32_t fused_factor = 1u + 2u * static_cast<uint32_t>(a.output_offset);
+  uint32_t run_kind = 0xFF;
+  int32_t run_stop = count;
   for (int32_t c = count - 1; c >= 0; --c) {
     PointwiseChannel& k = ch[c];
-    const int32_t e = DoubledRequantShift(k.q.multiplier, k.q.shift);
-    if (e == 0) return false;
-    const int32_t bias = k.bias2;
+    const int32_t multiplier = k.q.multiplier, bias = k.bias2;
+    const uint32_t e = 0u - static_cast<uint32_t>(k.q.shift);
     const uint32_t magnitude =
         bias < 0 ? 0u - static_cast<uint32_t>(bias) : static_cast<uint32_t>(bias);
-    const bool big = magnitude >= bias_limit;
-    // Fused: output offset in the addend (e <= 22), SSAT clamps, doubled bias fits. Unfused
-    // (tiny scales): the offset added after the shift. A narrower clamp or a big bias: C++,
-    // the big bias through ApplyRequant, unless the output is constant. (MakeDoubledRequant's
-    // form.)
-    uint8_t kind_c = !full_range || big ? kOtherChannel : e <= 22 ? kFusedChannel : kUnfusedChannel;
-    int32_t constant = 0;
-    if (kind_c == kOtherChannel &&
-        PointwiseConstantOutput(a, depth, bias, k.q.multiplier, e, &constant)) {
-      kind_c = kConstantChannel;
+    uint32_t kind_c;
+    if (multiplier >= (static_cast<int32_t>(1) << 30) && e - 1u < 31u &&
+        magnitude < fast_bias_limit) {
+      static_assert(kFusedChannel == 0 && kUnfusedChannel == 1, "kind = e > 22");
+      kind_c = e > 22 ? 1u : 0u;
+      k.q.shift = static_cast<int32_t>(e);
+      k.q.addend = static_cast<int32_t>((kind_c != 0 ? 1u : fused_factor) << (e - 1));
+      k.bias2 = 2 * bias;
+      k.bias2_copy = 2 * bias;
+    } else {
+      const bool big = magnitude >= bias_limit;
+      if (big && !any_big) std::memset(big_bias, 0, sizeof(big_bias));
+      any_big = any_big || big;
+      big_bias[c] = big;
+      uint8_t other_kind;
+      if (!PointwiseChannelOther(a, depth, multiplier, k.q.shift, bias, big, full_range, &k,
+                                 &other_kind)) {
+        return false;
+      }
+      kind_c = other_kind;
     }
-    k.q.shift = e;
-    k.q.addend = (static_cast<int32_t>(1) << (e - 1)) +
-                 (kind_c == kFusedChannel ? fused_offset * (static_cast<int32_t>(1) << e) : 0);
-    k.bias2 = kind_c == kConstantChannel ? constant : big ? 0 : 2 * bias;
-    k.bias2_copy = k.bias2;
-    big_bias[c] = big;
-    any_big = any_big || big;
-    kind[c] = kind_c;
-    run_end[c] = c + 1 < count && kind[c + 1] == kind_c ? run_end[c + 1] : c + 1;
+    kind[c] = static_cast<uint8_t>(kind_c);
+    if (kind_c != run_kind) run_kind = kind_c, run_stop = c + 1;
+    run_end[c] = run_stop;
   }
   uint32_t buf[2 * kPointwiseMaxDepth];
   int8_t* const rows = reinterpret_cast<int8_t*>(buf) + 8 * depth;  // gathered windows

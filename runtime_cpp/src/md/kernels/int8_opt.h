@@ -115,14 +115,42 @@ inline bool SplitFloat(float f, uint32_t* sig, int32_t* exp) {
   return true;
 }
 
-inline int32_t BitLength64(uint64_t v) {
+// Leading zeros of a nonzero word (CLZ).
+inline int32_t CountLeadingZeros(uint32_t v) {
 #if defined(__GNUC__)
-  return v == 0 ? 0 : 64 - __builtin_clzll(v);
+  return __builtin_clz(v);
 #else
   int32_t n = 0;
-  while (v != 0) v >>= 1, ++n;
+  while ((v & 0x80000000u) == 0) v <<= 1, ++n;
   return n;
 #endif
+}
+
+// QuantizeMultiplier(d) for d = (quotient + f) 2^exponent, the double of a division:
+// quotient in [2^54, 2^57), f in [0, 1) (the remainder's share). The double rounds that value
+// to 53 bits (to nearest, ties to even), then std::round(q 2^31) rounds its significand q to 31
+// bits (half away from zero). With the quotient shifted up by k to exactly 57 bits (k = 0..2),
+// top = its bits 56..26 and low = bits 25..0, the 53-bit significand is
+// top 2^22 + (low >> 4) + r (r the 53-bit rounding), and the 31-bit result is top + 1 exactly
+// when (low >> 4) + r reaches 2^21: always for low >= 2^25, never for low < 2^25 - 16, and for
+// low >> 4 = 2^21 - 1 (odd, so a tie rounds up whatever f is) when low & 15 >= 8. So it is
+// top + [low >= 2^25 - 8], and f never matters. A result of 2^31 (also a 53-bit rounding up
+// to 2^53) is 2^30 with one more in the exponent. multiplier_check.cc compares it with the
+// long double form, f included.
+inline void RoundQuotientToMultiplier(uint64_t quotient, int32_t exponent, int32_t* multiplier,
+                                      int* shift) {
+  const uint32_t q_lo = static_cast<uint32_t>(quotient);
+  const uint32_t q_hi = static_cast<uint32_t>(quotient >> 32);  // in [2^22, 2^25)
+  const int32_t k = CountLeadingZeros(q_hi) - 7;
+  const uint32_t top = (q_hi << (6 + k)) | (q_lo >> (26 - k));
+  const uint32_t low = (q_lo << k) & 0x3FFFFFFu;
+  uint32_t fixed = top + (low >= (1u << 25) - 8u ? 1u : 0u);
+  // frexp's exponent: the value is (quotient 2^k) 2^(exponent - k), quotient 2^k of 57 bits.
+  int32_t e = exponent + 57 - k;
+  if (fixed == (1u << 31)) fixed = 1u << 30, ++e;
+  if (e < -31) e = 0, fixed = 0;
+  *multiplier = static_cast<int32_t>(fixed);
+  *shift = static_cast<int>(e);
 }
 
 // floor((2^87 - 1) / den) for den in [2^23, 2^24): a 64-bit reciprocal, by long division in
@@ -163,6 +191,7 @@ class ChannelMultiplierMaker {
       : input_scale_(input_scale), output_scale_(output_scale) {
     valid_ = SplitFloat(input_scale, &sa_, &ea_) && SplitFloat(output_scale, &sc_, &ec_);
     if (valid_) inv_ = Reciprocal87(sc_);
+    exponent_ = ea_ - ec_ - 32;
   }
 
   // Same multiplier and shift as ChannelOutputMultiplier (conv_common.h); falls back to it
@@ -184,26 +213,9 @@ class ChannelMultiplierMaker {
     const uint64_t high = (p1 >> 32) + (p2 >> 32) + p3 + (mid >> 32);
     uint64_t quotient = (high << 9) | (static_cast<uint32_t>(mid) >> 23);
     // Remainder num * 2^32 - quotient * sc, in [0, 2 sc): its low 32 bits suffice.
-    uint32_t rem = 0u - static_cast<uint32_t>(quotient) * sc_;
-    if (rem >= sc_) ++quotient, rem -= sc_;
-    const bool sticky = rem != 0;
-    int32_t exponent = ea_ + eb - ec_ - 32;  // the quotient is in (2^54, 2^57)
-    // Round to a 53-bit significand, to nearest, ties to even (the double division).
-    const int32_t drop = BitLength64(quotient) - 53;
-    const uint64_t low = quotient & ((static_cast<uint64_t>(1) << drop) - 1);
-    const uint64_t half = static_cast<uint64_t>(1) << (drop - 1);
-    uint64_t significand = quotient >> drop;
-    exponent += drop;
-    if (low > half || (low == half && (sticky || (significand & 1) != 0))) ++significand;
-    if (significand == (static_cast<uint64_t>(1) << 53)) significand >>= 1, ++exponent;
-    // frexp: the double is (significand / 2^53) * 2^(exponent + 53).
-    int32_t e = exponent + 53;
-    // std::round(q * 2^31), half away from zero, q = significand / 2^53 > 0.
-    int64_t fixed = static_cast<int64_t>((significand + (static_cast<uint64_t>(1) << 21)) >> 22);
-    if (fixed == (static_cast<int64_t>(1) << 31)) fixed /= 2, ++e;
-    if (e < -31) e = 0, fixed = 0;
-    *multiplier = static_cast<int32_t>(fixed);
-    *shift = static_cast<int>(e);
+    const uint32_t rem = 0u - static_cast<uint32_t>(quotient) * sc_;
+    if (rem >= sc_) ++quotient;
+    RoundQuotientToMultiplier(quotient, exponent_ + eb, multiplier, shift);
   }
 
  private:
@@ -211,6 +223,7 @@ class ChannelMultiplierMaker {
   bool valid_ = false;
   uint32_t sa_ = 0, sc_ = 0;
   int32_t ea_ = 0, ec_ = 0;
+  int32_t exponent_ = 0;  // ea - ec - 32: the quotient's exponent less eb
   uint64_t inv_ = 0;
 };
 
