@@ -574,7 +574,8 @@ inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
   const WindowGeometry& g = a.g;
   const bool pointwise = g.filter_h == 1 && g.filter_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
                          g.pad_h == 0 && g.pad_w == 0 && g.out_h == a.in_h && g.out_w == a.in_w;
-  const OptMultipliers multipliers(input.scale, output.scale);
+  // Inside a stage the multipliers come from the op's constants (cached).
+  const OptMultipliers multipliers(input.scale, output.scale, cached == nullptr);
 #if MD_KERNELS_SSE2
   const bool sse = SseOffsetOk(a.input_offset);
 #else

@@ -439,7 +439,8 @@ inline bool DepthwiseInt8Optimized(const DepthwiseInt8Args& args, const TensorVi
   uint32_t bias[kChannelChunk];
   uint32_t base[kChannelChunk];
   uint32_t acc[kChannelChunk];
-  const OptMultipliers multipliers(input.scale, output.scale);
+  // Inside a stage the multipliers come from the op's constants (cached).
+  const OptMultipliers multipliers(input.scale, output.scale, cached == nullptr);
 #if MD_KERNELS_SSE2
   const bool sse = SseOffsetOk(a.input_offset) && taps < kDwSseMaxTaps && (dm == 1 || dm % 4 == 0);
 #endif

@@ -187,9 +187,12 @@ inline uint64_t Reciprocal87(uint32_t den) {
 // of earlier versions took 325). multiplier_check.cc compares it with the double form.
 class ChannelMultiplierMaker {
  public:
-  ChannelMultiplierMaker(float input_scale, float output_scale)
+  // needed false: the caller will not call Make (a patch-based stage's later bands read the
+  // op's constants): the reciprocal, about 300 instructions on a Cortex-M4, is skipped, and
+  // Make would take ChannelOutputMultiplier's double arithmetic (the same result).
+  ChannelMultiplierMaker(float input_scale, float output_scale, bool needed = true)
       : input_scale_(input_scale), output_scale_(output_scale) {
-    valid_ = SplitFloat(input_scale, &sa_, &ea_) && SplitFloat(output_scale, &sc_, &ec_);
+    valid_ = needed && SplitFloat(input_scale, &sa_, &ea_) && SplitFloat(output_scale, &sc_, &ec_);
     if (valid_) inv_ = Reciprocal87(sc_);
     exponent_ = ea_ - ec_ - 32;
   }
@@ -266,7 +269,8 @@ inline void QuantizeMultiplierBits(double d, int32_t* multiplier, int* shift) {
 class OptMultipliers {
  public:
 #if defined(__arm__) && !(defined(__ARM_FP) && (__ARM_FP & 8))
-  OptMultipliers(float input_scale, float output_scale) : maker_(input_scale, output_scale) {}
+  OptMultipliers(float input_scale, float output_scale, bool needed = true)
+      : maker_(input_scale, output_scale, needed) {}
   void Make(float filter_scale, int32_t* multiplier, int* shift) const {
     maker_.Make(filter_scale, multiplier, shift);
   }
@@ -274,7 +278,7 @@ class OptMultipliers {
  private:
   ChannelMultiplierMaker maker_;
 #else
-  OptMultipliers(float input_scale, float output_scale)
+  OptMultipliers(float input_scale, float output_scale, bool /*needed*/ = true)
       : input_scale_(input_scale), output_scale_(output_scale) {}
   void Make(float filter_scale, int32_t* multiplier, int* shift) const {
     const double effective = static_cast<double>(input_scale_) * static_cast<double>(filter_scale) /
