@@ -170,6 +170,14 @@ inline uint64_t Reciprocal87(uint32_t den) {
   return q;
 }
 
+// ChannelOutputMultiplier out of line: ChannelMultiplierMaker::Make calls it only for scales
+// that are not positive finite floats, and inlined its double arithmetic made every call save
+// more registers.
+__attribute__((noinline, cold)) inline void ChannelOutputMultiplierCold(
+    float input_scale, float filter_scale, float output_scale, int32_t* multiplier, int* shift) {
+  ChannelOutputMultiplier(input_scale, filter_scale, output_scale, multiplier, shift);
+}
+
 // The multipliers of one op's channels: the input and output scales are fixed, the filter
 // scale varies. TFLM forms double(input_scale) * double(filter_scale) / double(output_scale)
 // and runs QuantizeMultiplier on it; on a core without a double-precision FPU (Cortex-M4F)
@@ -181,10 +189,11 @@ inline uint64_t Reciprocal87(uint32_t den) {
 // (inv = (2^87 - 1 - rho) / sc with rho < sc, so sa * sb * inv / 2^55 is below the exact
 // quotient by sa * sb * (1 + rho) / (sc * 2^55) < 2^48 / 2^55); the remainder
 // sa * sb * 2^32 - Q * sc is below 2^25 and is known from the low 32 bits of Q * sc alone, so
-// one compare corrects Q and gives the sticky bit. Q is rounded to 53 bits to nearest-even
-// (the double division), then to 31 bits half away from zero (std::round in
-// QuantizeMultiplier). About 60 instructions per channel on a Cortex-M4 (the long division
-// of earlier versions took 325). multiplier_check.cc compares it with the double form.
+// one compare corrects Q. Q is rounded to 53 bits to nearest-even (the double division), then
+// to 31 bits half away from zero (std::round in QuantizeMultiplier): RoundQuotientToMultiplier,
+// in 32-bit words. About 72 instructions per call on a Cortex-M4 with the call (125 with the
+// rounding in 64-bit words, 325 with the long division of earlier versions).
+// multiplier_check.cc compares it with the double form.
 class ChannelMultiplierMaker {
  public:
   // needed false: the caller will not call Make (a patch-based stage's later bands read the
@@ -203,7 +212,7 @@ class ChannelMultiplierMaker {
     uint32_t sb;
     int32_t eb;
     if (!valid_ || !SplitFloat(filter_scale, &sb, &eb)) {
-      ChannelOutputMultiplier(input_scale_, filter_scale, output_scale_, multiplier, shift);
+      ChannelOutputMultiplierCold(input_scale_, filter_scale, output_scale_, multiplier, shift);
       return;
     }
     const uint64_t num = static_cast<uint64_t>(sa_) * sb;  // in [2^46, 2^48)
