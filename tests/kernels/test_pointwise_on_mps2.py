@@ -63,9 +63,24 @@ BLOCK_WINDOWS = ((3, 3, 2, 2, 2), (2, 5, 2, 2, 4), (1, 8, 1, 2, 8), (4, 5, 2, 4,
 # Channels of three kinds interleaved (output offset fused; right shift beyond 22, the offset
 # added after the shift; a bias too large to double): (batches, h, w, depth, channels).
 MIXED_SHAPES = ((1, 1, 5, 16, 13), (1, 3, 3, 128, 20), (1, 2, 3, 40, 9), (1, 1, 1, 64, 7))
+# The shallow paths (pointwise_shallow_dsp.h: depth 8 one pixel at a time; depths up to 32 with
+# widened filters, as many channels as the pixel buffer holds, the rest in the four-pixel block)
+# and their fallbacks (odd channel counts, narrower clamps): (batches, h, w, depth, channels, i),
+# i picking _pointwise_op's variant (multiples of 4: no activation; i % 3: per-channel scales;
+# i % 5 == 4: no bias; 16: weights of -128; 1: dead channels, 2: RELU6).
+SHALLOW_SHAPES = (
+    (1, 1, 1, 8, 2, 0), (1, 1, 3, 8, 4, 4), (1, 3, 7, 8, 16, 8), (2, 1, 5, 8, 64, 12),
+    (1, 2, 3, 8, 66, 16), (1, 1, 48, 8, 16, 20), (1, 1, 2, 8, 10, 24), (1, 2, 5, 8, 16, 2),
+    (1, 1, 5, 8, 12, 1), (1, 1, 5, 4, 6, 0), (1, 2, 5, 12, 14, 4), (1, 3, 3, 16, 32, 8),
+    (1, 2, 7, 20, 18, 12), (1, 3, 4, 32, 30, 16), (1, 1, 9, 28, 64, 20), (1, 2, 2, 32, 33, 24),
+    (1, 1, 6, 16, 2, 28), (1, 1, 1, 16, 8, 0), (2, 3, 1, 24, 40, 4),
+)  # fmt: skip
+# Per-channel right shifts spread over 1..22 (all fused), depth and channels as the shallow
+# paths take them: (batches, h, w, depth, channels).
+SHIFT_SPREAD_SHAPES = ((1, 2, 7, 8, 22), (1, 3, 3, 16, 22), (1, 1, 5, 32, 22))
 NUM_OPS = (
     NUM_RANDOM_OPS + NUM_WINDOW_OPS + 1 + len(BLOCK_SHAPES) + len(BLOCK_WINDOWS)
-    + len(MIXED_SHAPES)
+    + len(MIXED_SHAPES) + len(SHALLOW_SHAPES) + len(SHIFT_SPREAD_SHAPES)
 )  # fmt: skip
 
 
@@ -91,6 +106,10 @@ def _pointwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray],
         _window_op(b, rng, i, inputs, outputs, arrays, labels, fixed=(window, shape[4]))
     for shape in MIXED_SHAPES:
         _mixed_kinds_op(b, rng, shape, inputs, outputs, arrays, labels)
+    for *shape, i in SHALLOW_SHAPES:
+        _pointwise_op(b, rng, i, tuple(shape), inputs, outputs, arrays, labels)
+    for shape in SHIFT_SPREAD_SHAPES:
+        _shift_spread_op(b, rng, shape, inputs, outputs, arrays, labels)
     b.set_io(inputs, outputs)
     return b.build(), arrays, labels
 
@@ -255,6 +274,46 @@ def _mixed_kinds_op(
     inputs.append(x)
     outputs.append(y)
     labels.append(f"mixed-kinds op: {shape}, zp {zp_in}/{zp_out}")
+
+
+def _shift_spread_op(
+    b: ModelBuilder,
+    rng: np.random.Generator,
+    shape: tuple[int, int, int, int, int],
+    inputs: list[int],
+    outputs: list[int],
+    arrays: list[np.ndarray],
+    labels: list[str],
+) -> None:
+    """A 1x1 CONV_2D (no activation) whose channel c has a requantization multiplier of about
+    2^-(c + 2) x 1.3: right shifts from 1 to 22 (the fused form's limit), each channel's bias
+    scaled up with it (up to 2^26) so that its outputs still vary."""
+    batches, h, w, depth, channels = shape
+    zp_in, zp_out = (int(v) for v in rng.integers(-128, 128, 2))
+    in_scale = random_scale(rng, 5e-3, 5e-2)
+    x = b.add_tensor([batches, h, w, depth], "int8", scale=in_scale, zero_point=zp_in)
+    arrays.append(random_ints(rng, [batches, h, w, depth], "int8"))
+    out_scale = random_scale(rng, 5e-3, 5e-2)
+    scales = [
+        float(np.float32(2.0 ** -((c % 22) + 2) * 1.3 * out_scale / in_scale))
+        for c in range(channels)
+    ]
+    data = np.array(
+        [int(rng.integers(-(2 ** min(26, c % 22 + 6)), 2 ** min(26, c % 22 + 6)))
+         for c in range(channels)], np.int32,
+    )  # fmt: skip
+    weights = symmetric_weights(rng, [channels, 1, 1, depth])
+    wt = b.add_tensor([channels, 1, 1, depth], "int8", data=weights, scale=scales,
+                      zero_point=[0] * channels)  # fmt: skip
+    b_scales = [float(np.float32(in_scale * s)) for s in scales]
+    bias = b.add_tensor([channels], "int32", data=data, scale=b_scales,
+                        zero_point=[0] * channels)  # fmt: skip
+    y = b.add_tensor([batches, h, w, channels], "int8", scale=out_scale, zero_point=zp_out)
+    b.add_operator("CONV_2D", [x, wt, bias], [y], {"padding": "VALID", "stride_h": 1,
+                                                    "stride_w": 1})  # fmt: skip
+    inputs.append(x)
+    outputs.append(y)
+    labels.append(f"shift-spread op: {shape}, zp {zp_in}/{zp_out}")
 
 
 def _big_bias_op(

@@ -27,6 +27,7 @@
 #include "md/kernels/int8_sse2.h"
 #include "md/kernels/path_variants.h"
 #include "md/kernels/pointwise_dsp.h"
+#include "md/kernels/pointwise_shallow_dsp.h"
 #include "md/tensor.h"
 
 namespace md {
@@ -526,11 +527,13 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
                                  kind,
                                  run_end,
                                  window ? &im2col : nullptr,
-                                 rows};
+                                 rows,
+                                 0,
+                                 nullptr};
   if (window) {
     PointwiseDspChunk<true>(args, ch, buf);
-  } else {
-    PointwiseDspChunk<false>(args, ch, buf);
+  } else if (!PointwiseShallowRuns(args, ch, buf)) {
+    PointwiseDspChunk<false>(WidenFiltersAhead(args, buf), ch, buf);
   }
   return true;
 }

@@ -1,0 +1,175 @@
+// Shallow inputs on the Cortex-M DSP path of 1x1 convolutions (pointwise_dsp.h's chunks whose
+// channels are all kFusedChannel), where the four-pixel block's per-block and per-channel work
+// outweighs the short dot product.
+//
+// Depth 8, an even channel count (PointwiseShallowRuns): one pixel at a time, its 8 values
+// widened with the input offset folded (x + off, two SXTAB16 per word) into four registers,
+// then every channel of the chunk against it. A channel's bias, requantization constants and
+// filter (widened and doubled ahead: 2 w pairs, so the sums are pointwise_dsp.h's doubled
+// ones) are one 32-byte record that two LDMs read, so an output costs 2 LDMs, 4 SMLADs, the
+// 4-instruction requantization, one STRB and half a loop test: 12 instructions for 8 MACs,
+// and 11 per pixel (the four-pixel block took about 17 per output with its per-block work).
+// Records are built per call in the pixel buffer (64 channels x 32 bytes = its 2 KB).
+//
+// Depths up to 32 (WidenFiltersAhead): the four-pixel blocks with filters widened once per
+// call (FourPixelBlockWide in pointwise_dsp.h).
+//
+// Bit-exact as the four-pixel block: the same exact integer sums in another order, the same
+// RequantizeDoubled.
+#ifndef MD_KERNELS_POINTWISE_SHALLOW_DSP_H_
+#define MD_KERNELS_POINTWISE_SHALLOW_DSP_H_
+
+#include <cstdint>
+
+#include "md/kernels/pointwise_dsp.h"
+
+#if MD_KERNELS_ARM_DSP
+
+namespace md {
+namespace opt {
+
+constexpr int32_t kShallowDepth = 8;
+// Deepest input whose filters PointwiseWideRuns widens (FourPixelBlockWide's eight steps).
+constexpr int32_t kWideMaxDepth = 32;
+
+// One channel, in the order the assembly's LDMs read it.
+struct ShallowRecord {
+  int32_t bias2;
+  DoubledRequant q;
+  uint32_t filter[4];  // 2 x (w0, w2), (w1, w3), (w4, w6), (w5, w7)
+};
+static_assert(sizeof(ShallowRecord) == 32, "two LDMs read a record");
+static_assert(kPointwiseChunk * sizeof(ShallowRecord) <= 2 * kPointwiseMaxDepth * sizeof(uint32_t),
+              "a chunk's records fit in the pixel buffer");
+
+// What the assembly copies onto its stack (sp + 0 .. 24, in this order: LDM/LDRD groups).
+struct ShallowPixels {
+  uint32_t offset2;     // the input offset in both halves
+  const int8_t* input;  // the next pixel
+  const ShallowRecord* ch;
+  int32_t output_gap;           // out_depth - channels
+  const int8_t* output_end;     // past the last pixel's outputs
+  const ShallowRecord* ch_end;  // an even number of records after ch
+  int8_t* output;               // pixel 0, the chunk's first channel
+};
+
+#if defined(__OPTIMIZE__)
+// One channel against the pixel in r0-r3: r11 the records, r12 the output; r4 the accumulator,
+// r5/r6/r8 multiplier/addend/shift, r9/r10 filter pairs.
+// clang-format off
+#define MD_SH_CHANNEL                         \
+  "ldmia r11!, {r4, r5, r6, r8, r9, r10}\n\t" \
+  "smlad r4, r9, r0, r4\n\t"                  \
+  "smlad r4, r10, r1, r4\n\t"                 \
+  "ldmia r11!, {r9, r10}\n\t"                 \
+  "smlad r4, r9, r2, r4\n\t"                  \
+  "smlad r4, r10, r3, r4\n\t"                 \
+  "smmlar r9, r4, r5, r6\n\t"                 \
+  "add r9, r9, r4, asr #31\n\t"               \
+  "asr r9, r9, r8\n\t"                        \
+  "ssat r9, #8, r9\n\t"                       \
+  "strb r9, [r12], #1\n\t"
+// (x + off) pairs of the pixel word in `w` (the offsets in r4): (x0, x2) to e, (x1, x3) to o.
+#define MD_SH_WIDEN(w, e, o)                  \
+  "sxtab16 " e ", r4, " w "\n\t"              \
+  "sxtab16 " o ", r4, " w ", ror #8\n\t"
+// clang-format on
+
+// Every pixel of `s` against its records (two channels per loop test); lr holds ch_end.
+__attribute__((noinline)) inline void ShallowPixelsFast(const ShallowPixels& s) {
+  register const ShallowPixels* args __asm__("r12") = &s;
+  // clang-format off
+  __asm__ volatile(
+      "ldmia r12, {r0, r1, r2, r3, r4, r5, r6}\n\t"
+      "push {r0, r1, r2, r3, r4, r5, r6}\n\t"
+      "mov r12, r6\n\t"
+      "mov lr, r5\n"
+      "1:\n\t"
+      "ldmia sp, {r4, r8, r11}\n\t"
+      "ldrd r5, r6, [r8], #8\n\t"
+      "str r8, [sp, #4]\n\t"
+      MD_SH_WIDEN("r5", "r0", "r1")
+      MD_SH_WIDEN("r6", "r2", "r3")
+      "2:\n\t"
+      MD_SH_CHANNEL
+      MD_SH_CHANNEL
+      "cmp r11, lr\n\t"
+      "bne 2b\n\t"
+      "ldrd r9, r10, [sp, #12]\n\t"
+      "add r12, r12, r9\n\t"
+      "cmp r12, r10\n\t"
+      "bne 1b\n\t"
+      "add sp, sp, #28\n\t"
+      : "+r"(args)
+      :
+      : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "lr", "cc", "memory");
+  // clang-format on
+}
+#undef MD_SH_WIDEN
+#undef MD_SH_CHANNEL
+
+// Runs the chunk `a` (1x1) on this path when it applies (depth 8, an even number of channels,
+// all kFusedChannel), building the records in `buf`; false, having written nothing, otherwise.
+inline bool PointwiseShallowRuns(const PointwiseDspArgs& a, const PointwiseChannel* ch,
+                                 uint32_t* buf) {
+  if (a.depth != kShallowDepth || a.channels % 2 != 0 || a.pixels <= 0 ||
+      a.kind[0] != kFusedChannel || a.run_end[0] != a.channels) {
+    return false;
+  }
+  ShallowRecord* const records = reinterpret_cast<ShallowRecord*>(buf);
+  const int8_t* f = a.filter;
+  for (int32_t c = 0; c < a.channels; ++c, f += kShallowDepth) {
+    ShallowRecord& r = records[c];
+    r.bias2 = ch[c].bias2;
+    r.q = ch[c].q;
+    const uint32_t w0 = LoadWord(f), w1 = LoadWord(f + 4);
+    r.filter[0] = Sxtab16(Sxtb16(w0), w0);
+    r.filter[1] = Sxtab16Ror8(Sxtb16Ror8(w0), w0);
+    r.filter[2] = Sxtab16(Sxtb16(w1), w1);
+    r.filter[3] = Sxtab16Ror8(Sxtb16Ror8(w1), w1);
+  }
+  const uint32_t off = static_cast<uint32_t>(a.input_offset) & 0xFFFFu;
+  const ShallowPixels s = {off | (off << 16),
+                           a.input,
+                           records,
+                           a.out_depth - a.channels,
+                           a.output + a.pixels * a.out_depth,
+                           records + a.channels,
+                           a.output};
+  ShallowPixelsFast(s);
+  return true;
+}
+
+// Depths up to 32 otherwise (1x1, at least 8 pixels, the first channel kFusedChannel): `a`
+// with the filters of its first run of fused channels, as many as the pixel buffer holds
+// after the four widened pixels, widened once per call into it for FourPixelBlockWide (the
+// copy's `wide` channels; PointwiseDspChunk then runs as usual). Else `a` as it is.
+inline PointwiseDspArgs WidenFiltersAhead(const PointwiseDspArgs& a, uint32_t* buf) {
+  const int32_t depth = a.depth;
+  PointwiseDspArgs wide = a;
+  if (depth > kWideMaxDepth || a.pixels < 8 || a.kind[0] != kFusedChannel) return wide;
+  // Words: the four pixels 2 x depth, then depth / 2 per channel.
+  const int32_t capacity = (2 * kPointwiseMaxDepth - 2 * depth) / (depth / 2);
+  wide.wide = a.run_end[0] < capacity ? a.run_end[0] : capacity;
+  wide.wide_filters = buf + 2 * depth;
+  uint32_t* w = buf + 2 * depth;
+  for (int32_t k = 0; k < wide.wide * depth; k += 4, w += 2) {
+    const uint32_t v = LoadWord(a.filter + k);
+    w[0] = Sxtb16(v);
+    w[1] = Sxtb16Ror8(v);
+  }
+  return wide;
+}
+#else
+inline bool PointwiseShallowRuns(const PointwiseDspArgs&, const PointwiseChannel*, uint32_t*) {
+  return false;
+}
+inline PointwiseDspArgs WidenFiltersAhead(const PointwiseDspArgs& a, uint32_t*) { return a; }
+#endif
+
+}  // namespace opt
+}  // namespace md
+
+#endif  // MD_KERNELS_ARM_DSP
+
+#endif  // MD_KERNELS_POINTWISE_SHALLOW_DSP_H_
