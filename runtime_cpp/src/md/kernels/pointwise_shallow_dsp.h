@@ -7,8 +7,8 @@
 // then every channel of the chunk against it. A channel's bias, requantization constants and
 // filter (widened and doubled ahead: 2 w pairs, so the sums are pointwise_dsp.h's doubled
 // ones) are one 32-byte record that two LDMs read, so an output costs 2 LDMs, 4 SMLADs, the
-// 4-instruction requantization, one STRB and half a loop test: 12 instructions for 8 MACs,
-// and 11 per pixel (the four-pixel block took about 17 per output with its per-block work).
+// 4-instruction requantization, one STRB and a quarter of a loop test: 11.5 instructions for
+// 8 MACs, and 12 per pixel (the four-pixel block took about 17 per output with its per-block work).
 // Records are built per call in the pixel buffer (64 channels x 32 bytes = its 2 KB).
 //
 // Depths up to 32 (WidenFiltersAhead): the four-pixel blocks with filters widened once per
@@ -42,7 +42,7 @@ static_assert(sizeof(ShallowRecord) == 32, "two LDMs read a record");
 static_assert(kPointwiseChunk * sizeof(ShallowRecord) <= 2 * kPointwiseMaxDepth * sizeof(uint32_t),
               "a chunk's records fit in the pixel buffer");
 
-// What the assembly copies onto its stack (sp + 0 .. 24, in this order: LDM/LDRD groups).
+// What the assembly copies onto its stack (sp + 0 .. 28, in this order: LDM/LDRD groups).
 struct ShallowPixels {
   uint32_t offset2;     // the input offset in both halves
   const int8_t* input;  // the next pixel
@@ -51,6 +51,7 @@ struct ShallowPixels {
   const int8_t* output_end;     // past the last pixel's outputs
   const ShallowRecord* ch_end;  // an even number of records after ch
   int8_t* output;               // pixel 0, the chunk's first channel
+  int32_t odd_pair;             // channels % 4 == 2 (then the first round takes two channels)
 };
 
 #if defined(__OPTIMIZE__)
@@ -75,22 +76,35 @@ struct ShallowPixels {
   "sxtab16 " o ", r4, " w ", ror #8\n\t"
 // clang-format on
 
-// Every pixel of `s` against its records (two channels per loop test); lr holds ch_end.
+// Every pixel of `s` against its records: four channels per loop test, the first round of a
+// pixel entered in its middle when the count is 2 mod 4 (an LDR PC per pixel, its address at
+// sp + 28); lr holds ch_end.
 __attribute__((noinline)) inline void ShallowPixelsFast(const ShallowPixels& s) {
   register const ShallowPixels* args __asm__("r12") = &s;
   // clang-format off
   __asm__ volatile(
-      "ldmia r12, {r0, r1, r2, r3, r4, r5, r6}\n\t"
-      "push {r0, r1, r2, r3, r4, r5, r6}\n\t"
+      "ldmia r12, {r0, r1, r2, r3, r4, r5, r6, r8}\n\t"
+      "push {r0, r1, r2, r3, r4, r5, r6, r8}\n\t"
       "mov r12, r6\n\t"
-      "mov lr, r5\n"
+      "mov lr, r5\n\t"
+      "adr.w r0, 2f\n\t"
+      "cmp r8, #0\n\t"
+      "beq 5f\n\t"
+      "adr.w r0, 3f\n"
+      "5:\n\t"
+      "orr r0, r0, #1\n\t"  // Thumb
+      "str r0, [sp, #28]\n"
       "1:\n\t"
       "ldmia sp, {r4, r8, r11}\n\t"
       "ldrd r5, r6, [r8], #8\n\t"
       "str r8, [sp, #4]\n\t"
       MD_SH_WIDEN("r5", "r0", "r1")
       MD_SH_WIDEN("r6", "r2", "r3")
+      "ldr pc, [sp, #28]\n"
       "2:\n\t"
+      MD_SH_CHANNEL
+      MD_SH_CHANNEL
+      "3:\n\t"
       MD_SH_CHANNEL
       MD_SH_CHANNEL
       "cmp r11, lr\n\t"
@@ -99,7 +113,7 @@ __attribute__((noinline)) inline void ShallowPixelsFast(const ShallowPixels& s) 
       "add r12, r12, r9\n\t"
       "cmp r12, r10\n\t"
       "bne 1b\n\t"
-      "add sp, sp, #28\n\t"
+      "add sp, sp, #32\n\t"
       : "+r"(args)
       :
       : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "lr", "cc", "memory");
@@ -135,7 +149,8 @@ inline bool PointwiseShallowRuns(const PointwiseDspArgs& a, const PointwiseChann
                            a.out_depth - a.channels,
                            a.output + a.pixels * a.out_depth,
                            records + a.channels,
-                           a.output};
+                           a.output,
+                           a.channels % 4};
   ShallowPixelsFast(s);
   return true;
 }
