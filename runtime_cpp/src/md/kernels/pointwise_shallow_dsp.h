@@ -8,8 +8,8 @@
 // filter (widened and doubled ahead: 2 w pairs, so the sums are pointwise_dsp.h's doubled
 // ones) are one 32-byte record that two LDMs read, so an output costs 2 LDMs, 4 SMLADs, the
 // 4-instruction requantization, one STRB and a quarter of a loop test: 11.5 instructions for
-// 8 MACs, and 12 per pixel (the four-pixel block took about 17 per output with its per-block work).
-// Records are built per call in the pixel buffer (64 channels x 32 bytes = its 2 KB).
+// 8 MACs, and 13 per pixel (the four-pixel block took about 17 per output with its per-block
+// work). Records are built per call in the pixel buffer (64 channels x 32 bytes = its 2 KB).
 //
 // Depths up to 32 (WidenFiltersAhead): the four-pixel blocks with filters widened once per
 // call (FourPixelBlockWide in pointwise_dsp.h).
@@ -96,7 +96,8 @@ __attribute__((noinline)) inline void ShallowPixelsFast(const ShallowPixels& s) 
       "str r0, [sp, #28]\n"
       "1:\n\t"
       "ldmia sp, {r4, r8, r11}\n\t"
-      "ldrd r5, r6, [r8], #8\n\t"
+      "ldr r5, [r8], #4\n\t"  // (LDR: activations need not be word-aligned)
+      "ldr r6, [r8], #4\n\t"
       "str r8, [sp, #4]\n\t"
       MD_SH_WIDEN("r5", "r0", "r1")
       MD_SH_WIDEN("r6", "r2", "r3")
