@@ -21,6 +21,7 @@ from microdeploy.build import build_project
 from microdeploy.device import flash, hil
 from microdeploy.model.board_fit import RUNTIME_RAM
 from microdeploy.model.reader import read_model
+from microdeploy.model.writer import ModelBuilder
 from microdeploy.planner import plan_arena
 from microdeploy.project.generate import init_project
 
@@ -158,6 +159,105 @@ def test_firmware_forced_to_stream_is_exact_on_the_cortex_m4(tmp_path: Path, nam
     try:
         shape = read_model(model).inputs[0].shape
         x = np.random.default_rng(4).integers(-128, 128, size=shape, dtype=np.int8)
+        path = tmp_path / "x.npy"
+        np.save(path, x)
+        (result,) = hil.run_inputs(project, [path], compare=False).results
+        expected = reference.tflm_run(model.read_bytes(), [x])[0]
+        assert np.array_equal(result.outputs[0], expected)
+    finally:
+        flash.stop_device(project)
+
+
+def _full_range_conv(
+    b: ModelBuilder,
+    rng: np.random.Generator,
+    x: int,
+    cin: int,
+    cout: int,
+    size: int,
+    k: int,
+    stride: int,
+    filter_scales: list[float],
+    bias_range: int,
+    depthwise: bool = False,
+) -> tuple[int, int]:
+    """A conv (or depthwise) op with no activation (the full int8 range) after x
+    ([1, size, size, cin], SAME padding); returns (output, output size)."""
+    out = -(-size // stride)
+    shape = [1, k, k, cout] if depthwise else [cout, k, k, cin]
+    f = b.add_tensor(
+        shape,
+        "int8",
+        data=rng.integers(-127, 128, size=shape, dtype=np.int8),
+        scale=filter_scales,
+        zero_point=[0] * cout,
+        quantized_dimension=3 if depthwise else 0,
+    )
+    bias = b.add_tensor(
+        [cout],
+        "int32",
+        data=rng.integers(-bias_range, bias_range + 1, size=cout, dtype=np.int32),
+        scale=[0.05 * s for s in filter_scales],
+        zero_point=[0] * cout,
+    )
+    y = b.add_tensor(
+        [1, out, out, cout], "int8", scale=0.05, zero_point=int(rng.integers(-100, 100))
+    )
+    opts = {"padding": "SAME", "stride_w": stride, "stride_h": stride}
+    if depthwise:
+        opts["depth_multiplier"] = 1
+    b.add_operator("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", [x, f, bias], [y], opts)
+    return y, out
+
+
+def pointwise_band_form_model(seed: int, big_bias: bool) -> bytes:
+    """A chain a stage streams whose CONV_2D ops have the full int8 range, as the 1x1 DSP path
+    keeps in its own form across bands: per-channel scales mixing ordinary channels (right
+    shifts up to 22, output offset fused) and tiny ones (shifts beyond 22), so runs of both kinds
+    alternate; with big_bias one channel's bias is too large to double (that op keeps the
+    generic form)."""
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    size = 20
+    x = b.add_tensor([1, size, size, 4], "int8", scale=0.05, zero_point=int(rng.integers(-20, 20)))
+
+    def scales(n: int) -> list[float]:
+        return [1e-8 if rng.random() < 0.3 else float(rng.uniform(0.002, 0.02)) for _ in range(n)]
+
+    y, size = _full_range_conv(b, rng, x, 4, 8, size, 3, 2, scales(8), 900)
+    y, size = _full_range_conv(b, rng, y, 8, 8, size, 3, 1, scales(8), 900, depthwise=True)
+    y, size = _full_range_conv(b, rng, y, 8, 20, size, 1, 1, scales(20), 900)
+    y, size = _full_range_conv(b, rng, y, 20, 20, size, 3, 2, scales(20), 900, depthwise=True)
+    y, size = _full_range_conv(
+        b, rng, y, 20, 12, size, 1, 1, scales(12), 2**30 - 1 if big_bias else 900
+    )
+    b.set_io([x], [y])
+    return b.build()
+
+
+@needs_tflm
+@pytest.mark.slow
+@pytest.mark.qemu
+@pytest.mark.parametrize(("seed", "big_bias"), [(0, False), (1, False), (2, True)])
+def test_pointwise_band_form_is_exact_on_the_cortex_m4(
+    tmp_path: Path, seed: int, big_bias: bool
+) -> None:
+    """Streamed on the emulated Cortex-M4, the 1x1 DSP path reads its constants from the stage's
+    area in its own form (PointwiseBandForm) on every band after the first: fused and unfused
+    channels, output offsets of both signs, and an op it must leave in the generic form."""
+    for tool in ("qemu-system-arm", "arm-none-eabi-gcc"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
+    model = tmp_path / "chain.tflite"
+    model.write_bytes(pointwise_band_form_model(seed, big_bias))
+    stage = host_runtime.plan_model(model, tiling="on").stage
+    assert stage is not None and stage[1] - stage[0] >= 2
+    project = tmp_path / "proj"
+    init_project(project, "mps2-an386", model=model, tiling="on")
+    build_project(project)
+    flash.flash(project)
+    try:
+        x = np.random.default_rng(seed).integers(-128, 128, size=(1, 20, 20, 4), dtype=np.int8)
         path = tmp_path / "x.npy"
         np.save(path, x)
         (result,) = hil.run_inputs(project, [path], compare=False).results

@@ -2,8 +2,12 @@
 // bands of a patch-based stage (docs/patch_execution.md, md::Band::constants).
 //
 // Layout of the area (BandConstantsBytes(out_depth) bytes, 4-aligned):
-//   uint32_t scales_positive;          // every filter scale > 0 (opt::ScalesArePositive)
+//   uint32_t flags;                    // bit 0: every filter scale > 0 (opt::ScalesArePositive)
+//                                      // bit 1: the records are in the 1x1 DSP path's form
 //   BandChannel channel[out_depth];    // multiplier, shift, base
+// A CONV_2D on the Cortex-M DSP path may rewrite the records, right after the fill, into its
+// own 12-byte form (conv_2d_opt.h, PointwiseBandForm) and set bit 1; only that path reads
+// them then.
 // The multiplier and shift are ChannelOutputMultiplier's (OptChannelMultiplier in the
 // optimized build: the same bits, see int8_opt.h) and base = bias + input_offset x (sum of
 // the channel's whole filter), modulo 2^32, exactly what the kernels compute per call when
@@ -30,8 +34,12 @@ struct BandChannel {
 // The filled area as the kernels read it.
 struct BandConstantsView {
   bool scales_positive;
+  bool pointwise_form;         // bit 1 (see above): `channel` holds PointwiseBandChannel records
   const BandChannel* channel;  // [out_depth]
 };
+
+constexpr uint32_t kBandScalesPositive = 1u;
+constexpr uint32_t kBandPointwiseForm = 2u;
 
 // Filter layout of the op, for the per-channel filter sums.
 enum class BandFilterLayout : uint8_t {
@@ -49,7 +57,7 @@ __attribute__((noinline)) inline void FillBandConstants(void* area, const Tensor
                                                         int32_t taps, BandFilterLayout layout,
                                                         int32_t input_offset) {
   uint8_t* bytes = static_cast<uint8_t*>(area);
-  const uint32_t positive = opt::ScalesArePositive(filter, out_depth) ? 1u : 0u;
+  const uint32_t positive = opt::ScalesArePositive(filter, out_depth) ? kBandScalesPositive : 0u;
   std::memcpy(bytes, &positive, sizeof(positive));
   BandChannel* channel = reinterpret_cast<BandChannel*>(bytes + sizeof(uint32_t));
   const int8_t* f = filter.Data<const int8_t>();
@@ -81,9 +89,9 @@ __attribute__((noinline)) inline void FillBandConstants(void* area, const Tensor
 
 inline BandConstantsView ReadBandConstants(const void* area) {
   const uint8_t* bytes = static_cast<const uint8_t*>(area);
-  uint32_t positive;
-  std::memcpy(&positive, bytes, sizeof(positive));
-  return BandConstantsView{positive != 0,
+  uint32_t flags;
+  std::memcpy(&flags, bytes, sizeof(flags));
+  return BandConstantsView{(flags & kBandScalesPositive) != 0, (flags & kBandPointwiseForm) != 0,
                            reinterpret_cast<const BandChannel*>(bytes + sizeof(uint32_t))};
 }
 

@@ -268,6 +268,13 @@ Status Invoke(OpContext& ctx) {
                                       output.zero_point,
                                       act_min,
                                       act_max};
+#if MD_KERNELS_ARM_DSP
+      // The op's first band in a stage: the 1x1 DSP path may keep the constants in its form.
+      if (cached != nullptr && band.fill_constants &&
+          opt::PointwiseBandForm(band.constants, args, !opt::IsPointwise(args))) {
+        constants = ReadBandConstants(band.constants);
+      }
+#endif
       if (opt::ConvInt8Optimized(args, input, filter, output, cached)) return Status::kOk;
     }
 #endif
@@ -275,9 +282,9 @@ Status Invoke(OpContext& ctx) {
       return ctx.Fail(Status::kUnsupportedType,
                       "int8 path compiled out (MD_KERNELS_NO_CONV_FALLBACK)");
     }
-    ConvQuantized<int8_t, int32_t, int32_t, int8_t>(s, input, filter, bias_data, output,
-                                                    -input.zero_point, output.zero_point, act_min,
-                                                    act_max, cached);
+    ConvQuantized<int8_t, int32_t, int32_t, int8_t>(
+        s, input, filter, bias_data, output, -input.zero_point, output.zero_point, act_min, act_max,
+        cached != nullptr && !cached->pointwise_form ? cached : nullptr);
   } else if (!kKernelsHaveInt16 || input.type != DataType::kInt16) {
     return Status::kUnsupportedType;
   } else if (has_bias && bias.type == DataType::kInt32) {

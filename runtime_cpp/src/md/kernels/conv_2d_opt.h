@@ -18,6 +18,7 @@
 #ifndef MD_KERNELS_CONV_2D_OPT_H_
 #define MD_KERNELS_CONV_2D_OPT_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -42,6 +43,13 @@ struct ConvInt8Args {
   WindowGeometry g;
   int32_t input_offset, output_offset, act_min, act_max;
 };
+
+// 1x1, stride 1, no padding (output the input's size): a matrix product.
+inline bool IsPointwise(const ConvInt8Args& a) {
+  const WindowGeometry& g = a.g;
+  return g.filter_h == 1 && g.filter_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 &&
+         g.pad_w == 0 && g.out_h == a.in_h && g.out_w == a.in_w;
+}
 
 // Per-channel constants of one chunk.
 struct ChannelConstants {
@@ -374,6 +382,80 @@ __attribute__((noinline)) inline bool PointwiseConstantOutput(const ConvInt8Args
   return lo == hi;
 }
 
+// The rows of the 1x1 DSP path for an op: its depth (im2col: the window rounded up to a
+// multiple of 4) and whether the filters need padded rows.
+inline int32_t PointwiseRowDepth(const ConvInt8Args& a, bool window, bool* pad_filters) {
+  const int32_t filter_size = a.g.filter_h * a.g.filter_w * a.depth;
+  const int32_t depth = window ? (filter_size + 3) / 4 * 4 : a.depth;
+  *pad_filters = depth != filter_size;
+  return depth;
+}
+
+// A channel of a patch-based stage's constants area in the 1x1 DSP path's form (flag
+// kBandPointwiseForm, band_constants.h): the shift e is the addend's trailing zeros + 1 (the
+// addend is (1 + 2 o) 2^(e-1) or 2^(e-1)), the kind fused for e <= 22, unfused above. Same
+// size as BandChannel, so the area keeps its size.
+struct PointwiseBandChannel {
+  int32_t bias2;  // 2 x bias
+  int32_t multiplier;
+  int32_t addend;
+};
+static_assert(sizeof(PointwiseBandChannel) == sizeof(BandChannel), "same area size");
+
+// True when the channel takes PointwiseDspChunkRuns' common case: multiplier in [2^30, 2^31),
+// right shift e = -shift in 1..31, |bias| below the limit (full range checked by the caller).
+inline bool PointwiseCommonChannel(int32_t multiplier, int shift, int32_t bias,
+                                   uint32_t bias_limit) {
+  const uint32_t e = 0u - static_cast<uint32_t>(shift);
+  const uint32_t magnitude =
+      bias < 0 ? 0u - static_cast<uint32_t>(bias) : static_cast<uint32_t>(bias);
+  return multiplier >= (static_cast<int32_t>(1) << 30) && e - 1u < 31u && magnitude < bias_limit;
+}
+
+// Called on the op's first band, right after the area was filled: when every chunk of the op
+// takes the DSP path and every channel its common case, rewrites the records into
+// PointwiseBandChannel form and sets kBandPointwiseForm, so that the later bands copy them
+// into the chunk's constants instead of deriving them (about 20 instructions per channel and
+// band instead of 47). Returns whether it did; the area is left as it was otherwise. Not
+// inlined: once per op and Invoke.
+__attribute__((noinline)) inline bool PointwiseBandForm(void* area, const ConvInt8Args& a,
+                                                        bool window) {
+  uint8_t* const bytes = static_cast<uint8_t*>(area);
+  const BandConstantsView view = ReadBandConstants(area);
+  bool pad_filters;
+  const int32_t depth = PointwiseRowDepth(a, window, &pad_filters);
+  const int32_t widest = a.out_depth < kPointwiseChunk ? a.out_depth : kPointwiseChunk;
+  if (!view.scales_positive || a.act_min > -128 || a.act_max < 127 ||
+      !PointwiseDspChunkFits(depth, window, pad_filters, widest, a.input_offset, a.output_offset)) {
+    return false;
+  }
+  const uint32_t bias_limit =
+      (static_cast<uint32_t>(1) << 30) - static_cast<uint32_t>(depth) * 32640u;
+  for (int32_t c = 0; c < a.out_depth; ++c) {
+    const int32_t bias = a.bias != nullptr ? a.bias[c] : 0;
+    if (!PointwiseCommonChannel(view.channel[c].multiplier, view.channel[c].shift, bias,
+                                bias_limit)) {
+      return false;
+    }
+  }
+  const uint32_t fused_factor = 1u + 2u * static_cast<uint32_t>(a.output_offset);
+  for (int32_t c = 0; c < a.out_depth; ++c) {
+    uint8_t* const record = bytes + sizeof(uint32_t) + c * sizeof(BandChannel);
+    BandChannel raw;
+    std::memcpy(&raw, record, sizeof(raw));
+    const uint32_t e = 0u - static_cast<uint32_t>(raw.shift);
+    const int32_t bias = a.bias != nullptr ? a.bias[c] : 0;
+    const PointwiseBandChannel form = {
+        2 * bias, raw.multiplier, static_cast<int32_t>((e > 22 ? 1u : fused_factor) << (e - 1))};
+    std::memcpy(record, &form, sizeof(form));
+  }
+  uint32_t flags;
+  std::memcpy(&flags, bytes, sizeof(flags));
+  flags |= kBandPointwiseForm;
+  std::memcpy(bytes, &flags, sizeof(flags));
+  return true;
+}
+
 // A channel of PointwiseDspChunkRuns outside its common case: a zero or small multiplier, a
 // right shift beyond 31, a narrower clamp or a bias too large to double. Fills *k and *kind;
 // false when the channel is off the DSP path (DoubledRequantShift 0). Not inlined: realistic
@@ -421,8 +503,8 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
   // Im2col rows: the window padded to a multiple of 4 (filters then need padded rows too).
   // The pixel buffer holds the widened rows (8 x depth bytes), then the gathered rows
   // (4 x depth) and the padded filters: no more stack than the 1x1 form.
-  const int32_t depth = window ? (filter_size + 3) / 4 * 4 : a.depth;
-  const bool pad_filters = depth != filter_size;
+  bool pad_filters;
+  const int32_t depth = PointwiseRowDepth(a, window, &pad_filters);
   // (path_variants.h: the same conditions decide whether a build may drop the other paths)
   if (!PointwiseDspChunkFits(depth, window, pad_filters, c1 - c0, a.input_offset,
                              a.output_offset)) {
@@ -443,61 +525,88 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
   // shift 1..31, full range, doubled bias fits) takes about 30 instructions in the second
   // pass; the others go through PointwiseChannelOther.
   const int32_t count = c1 - c0;
-  if (cached != nullptr) {
-    for (int32_t c = 0; c < count; ++c) {
-      ch[c].q.multiplier = cached->channel[c0 + c].multiplier;
-      ch[c].q.shift = cached->channel[c0 + c].shift;
-    }
-  } else {
-    for (int32_t c = 0; c < count; ++c) {
-      int32_t multiplier;
-      int shift;
-      multipliers.Make(ChannelScaleOf(filter, c0 + c), &multiplier, &shift);
-      ch[c].q.multiplier = multiplier;
-      ch[c].q.shift = shift;
-    }
-  }
-  if (a.bias != nullptr) {
-    for (int32_t c = 0; c < count; ++c) ch[c].bias2 = a.bias[c0 + c];
-  } else {
-    for (int32_t c = 0; c < count; ++c) ch[c].bias2 = 0;
-  }
-  // A narrower clamp sends every channel the other way (no bias is below 0).
-  const uint32_t fast_bias_limit = full_range ? bias_limit : 0u;
-  // Fused addend (1 + 2 o) 2^(e-1) = 2^(e-1) + o 2^e (MakeDoubledRequant's form).
-  const uint32_t fused_factor = 1u + 2u * static_cast<uint32_t>(a.output_offset);
-  uint32_t run_kind = 0xFF;
-  int32_t run_stop = count;
-  for (int32_t c = count - 1; c >= 0; --c) {
-    PointwiseChannel& k = ch[c];
-    const int32_t multiplier = k.q.multiplier, bias = k.bias2;
-    const uint32_t e = 0u - static_cast<uint32_t>(k.q.shift);
-    const uint32_t magnitude =
-        bias < 0 ? 0u - static_cast<uint32_t>(bias) : static_cast<uint32_t>(bias);
-    uint32_t kind_c;
-    if (multiplier >= (static_cast<int32_t>(1) << 30) && e - 1u < 31u &&
-        magnitude < fast_bias_limit) {
-      static_assert(kFusedChannel == 0 && kUnfusedChannel == 1, "kind = e > 22");
-      kind_c = e > 22 ? 1u : 0u;
+  if (cached != nullptr && cached->pointwise_form) {
+    // The op's constants in this path's form (PointwiseBandForm): copied, the shift and the
+    // kind read off the addend.
+    const uint8_t* const records =
+        reinterpret_cast<const uint8_t*>(cached->channel) + c0 * sizeof(PointwiseBandChannel);
+    uint32_t run_kind = 0xFF;
+    int32_t run_stop = count;
+    for (int32_t c = count - 1; c >= 0; --c) {
+      const uint8_t* const r = records + c * sizeof(PointwiseBandChannel);
+      int32_t bias2, multiplier, addend;
+      std::memcpy(&bias2, r + offsetof(PointwiseBandChannel, bias2), sizeof(bias2));
+      std::memcpy(&multiplier, r + offsetof(PointwiseBandChannel, multiplier), sizeof(multiplier));
+      std::memcpy(&addend, r + offsetof(PointwiseBandChannel, addend), sizeof(addend));
+      const uint32_t e = static_cast<uint32_t>(__builtin_ctz(static_cast<uint32_t>(addend))) + 1;
+      const uint32_t kind_c = e > 22 ? kUnfusedChannel : kFusedChannel;
+      PointwiseChannel& k = ch[c];
+      k.bias2 = bias2;
+      k.bias2_copy = bias2;
+      k.q.multiplier = multiplier;
+      k.q.addend = addend;
       k.q.shift = static_cast<int32_t>(e);
-      k.q.addend = static_cast<int32_t>((kind_c != 0 ? 1u : fused_factor) << (e - 1));
-      k.bias2 = 2 * bias;
-      k.bias2_copy = 2 * bias;
-    } else {
-      const bool big = magnitude >= bias_limit;
-      if (big && !any_big) std::memset(big_bias, 0, sizeof(big_bias));
-      any_big = any_big || big;
-      big_bias[c] = big;
-      uint8_t other_kind;
-      if (!PointwiseChannelOther(a, depth, multiplier, k.q.shift, bias, big, full_range, &k,
-                                 &other_kind)) {
-        return false;
-      }
-      kind_c = other_kind;
+      kind[c] = static_cast<uint8_t>(kind_c);
+      if (kind_c != run_kind) run_kind = kind_c, run_stop = c + 1;
+      run_end[c] = run_stop;
     }
-    kind[c] = static_cast<uint8_t>(kind_c);
-    if (kind_c != run_kind) run_kind = kind_c, run_stop = c + 1;
-    run_end[c] = run_stop;
+  } else {
+    if (cached != nullptr) {
+      for (int32_t c = 0; c < count; ++c) {
+        ch[c].q.multiplier = cached->channel[c0 + c].multiplier;
+        ch[c].q.shift = cached->channel[c0 + c].shift;
+      }
+    } else {
+      for (int32_t c = 0; c < count; ++c) {
+        int32_t multiplier;
+        int shift;
+        multipliers.Make(ChannelScaleOf(filter, c0 + c), &multiplier, &shift);
+        ch[c].q.multiplier = multiplier;
+        ch[c].q.shift = shift;
+      }
+    }
+    if (a.bias != nullptr) {
+      for (int32_t c = 0; c < count; ++c) ch[c].bias2 = a.bias[c0 + c];
+    } else {
+      for (int32_t c = 0; c < count; ++c) ch[c].bias2 = 0;
+    }
+    // A narrower clamp sends every channel the other way (no bias is below 0).
+    const uint32_t fast_bias_limit = full_range ? bias_limit : 0u;
+    // Fused addend (1 + 2 o) 2^(e-1) = 2^(e-1) + o 2^e (MakeDoubledRequant's form).
+    const uint32_t fused_factor = 1u + 2u * static_cast<uint32_t>(a.output_offset);
+    uint32_t run_kind = 0xFF;
+    int32_t run_stop = count;
+    for (int32_t c = count - 1; c >= 0; --c) {
+      PointwiseChannel& k = ch[c];
+      const int32_t multiplier = k.q.multiplier, bias = k.bias2;
+      const uint32_t e = 0u - static_cast<uint32_t>(k.q.shift);
+      const uint32_t magnitude =
+          bias < 0 ? 0u - static_cast<uint32_t>(bias) : static_cast<uint32_t>(bias);
+      uint32_t kind_c;
+      if (multiplier >= (static_cast<int32_t>(1) << 30) && e - 1u < 31u &&
+          magnitude < fast_bias_limit) {
+        static_assert(kFusedChannel == 0 && kUnfusedChannel == 1, "kind = e > 22");
+        kind_c = e > 22 ? 1u : 0u;
+        k.q.shift = static_cast<int32_t>(e);
+        k.q.addend = static_cast<int32_t>((kind_c != 0 ? 1u : fused_factor) << (e - 1));
+        k.bias2 = 2 * bias;
+        k.bias2_copy = 2 * bias;
+      } else {
+        const bool big = magnitude >= bias_limit;
+        if (big && !any_big) std::memset(big_bias, 0, sizeof(big_bias));
+        any_big = any_big || big;
+        big_bias[c] = big;
+        uint8_t other_kind;
+        if (!PointwiseChannelOther(a, depth, multiplier, k.q.shift, bias, big, full_range, &k,
+                                   &other_kind)) {
+          return false;
+        }
+        kind_c = other_kind;
+      }
+      kind[c] = static_cast<uint8_t>(kind_c);
+      if (kind_c != run_kind) run_kind = kind_c, run_stop = c + 1;
+      run_end[c] = run_stop;
+    }
   }
   uint32_t buf[2 * kPointwiseMaxDepth];
   int8_t* const rows = reinterpret_cast<int8_t*>(buf) + 8 * depth;  // gathered windows
@@ -574,10 +683,9 @@ inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
   if (cached != nullptr ? !cached->scales_positive : !ScalesArePositive(filter, a.out_depth)) {
     return false;
   }
-  const WindowGeometry& g = a.g;
-  const bool pointwise = g.filter_h == 1 && g.filter_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
-                         g.pad_h == 0 && g.pad_w == 0 && g.out_h == a.in_h && g.out_w == a.in_w;
-  // Inside a stage the multipliers come from the op's constants (cached).
+  const bool pointwise = IsPointwise(a);
+  // Inside a stage the multipliers come from the op's constants (cached; a fallback chunk of an
+  // op whose area is in the DSP path's form, which never happens, would take the double form).
   const OptMultipliers multipliers(input.scale, output.scale, cached == nullptr);
 #if MD_KERNELS_SSE2
   const bool sse = SseOffsetOk(a.input_offset);
@@ -593,7 +701,11 @@ inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
     // that never get here; the caller fails the invoke if one does.
     if constexpr (!kConvFallbackLinked) return false;
     c1 = c0 + kChannelChunk < a.out_depth ? c0 + kChannelChunk : a.out_depth;
-    ConvChunkWithConstants(a, multipliers, filter, cached, c0, c1, pointwise, sse);
+    // (An area in the DSP path's form has no BandChannel records; PointwiseBandForm only
+    // writes it for ops whose every chunk runs on that path.)
+    ConvChunkWithConstants(a, multipliers, filter,
+                           cached != nullptr && !cached->pointwise_form ? cached : nullptr, c0, c1,
+                           pointwise, sse);
   }
   return true;
 }
