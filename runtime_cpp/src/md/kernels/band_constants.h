@@ -34,8 +34,11 @@ struct BandChannel {
 // The filled area as the kernels read it.
 struct BandConstantsView {
   bool scales_positive;
-  bool pointwise_form;         // bit 1 (see above): `channel` holds PointwiseBandChannel records
   const BandChannel* channel;  // [out_depth]
+
+  // Bit 1 (see above): `channel` holds the 1x1 DSP path's records (read off the flags word
+  // before them, so the view, which every kernel passes around, keeps its layout).
+  bool pointwise_form() const;
 };
 
 constexpr uint32_t kBandScalesPositive = 1u;
@@ -91,8 +94,15 @@ inline BandConstantsView ReadBandConstants(const void* area) {
   const uint8_t* bytes = static_cast<const uint8_t*>(area);
   uint32_t flags;
   std::memcpy(&flags, bytes, sizeof(flags));
-  return BandConstantsView{(flags & kBandScalesPositive) != 0, (flags & kBandPointwiseForm) != 0,
+  // (bit 1 is only ever set together with bit 0)
+  return BandConstantsView{flags != 0,
                            reinterpret_cast<const BandChannel*>(bytes + sizeof(uint32_t))};
+}
+
+inline bool BandConstantsView::pointwise_form() const {
+  uint32_t flags;
+  std::memcpy(&flags, reinterpret_cast<const uint8_t*>(channel) - sizeof(uint32_t), sizeof(flags));
+  return (flags & kBandPointwiseForm) != 0;
 }
 
 // What an int8 kernel calls with its band: nullptr outside a patch-based stage (the kernel then

@@ -282,9 +282,14 @@ Status Invoke(OpContext& ctx) {
       return ctx.Fail(Status::kUnsupportedType,
                       "int8 path compiled out (MD_KERNELS_NO_CONV_FALLBACK)");
     }
-    ConvQuantized<int8_t, int32_t, int32_t, int8_t>(
-        s, input, filter, bias_data, output, -input.zero_point, output.zero_point, act_min, act_max,
-        cached != nullptr && !cached->pointwise_form ? cached : nullptr);
+#if MD_KERNELS_ARM_DSP
+    // (An area in the 1x1 DSP path's form has no generic records; PointwiseBandForm only writes
+    // one for ops that never get here.)
+    if (cached != nullptr && cached->pointwise_form()) cached = nullptr;
+#endif
+    ConvQuantized<int8_t, int32_t, int32_t, int8_t>(s, input, filter, bias_data, output,
+                                                    -input.zero_point, output.zero_point, act_min,
+                                                    act_max, cached);
   } else if (!kKernelsHaveInt16 || input.type != DataType::kInt16) {
     return Status::kUnsupportedType;
   } else if (has_bias && bias.type == DataType::kInt32) {

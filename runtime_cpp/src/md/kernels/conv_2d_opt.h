@@ -525,7 +525,7 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
   // shift 1..31, full range, doubled bias fits) takes about 30 instructions in the second
   // pass; the others go through PointwiseChannelOther.
   const int32_t count = c1 - c0;
-  if (cached != nullptr && cached->pointwise_form) {
+  if (cached != nullptr && cached->pointwise_form()) {
     // The op's constants in this path's form (PointwiseBandForm): copied, the shift and the
     // kind read off the addend.
     const uint8_t* const records =
@@ -704,8 +704,8 @@ inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
     // (An area in the DSP path's form has no BandChannel records; PointwiseBandForm only
     // writes it for ops whose every chunk runs on that path.)
     ConvChunkWithConstants(a, multipliers, filter,
-                           cached != nullptr && !cached->pointwise_form ? cached : nullptr, c0, c1,
-                           pointwise, sse);
+                           cached != nullptr && !cached->pointwise_form() ? cached : nullptr, c0,
+                           c1, pointwise, sse);
   }
   return true;
 }
