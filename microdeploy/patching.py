@@ -8,8 +8,8 @@ no other op, planned, not variable, no subgraph output. The runtime streams the 
 (one output row of op e at a time, each earlier op producing just the rows the next one needs),
 so an intermediate only needs a window of WindowRows(op k+1) rows: its buffer shrinks to that and
 lives [s, e]; the stage's input lives at least to e (its group's first buffer) and its output
-from s. The first intermediate's buffer also holds every stage op's per-channel constants
-(band_constants_bytes each), computed once per op per inference instead of once per band.
+from s. The first intermediate's buffer also holds every stage op's kept call and per-channel
+constants (band_constants_bytes each), computed once per op per inference instead of once per band.
 
 The best stage is the candidate (s ascending, then e ascending) whose plan has the smallest head.
 Whether it is streamed is the tiling policy (the same as md::Tiling in interpreter.h):
@@ -85,9 +85,16 @@ def parse_tiling(value: str) -> Tiling:
     return value  # type: ignore[return-value]
 
 
+# The op's call kept for its later bands (md::kBandCallBytes, sizeof(md::BandCall)).
+BAND_CALL_BYTES = 80
+
+
 def band_constants_bytes(channels: int) -> int:
-    """One stage op's per-channel constants area (md::BandConstantsBytes in kernel.h)."""
-    return _align(4 + 12 * channels)
+    """One stage op's area: its kept call, then its per-channel constants.
+
+    md::BandConstantsBytes in kernel.h.
+    """
+    return BAND_CALL_BYTES + _align(4 + 12 * channels)
 
 
 def window_rows(consumer: StageOp) -> int:

@@ -675,9 +675,13 @@ Status Interpreter::RunStage() {
     run.out_depth[j] = g.out_depth;
   }
   for (int j = 0; j < n; ++j) {
-    run.constants[j] = constants;
+    run.call[j] = constants;  // Band::call, then Band::constants (BandConstantsBytes)
+    run.constants[j] = constants + kBandCallBytes;
     constants += BandConstantsBytes(run.out_depth[j]);
   }
+  // The data the first op reads and the last one writes, for the kept calls (Band::input).
+  run.stage_input = PlannedData(NodeVector(nodes_[stage_first_].inputs)[1]);
+  run.stage_output = PlannedData(NodeVector(nodes_[stage_last_].outputs)[1]);
   Status s = Status::kOk;
   for (int32_t row = 0; row < run.out_h[n - 1] && s == Status::kOk; ++row) {
     s = ComputeStageRows(run, n - 1, row, row + 1);
@@ -744,6 +748,9 @@ Status Interpreter::ComputeStageRows(StageRun& run, int j, int32_t begin, int32_
   band.row_end = end;
   band.constants = run.constants[j];
   band.fill_constants = !run.filled[j];
+  band.call = run.call[j];
+  band.input = j > 0 ? input : run.stage_input;
+  band.output = j + 1 < n ? output : run.stage_output;
   const Status s = InvokeOp(stage_first_ + j, band, input, output);
   run.filled[j] = true;
   if (j + 1 < n) {

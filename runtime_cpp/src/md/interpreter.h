@@ -195,6 +195,9 @@ class Interpreter {
     uint8_t* window[kMaxStageOps];
     int32_t out_depth[kMaxStageOps];
     uint8_t* constants[kMaxStageOps];  // op j's Band::constants area
+    uint8_t* call[kMaxStageOps];       // op j's Band::call area
+    uint8_t* stage_input;              // the first op's input data (nullptr: not planned)
+    uint8_t* stage_output;             // the last op's output data (nullptr: not planned)
     bool filled[kMaxStageOps];         // op j's constants computed in this Invoke
     uint64_t ticks[kMaxStageOps];      // per op, summed when profiling
   };

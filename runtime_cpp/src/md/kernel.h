@@ -34,19 +34,32 @@ class Interpreter;
 // filter sum) are computed on its first band and kept in `constants`, an area
 // of BandConstantsBytes(output channels) bytes that the planner reserves in the
 // head for the stage's lifetime (kernels/band_constants.h has the layout).
+// The same reservation starts with kBandCallBytes for `call`, where the op's
+// first band keeps its resolved call (geometry, operand addresses, quantization,
+// band_constants.h BandCall) so that the other bands skip the per-call work of
+// building tensor views and reading options; `input` and `output` then give
+// them the data Input(0) and Output(0) would point at.
 struct Band {
   int32_t row_begin = 0;
   int32_t row_end = -1;         // -1: no band, the whole output
   void* constants = nullptr;    // nullptr: compute per-channel data per call
   bool fill_constants = false;  // the op's first band of this Invoke: fill `constants`
+  void* call = nullptr;         // kBandCallBytes, set with `constants`
+  void* input = nullptr;        // Input(0)'s data, with `call` (nullptr: unknown)
+  void* output = nullptr;       // Output(0)'s data, with `call` (nullptr: unknown)
   bool active() const { return row_end >= 0; }
 };
 
-// Bytes of one op's per-channel constants area in a patch-based stage: a
-// 4-byte header and 12 bytes per output channel, rounded up to 16.
-// microdeploy/patching.py (band_constants_bytes) uses the same formula.
+// Bytes of Band::call (sizeof(BandCall), the same on every target: its
+// addresses are 64-bit wide, so the planners need no pointer size).
+constexpr uint32_t kBandCallBytes = 80;
+
+// Bytes of one op's area in a patch-based stage: kBandCallBytes for the call,
+// then the per-channel constants, a 4-byte header and 12 bytes per output
+// channel rounded up to 16. microdeploy/patching.py (band_constants_bytes) uses
+// the same formula.
 constexpr uint32_t BandConstantsBytes(int32_t channels) {
-  return (4u + 12u * static_cast<uint32_t>(channels) + 15u) & ~15u;
+  return kBandCallBytes + ((4u + 12u * static_cast<uint32_t>(channels) + 15u) & ~15u);
 }
 
 // Handed to a kernel for one op. Implemented by the interpreter.

@@ -15,6 +15,7 @@
 #ifndef MD_KERNELS_BAND_CONSTANTS_H_
 #define MD_KERNELS_BAND_CONSTANTS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -120,6 +121,125 @@ inline const BandConstantsView* BandConstantsFor(const Band& band, const TensorV
   }
   *view = ReadBandConstants(band.constants);
   return view;
+}
+
+// An int8 op's call resolved on its first band of an Invoke, kept in Band::call for its other
+// bands (docs/patch_execution.md): what the kernel would otherwise rebuild on every band from
+// the model (four tensor views, the options, the window geometry; about 2,000 instructions on
+// the Cortex-M4). The geometry is the full tensors': each band applies itself with ApplyBand
+// as the first one did. The same size on every target (kBandCallBytes, which the planners
+// reserve): addresses as 64-bit integers, the rest as 16-bit ones (a call that does not fit
+// is not kept). The band's data come from Band::input and Band::output.
+struct BandCall {
+  uint64_t filter;         // int8 [out_depth, h, w, depth] or [1, h, w, out_depth]
+  uint64_t bias;           // int32 [out_depth] (0: none)
+  uint64_t filter_scales;  // the filter's TensorView::scales
+  float input_scale, output_scale, filter_scale;
+  int16_t valid;            // 1: the fields hold the call; 0: the kernel takes its full path
+  int16_t filter_channels;  // the filter's TensorView::num_channels
+  int16_t in_h, in_w, in_depth, depth_multiplier, out_depth;
+  int16_t stride_h, stride_w, dilation_h, dilation_w, filter_h, filter_w, pad_h, pad_w, out_h,
+      out_w;
+  int16_t input_offset, output_offset, act_min, act_max;
+};
+static_assert(sizeof(BandCall) <= kBandCallBytes, "kBandCallBytes holds a BandCall");
+
+template <typename T>
+T* BandCallPointer(uint64_t address) {
+  return reinterpret_cast<T*>(static_cast<uintptr_t>(address));
+}
+
+// The op's first band of an Invoke: marks the call as not kept, until the kernel's int8 path
+// stores it (StoreBandCall); float, int16 and reference paths never do.
+inline void ClearBandCall(const Band& band) {
+  if (band.call == nullptr || !band.fill_constants) return;
+  const int16_t invalid = 0;
+  std::memcpy(static_cast<uint8_t*>(band.call) + offsetof(BandCall, valid), &invalid,
+              sizeof(invalid));
+}
+
+// Narrows `value` into *field; false when it does not fit.
+inline bool BandCallField(int32_t value, int16_t* field) {
+  *field = static_cast<int16_t>(value);
+  return *field == value;
+}
+
+// On the op's first band (after its int8 path ran): keeps the call for its later bands when
+// the band carries the data addresses (Band::input, Band::output) and every value fits.
+// `batches` must be 1 (the planner streams batch-1 ops only); the geometry is the full
+// tensors', before ApplyBand.
+inline void StoreBandCall(const Band& band, const TensorView& input, const TensorView& filter,
+                          const TensorView& output, const int32_t* bias, int32_t batches,
+                          int32_t in_h, int32_t in_w, int32_t in_depth, int32_t depth_multiplier,
+                          int32_t out_depth, const WindowGeometry& g, int32_t act_min,
+                          int32_t act_max) {
+  if (band.call == nullptr || !band.fill_constants || band.input == nullptr ||
+      band.output == nullptr || batches != 1) {
+    return;
+  }
+  BandCall call{};
+  call.filter = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(filter.data));
+  call.bias = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(bias));
+  call.filter_scales = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(filter.scales));
+  call.input_scale = input.scale;
+  call.output_scale = output.scale;
+  call.filter_scale = filter.scale;
+  const bool fits =
+      BandCallField(filter.num_channels, &call.filter_channels) &&
+      BandCallField(in_h, &call.in_h) && BandCallField(in_w, &call.in_w) &&
+      BandCallField(in_depth, &call.in_depth) &&
+      BandCallField(depth_multiplier, &call.depth_multiplier) &&
+      BandCallField(out_depth, &call.out_depth) && BandCallField(g.stride_h, &call.stride_h) &&
+      BandCallField(g.stride_w, &call.stride_w) && BandCallField(g.dilation_h, &call.dilation_h) &&
+      BandCallField(g.dilation_w, &call.dilation_w) && BandCallField(g.filter_h, &call.filter_h) &&
+      BandCallField(g.filter_w, &call.filter_w) && BandCallField(g.pad_h, &call.pad_h) &&
+      BandCallField(g.pad_w, &call.pad_w) && BandCallField(g.out_h, &call.out_h) &&
+      BandCallField(g.out_w, &call.out_w) && BandCallField(-input.zero_point, &call.input_offset) &&
+      BandCallField(output.zero_point, &call.output_offset) &&
+      BandCallField(act_min, &call.act_min) && BandCallField(act_max, &call.act_max);
+  if (!fits) return;
+  call.valid = 1;
+  std::memcpy(band.call, &call, sizeof(call));
+}
+
+// A later band of the op: true with *call when its first band kept the call.
+inline bool LoadBandCall(const Band& band, BandCall* call) {
+  if (band.call == nullptr || band.fill_constants) return false;
+  std::memcpy(call, band.call, sizeof(*call));
+  return call->valid == 1;
+}
+
+// The views a kept call gives the optimized kernels: the data, the int8 type and what they
+// read of the quantization (scales; the offsets are in the call).
+inline TensorView BandCallDataView(void* data, float scale) {
+  TensorView v;
+  v.data = data;
+  v.type = DataType::kInt8;
+  v.scale = scale;
+  return v;
+}
+
+inline TensorView BandCallFilterView(const BandCall& call) {
+  TensorView v = BandCallDataView(BandCallPointer<void>(call.filter), call.filter_scale);
+  v.scales = BandCallPointer<const float>(call.filter_scales);
+  v.num_channels = call.filter_channels;
+  return v;
+}
+
+// The full tensors' geometry of a kept call (before ApplyBand).
+inline WindowGeometry BandCallGeometry(const BandCall& call) {
+  WindowGeometry g;
+  g.stride_h = call.stride_h;
+  g.stride_w = call.stride_w;
+  g.dilation_h = call.dilation_h;
+  g.dilation_w = call.dilation_w;
+  g.filter_h = call.filter_h;
+  g.filter_w = call.filter_w;
+  g.pad_h = call.pad_h;
+  g.pad_w = call.pad_w;
+  g.out_h = call.out_h;
+  g.out_w = call.out_w;
+  return g;
 }
 
 }  // namespace md

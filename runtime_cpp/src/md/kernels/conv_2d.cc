@@ -220,7 +220,45 @@ MD_NO_FP_CONTRACT void ConvFloat(const ConvShape& s, const float* input, const f
   }
 }
 
+#if MD_KERNELS_OPTIMIZED
+// A later band of an op in a patch-based stage whose first band kept its call (BandCall): the
+// int8 path below with the views, options and geometry of the kept call.
+Status InvokeKeptCall(OpContext& ctx, const Band& band, const BandCall& call) {
+  TensorView input = BandCallDataView(band.input, call.input_scale);
+  const TensorView filter = BandCallFilterView(call);
+  TensorView output = BandCallDataView(band.output, call.output_scale);
+  const WindowGeometry g = BandCallGeometry(call);
+  ConvShape s = {
+      1, call.in_h, call.in_w, call.in_depth, call.in_depth, 1, call.out_depth, call.out_depth, g};
+  ApplyBand(band, &s, &input, &output);
+  const BandConstantsView constants = ReadBandConstants(band.constants);
+  const opt::ConvInt8Args args = {input.Data<const int8_t>(),
+                                  filter.Data<const int8_t>(),
+                                  BandCallPointer<const int32_t>(call.bias),
+                                  output.Data<int8_t>(),
+                                  s.batches,
+                                  s.in_h,
+                                  s.in_w,
+                                  s.in_depth,
+                                  s.out_depth,
+                                  s.g,
+                                  call.input_offset,
+                                  call.output_offset,
+                                  call.act_min,
+                                  call.act_max};
+  if (opt::ConvInt8Optimized(args, input, filter, output, &constants)) return Status::kOk;
+  // (The first band took the same path with the same call.)
+  return ctx.Fail(Status::kKernelError, "kept band call refused");
+}
+#endif
+
 Status Invoke(OpContext& ctx) {
+  const Band band = ctx.band();
+#if MD_KERNELS_OPTIMIZED
+  BandCall kept;
+  if (LoadBandCall(band, &kept)) return InvokeKeptCall(ctx, band, kept);
+#endif
+  ClearBandCall(band);  // the int8 path below keeps it
   TensorView input = ctx.Input(0);
   const TensorView filter = ctx.Input(1);
   TensorView output = ctx.Output(0);
@@ -229,8 +267,8 @@ Status Invoke(OpContext& ctx) {
   ConvShape s;
   int32_t padding = 0;
   ReadShape(ctx, input, filter, &s, &padding);
-  const Band band = ctx.band();
-  ApplyBand(band, &s, &input, &output);  // patch-based execution: one band of rows
+  [[maybe_unused]] const ConvShape full = s;  // what a kept call holds (BandCall)
+  ApplyBand(band, &s, &input, &output);       // patch-based execution: one band of rows
   const FusedActivation act = ReadActivation(ctx);
 
   // Compiled-out variants (type_variants.h) never get here: prepare rejected them.
@@ -275,7 +313,13 @@ Status Invoke(OpContext& ctx) {
         constants = ReadBandConstants(band.constants);
       }
 #endif
-      if (opt::ConvInt8Optimized(args, input, filter, output, cached)) return Status::kOk;
+      if (opt::ConvInt8Optimized(args, input, filter, output, cached)) {
+        if (cached != nullptr && band.fill_constants) {  // the op's later bands reuse the call
+          StoreBandCall(band, input, filter, output, args.bias, full.batches, full.in_h, full.in_w,
+                        full.in_depth, 1, full.out_depth, full.g, act_min, act_max);
+        }
+        return Status::kOk;
+      }
     }
 #endif
     if constexpr (!kConvFallbackLinked) {  // prepare accepted only ops on the DSP path

@@ -229,7 +229,46 @@ MD_NO_FP_CONTRACT void DepthwiseFloat(const DepthwiseShape& s, const float* inpu
   }
 }
 
+#if MD_KERNELS_OPTIMIZED
+// A later band of an op in a patch-based stage whose first band kept its call (BandCall): the
+// int8 path below with the views, options and geometry of the kept call.
+Status InvokeKeptCall(OpContext& ctx, const Band& band, const BandCall& call) {
+  TensorView input = BandCallDataView(band.input, call.input_scale);
+  const TensorView filter = BandCallFilterView(call);
+  TensorView output = BandCallDataView(band.output, call.output_scale);
+  const WindowGeometry g = BandCallGeometry(call);
+  DepthwiseShape s = {1, call.in_h, call.in_w, call.in_depth, call.depth_multiplier, call.out_depth,
+                      g};
+  ApplyBand(band, &s, &input, &output);
+  const BandConstantsView constants = ReadBandConstants(band.constants);
+  const opt::DepthwiseInt8Args args = {input.Data<const int8_t>(),
+                                       filter.Data<const int8_t>(),
+                                       BandCallPointer<const int32_t>(call.bias),
+                                       output.Data<int8_t>(),
+                                       s.batches,
+                                       s.in_h,
+                                       s.in_w,
+                                       s.in_depth,
+                                       s.depth_multiplier,
+                                       s.out_depth,
+                                       s.g,
+                                       call.input_offset,
+                                       call.output_offset,
+                                       call.act_min,
+                                       call.act_max};
+  if (opt::DepthwiseInt8Optimized(args, input, filter, output, &constants)) return Status::kOk;
+  // (The first band took the same path with the same call.)
+  return ctx.Fail(Status::kKernelError, "kept band call refused");
+}
+#endif
+
 Status Invoke(OpContext& ctx) {
+  const Band band = ctx.band();
+#if MD_KERNELS_OPTIMIZED
+  BandCall kept;
+  if (LoadBandCall(band, &kept)) return InvokeKeptCall(ctx, band, kept);
+#endif
+  ClearBandCall(band);  // the int8 path below keeps it
   TensorView input = ctx.Input(0);
   const TensorView filter = ctx.Input(1);
   TensorView output = ctx.Output(0);
@@ -238,8 +277,8 @@ Status Invoke(OpContext& ctx) {
   DepthwiseShape s;
   int32_t padding = 0;
   ReadShape(ctx, input, filter, &s, &padding);
-  const Band band = ctx.band();
-  ApplyBand(band, &s, &input, &output);  // patch-based execution: one band of rows
+  [[maybe_unused]] const DepthwiseShape full = s;  // what a kept call holds (BandCall)
+  ApplyBand(band, &s, &input, &output);            // patch-based execution: one band of rows
   const auto act = static_cast<FusedActivation>(ctx.Options().GetInt8(kActivation, 0));
 
   // Compiled-out variants (type_variants.h) never get here: prepare rejected them.
@@ -276,7 +315,14 @@ Status Invoke(OpContext& ctx) {
                                          output.zero_point,
                                          act_min,
                                          act_max};
-    if (opt::DepthwiseInt8Optimized(args, input, filter, output, cached)) return Status::kOk;
+    if (opt::DepthwiseInt8Optimized(args, input, filter, output, cached)) {
+      if (cached != nullptr && band.fill_constants) {  // the op's later bands reuse the call
+        StoreBandCall(band, input, filter, output, args.bias, full.batches, full.in_h, full.in_w,
+                      full.in_depth, full.depth_multiplier, full.out_depth, full.g, act_min,
+                      act_max);
+      }
+      return Status::kOk;
+    }
 #endif
     if constexpr (!kDepthwiseFallbackLinked) {  // prepare accepted only ops on the DSP path
       return ctx.Fail(Status::kUnsupportedType,
