@@ -1,5 +1,6 @@
 // Per-channel constants of an int8 CONV_2D / DEPTHWISE_CONV_2D kept across the
-// bands of a patch-based stage (docs/patch_execution.md, md::Band::constants).
+// bands of a patch-based stage (docs/patch_execution.md, md::Band::constants), and
+// the op's resolved call kept likewise (BandCall, md::Band::call, at the end).
 //
 // Layout of the area (BandConstantsBytes(out_depth) bytes, 4-aligned):
 //   uint32_t flags;                    // bit 0: every filter scale > 0 (opt::ScalesArePositive)
