@@ -86,8 +86,14 @@ def test_bench_instructions_on_the_emulated_board_repeat_exactly() -> None:
     profile = result["op_profile"]
     assert [p["name"] for p in profile] == ["FULLY_CONNECTED"] * 3
     inside = sum(p["instructions"] for p in profile)
-    assert 0 < inside <= result["instructions"]
-    assert result["interpreter_overhead"] == pytest.approx(1 - inside / result["instructions"])
+    # The op windows are disjoint intervals of one clock within the profiled inference, so they
+    # sum to at most its count. Against the unprofiled count they may sum to more: each window
+    # holds part of the profiler's clock reads, which can exceed hello_world's few dozen dispatch
+    # instructions; the tick-based overhead then reads 0 (clamped).
+    assert 0 < inside <= result["profiled_instructions"]
+    assert result["interpreter_overhead"] == pytest.approx(
+        max(0.0, 1 - inside / result["instructions"])
+    )
     # The instruction count is an unprofiled inference's: the profiled one pays for its clock
     # reads (two per op: for three ops, well over one tick of 40 instructions).
     profiled = result["profiled_instructions"]
