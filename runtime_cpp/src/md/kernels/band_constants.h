@@ -211,20 +211,17 @@ inline bool LoadBandCall(const Band& band, BandCall* call) {
 }
 
 // The views a kept call gives the optimized kernels: the data, the int8 type and what they
-// read of the quantization (scales; the offsets are in the call).
-inline TensorView BandCallDataView(void* data, float scale) {
-  TensorView v;
-  v.data = data;
-  v.type = DataType::kInt8;
-  v.scale = scale;
-  return v;
+// read of the quantization (scales; the offsets are in the call). Every field given: GCC
+// zeroes a default-built view with a call to memset (about 50 instructions per view and band
+// on the Cortex-M4).
+inline TensorView BandCallView(void* data, float scale, const float* scales, int32_t num_channels) {
+  return TensorView{data,    DataType::kInt8, 0, nullptr, scale, 0, scales,
+                    nullptr, num_channels,    0, false,   false, -1};
 }
 
 inline TensorView BandCallFilterView(const BandCall& call) {
-  TensorView v = BandCallDataView(BandCallPointer<void>(call.filter), call.filter_scale);
-  v.scales = BandCallPointer<const float>(call.filter_scales);
-  v.num_channels = call.filter_channels;
-  return v;
+  return BandCallView(BandCallPointer<void>(call.filter), call.filter_scale,
+                      BandCallPointer<const float>(call.filter_scales), call.filter_channels);
 }
 
 // The full tensors' geometry of a kept call (before ApplyBand).

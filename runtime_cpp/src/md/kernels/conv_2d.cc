@@ -224,9 +224,9 @@ MD_NO_FP_CONTRACT void ConvFloat(const ConvShape& s, const float* input, const f
 // A later band of an op in a patch-based stage whose first band kept its call (BandCall): the
 // int8 path below with the views, options and geometry of the kept call.
 Status InvokeKeptCall(OpContext& ctx, const Band& band, const BandCall& call) {
-  TensorView input = BandCallDataView(band.input, call.input_scale);
+  TensorView input = BandCallView(band.input, call.input_scale, nullptr, 0);
   const TensorView filter = BandCallFilterView(call);
-  TensorView output = BandCallDataView(band.output, call.output_scale);
+  TensorView output = BandCallView(band.output, call.output_scale, nullptr, 0);
   const WindowGeometry g = BandCallGeometry(call);
   ConvShape s = {
       1, call.in_h, call.in_w, call.in_depth, call.in_depth, 1, call.out_depth, call.out_depth, g};
