@@ -169,11 +169,14 @@ inline bool BandCallField(int32_t value, int16_t* field) {
 // the band carries the data addresses (Band::input, Band::output) and every value fits.
 // `batches` must be 1 (the planner streams batch-1 ops only); the geometry is the full
 // tensors', before ApplyBand.
-inline void StoreBandCall(const Band& band, const TensorView& input, const TensorView& filter,
-                          const TensorView& output, const int32_t* bias, int32_t batches,
-                          int32_t in_h, int32_t in_w, int32_t in_depth, int32_t depth_multiplier,
-                          int32_t out_depth, const WindowGeometry& g, int32_t act_min,
-                          int32_t act_max) {
+// (Out of line: CONV_2D and DEPTHWISE_CONV_2D share one copy.)
+__attribute__((noinline)) inline void StoreBandCall(const Band& band, const TensorView& input,
+                                                    const TensorView& filter,
+                                                    const TensorView& output, const int32_t* bias,
+                                                    int32_t batches, int32_t in_h, int32_t in_w,
+                                                    int32_t in_depth, int32_t depth_multiplier,
+                                                    int32_t out_depth, const WindowGeometry& g,
+                                                    int32_t act_min, int32_t act_max) {
   if (band.call == nullptr || !band.fill_constants || band.input == nullptr ||
       band.output == nullptr || batches != 1) {
     return;
@@ -225,7 +228,7 @@ inline TensorView BandCallFilterView(const BandCall& call) {
 }
 
 // The full tensors' geometry of a kept call (before ApplyBand).
-inline WindowGeometry BandCallGeometry(const BandCall& call) {
+__attribute__((noinline)) inline WindowGeometry BandCallGeometry(const BandCall& call) {
   WindowGeometry g;
   g.stride_h = call.stride_h;
   g.stride_w = call.stride_w;
