@@ -75,12 +75,22 @@ SHALLOW_SHAPES = (
     (1, 2, 7, 20, 18, 12), (1, 3, 4, 32, 30, 16), (1, 1, 9, 28, 64, 20), (1, 2, 2, 32, 33, 24),
     (1, 1, 6, 16, 2, 28), (1, 1, 1, 16, 8, 0), (2, 3, 1, 24, 40, 4),
 )  # fmt: skip
+# The deep path (pointwise_shallow_dsp.h's PointwiseDeepRuns: depths above 32 with filters
+# widened per pass, where DeepWidePays): channel counts that are not multiples of a pass (depth
+# 64: 12 + 16 channels, depth 36: 24 + 28, depth 48: 17 + 21, depth 80: 8 + 12, depth 100:
+# 6 + 10), two chunks (70), a last single pixel or block of 2 or 3, batches, and the ops it
+# leaves to the four-pixel block (RELU6, dead channels, depth 128): as SHALLOW_SHAPES.
+DEEP_SHAPES = (
+    (1, 6, 6, 64, 64, 8), (1, 5, 5, 64, 30, 4), (1, 3, 7, 64, 13, 0), (2, 3, 3, 36, 53, 12),
+    (1, 1, 15, 48, 40, 16), (1, 3, 9, 80, 21, 20), (1, 7, 7, 100, 17, 28),
+    (1, 4, 10, 64, 70, 32), (1, 4, 10, 64, 70, 2), (1, 6, 6, 64, 20, 5), (1, 2, 20, 128, 24, 40),
+)  # fmt: skip
 # Per-channel right shifts spread over 1..22 (all fused), depth and channels as the shallow
-# paths take them: (batches, h, w, depth, channels).
-SHIFT_SPREAD_SHAPES = ((1, 2, 7, 8, 22), (1, 3, 3, 16, 22), (1, 1, 5, 32, 22))
+# and deep paths take them: (batches, h, w, depth, channels).
+SHIFT_SPREAD_SHAPES = ((1, 2, 7, 8, 22), (1, 3, 3, 16, 22), (1, 1, 5, 32, 22), (1, 5, 6, 64, 22))
 NUM_OPS = (
     NUM_RANDOM_OPS + NUM_WINDOW_OPS + 1 + len(BLOCK_SHAPES) + len(BLOCK_WINDOWS)
-    + len(MIXED_SHAPES) + len(SHALLOW_SHAPES) + len(SHIFT_SPREAD_SHAPES)
+    + len(MIXED_SHAPES) + len(SHALLOW_SHAPES) + len(DEEP_SHAPES) + len(SHIFT_SPREAD_SHAPES)
 )  # fmt: skip
 
 
@@ -107,6 +117,8 @@ def _pointwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray],
     for shape in MIXED_SHAPES:
         _mixed_kinds_op(b, rng, shape, inputs, outputs, arrays, labels)
     for *shape, i in SHALLOW_SHAPES:
+        _pointwise_op(b, rng, i, tuple(shape), inputs, outputs, arrays, labels)
+    for *shape, i in DEEP_SHAPES:
         _pointwise_op(b, rng, i, tuple(shape), inputs, outputs, arrays, labels)
     for shape in SHIFT_SPREAD_SHAPES:
         _shift_spread_op(b, rng, shape, inputs, outputs, arrays, labels)

@@ -638,10 +638,12 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
                                  window ? &im2col : nullptr,
                                  rows,
                                  0,
+                                 nullptr,
+                                 0,
                                  nullptr};
   if (window) {
     PointwiseDspChunk<true>(args, ch, buf);
-  } else if (!PointwiseShallowRuns(args, ch, buf)) {
+  } else if (!PointwiseShallowRuns(args, ch, buf) && !PointwiseDeepRuns(args, ch, buf)) {
     PointwiseDspChunk<false>(WidenFiltersAhead(args, buf), ch, buf);
   }
   return true;

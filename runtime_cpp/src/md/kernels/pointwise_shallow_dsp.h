@@ -198,7 +198,71 @@ inline PointwiseDspArgs WidenFiltersAhead(const PointwiseDspArgs& a, uint32_t* b
   WidenFilterWords(a.filter, wide.wide * depth / 4, buf + 2 * depth);
   return wide;
 }
+
+// Words of the deep path's second filter buffer (2 KB on the stack, PointwiseDeepRuns' frame).
+constexpr int32_t kDeepFilterWords = 512;
+// Channels left after a pass that it runs too, on their filters as stored (FourPixelBlockAny):
+// a pass of r more channels would widen every block again (26 instructions per 4 values, and
+// two more block calls) to save 2 r, which pays from about 16 channels on.
+constexpr int32_t kDeepTailChannels = 16;
+
+// Whether widening the filters ahead pays for a depth above 32 with `per_pass` channels widened
+// per pass over the pixels, on `pixels` pixels. Per pixel, channel and 4 values (a filter word
+// against a pixel word) the wide steps save 2 of 13 instructions over 4 pixels, 0.5, and the
+// single pixel widening per 64 channels is no longer paid (6.5 per pixel word / 64); against
+// that the pixels are widened again per pass (6.5 / per_pass) and each filter word once per
+// call (4.5 / pixels). Net 0.6 - 6.5 / K - 4.5 / P, asked to reach 0.1 (the extra block calls
+// and their setup): (K - 13) P >= 9 K. Depth 64 (28 channels per pass) from 17 pixels on;
+// depth 128 (12 channels) never.
+inline bool DeepWidePays(int32_t per_pass, int32_t pixels) {
+  return (per_pass - 13) * pixels >= 9 * per_pass;
+}
+
+// Depths above 32 (1x1, all channels of the chunk kFusedChannel, where DeepWidePays): the
+// channels in passes of as many as the pixel buffer holds after the four widened pixels plus
+// kDeepFilterWords more, their filters widened once per pass (WidenFilterWords), every block of
+// four pixels widened again per pass and run against them by FourPixelBlockWideRounds (one call
+// per buffer), up to kDeepTailChannels left after a pass joining it unwidened. Depth 64: 12 + 16
+// channels per pass, a 64-channel chunk in passes of 28 and 28 + 8. False, having written
+// nothing, when it does not apply.
+__attribute__((noinline)) inline bool PointwiseDeepRuns(const PointwiseDspArgs& a,
+                                                        const PointwiseChannel* ch, uint32_t* buf) {
+  const int32_t depth = a.depth;
+  if (depth <= kWideMaxDepth || a.pixels <= 0 || a.kind[0] != kFusedChannel ||
+      a.run_end[0] != a.channels) {
+    return false;
+  }
+  const int32_t words = depth / 2;  // a widened filter
+  const int32_t first = (2 * kPointwiseMaxDepth - 2 * depth) / words;
+  const int32_t second = kDeepFilterWords / words;
+  if (!DeepWidePays(first + second, a.pixels)) return false;
+  uint32_t filters2[kDeepFilterWords];
+  PointwiseDspArgs pass = a;
+  pass.wide_filters = buf + 2 * depth;
+  pass.wide_filters2 = filters2;
+  // One fused run: only run_end[0] is read (by the single last pixel's loop).
+  int32_t run_end = 0;
+  pass.run_end = &run_end;
+  for (int32_t k0 = 0; k0 < a.channels; k0 += pass.channels) {
+    const int32_t left = a.channels - k0;
+    pass.wide = left < first ? left : first;
+    pass.wide2 = left - pass.wide < second ? left - pass.wide : second;
+    pass.channels = pass.wide + pass.wide2;
+    if (left - pass.channels <= kDeepTailChannels) pass.channels = left;
+    run_end = pass.channels;
+    pass.filter = a.filter + k0 * depth;
+    pass.output = a.output + k0;
+    pass.kind = a.kind + k0;
+    WidenFilterWords(pass.filter, pass.wide * depth / 4, buf + 2 * depth);
+    WidenFilterWords(pass.filter + pass.wide * depth, pass.wide2 * depth / 4, filters2);
+    PointwiseDspChunk<false>(pass, ch + k0, buf);
+  }
+  return true;
+}
 #else
+inline bool PointwiseDeepRuns(const PointwiseDspArgs&, const PointwiseChannel*, uint32_t*) {
+  return false;
+}
 inline bool PointwiseShallowRuns(const PointwiseDspArgs&, const PointwiseChannel*, uint32_t*) {
   return false;
 }
