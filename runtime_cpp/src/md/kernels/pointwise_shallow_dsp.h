@@ -157,8 +157,10 @@ inline bool PointwiseShallowRuns(const PointwiseDspArgs& a, const PointwiseChann
 }
 
 // The SXTB16 pairs of `words` filter words at f (any alignment) into w: two words per loop
-// test, 5 instructions a word (GCC's loop took 8; this runs for every band of a stage).
-inline void WidenFilterWords(const int8_t* f, int32_t words, uint32_t* w) {
+// test, 5 instructions a word (GCC's loop took 8; this runs for every band of a stage). Not
+// inlined: three callers.
+__attribute__((noinline)) inline void WidenFilterWords(const int8_t* f, int32_t words,
+                                                       uint32_t* w) {
   if (words >= 2) {
     const uint32_t* const end = w + 2 * (words & ~1);
     __asm__ volatile(
