@@ -14,6 +14,10 @@
 // Depths up to 32 (WidenFiltersAhead): the four-pixel blocks with filters widened once per
 // call (FourPixelBlockWide in pointwise_dsp.h).
 //
+// Depths above 32 (PointwiseDeepRuns), where it pays: the same in passes of up to 28 channels
+// (depth 64) whose filters fit the pixel buffer and a 2 KB stack buffer, the pixels widened
+// again per pass (FourPixelBlockWideRounds).
+//
 // Bit-exact as the four-pixel block: the same exact integer sums in another order, the same
 // RequantizeDoubled.
 #ifndef MD_KERNELS_POINTWISE_SHALLOW_DSP_H_
