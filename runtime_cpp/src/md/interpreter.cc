@@ -203,7 +203,7 @@ Status Interpreter::ArenaTooSmall(size_t need, bool lower_bound) {
                   static_cast<unsigned long>(arena_size_));
 }
 
-Status Interpreter::Init() {
+MD_INIT_CODE Status Interpreter::Init() {
   initialized_ = false;
   allocated_ = false;
   fast_invoke_ = false;
@@ -273,7 +273,7 @@ TensorView Interpreter::Output(int i) const {
   return Tensor(model_.OutputTensor(i));
 }
 
-Status Interpreter::AllocateTensors() {
+MD_INIT_CODE Status Interpreter::AllocateTensors() {
   if (!initialized_) {
     return SetError(Status::kInvalidArgument,
                     "AllocateTensors() called before a successful Init()");
@@ -335,7 +335,7 @@ const KernelRegistration* Interpreter::RegistrationOf(int op) const {
 }
 
 // The per-op nodes: each op's operator table is read here, once, instead of on every invoke.
-Status Interpreter::BuildNodes() {
+MD_INIT_CODE Status Interpreter::BuildNodes() {
   const uint8_t* base = model_.buffer();
   // A flatbuffer vector's length is the uint32 just before its first element.
   auto vector_offset = [base](const int32_t* first) -> uint32_t {
@@ -356,7 +356,7 @@ Status Interpreter::BuildNodes() {
   return Status::kOk;
 }
 
-Status Interpreter::PlanAndLayout() {
+MD_INIT_CODE Status Interpreter::PlanAndLayout() {
   const size_t pad = static_cast<size_t>(head_ - arena_);
   const int num_tensors = model_.NumTensors();
   const int num_ops = model_.NumOperators();
@@ -526,8 +526,9 @@ Status Interpreter::PlanAndLayout() {
 // every candidate stage s..e is tried on the planner's buffers (edited, then
 // restored); the one with the smallest head is kept if it beats the plan
 // without a stage. `buffer_of[t]` is tensor t's buffer index or kNoSlot.
-Status Interpreter::ChooseStage(PlanBuffer* buffers, int n, const uint16_t* buffer_of, void* work,
-                                size_t work_bytes, uint32_t head_budget, uint32_t* head) {
+MD_INIT_CODE Status Interpreter::ChooseStage(PlanBuffer* buffers, int n, const uint16_t* buffer_of,
+                                             void* work, size_t work_bytes, uint32_t head_budget,
+                                             uint32_t* head) {
   stage_first_ = stage_last_ = -1;
   if (PlanBuffers(buffers, n, work, work_bytes, head) != Status::kOk) {
     return Status::kInvalidArgument;

@@ -226,7 +226,8 @@ bool IndexVector(Checker& c, const VecRef& v, int32_t min, uint32_t limit, const
 
 }  // namespace
 
-Status ModelView::Init(const uint8_t* buf, size_t size, char* error, size_t error_size) {
+MD_INIT_CODE Status ModelView::Init(const uint8_t* buf, size_t size, char* error,
+                                    size_t error_size) {
   *this = ModelView();
   Checker c(buf, size, error, error_size);
   char where[64];

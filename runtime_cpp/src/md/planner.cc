@@ -36,8 +36,8 @@ InPlaceRule InPlaceRuleFor(int32_t builtin_code) {
   }
 }
 
-Status PlanBuffers(PlanBuffer* buffers, int n, void* work, size_t work_bytes,
-                   uint32_t* head_bytes) {
+MD_INIT_CODE Status PlanBuffers(PlanBuffer* buffers, int n, void* work, size_t work_bytes,
+                                uint32_t* head_bytes) {
   *head_bytes = 0;
   if (n < 0 || (n > 0 && (work == nullptr || work_bytes < PlannerWorkBytes(n)))) {
     return Status::kInvalidArgument;

@@ -5,6 +5,15 @@
 
 #include <cstdint>
 
+// Code that runs once, at Init/AllocateTensors (model checks, planning, kernels' prepare):
+// GCC optimizes `cold` functions for size and keeps them out of the hot code's way; their
+// speed does not matter, their flash does (about 1.5 KB less on the Cortex-M4).
+#if defined(__GNUC__)
+#define MD_INIT_CODE __attribute__((cold))
+#else
+#define MD_INIT_CODE
+#endif
+
 namespace md {
 
 enum class DataType : int8_t {

@@ -14,13 +14,8 @@
 #include "md/tensor.h"
 #include "md/types.h"
 
-// Code that runs once per op at AllocateTensors (prepare, its checks): optimized for size, as
-// GCC does for `cold` functions, and kept out of the hot code's way.
-#if defined(__GNUC__)
-#define MD_PREPARE_CODE __attribute__((cold))
-#else
-#define MD_PREPARE_CODE
-#endif
+// Code that runs once per op at AllocateTensors (prepare, its checks): see MD_INIT_CODE.
+#define MD_PREPARE_CODE MD_INIT_CODE
 
 namespace md {
 
