@@ -221,6 +221,27 @@ MD_NO_FP_CONTRACT void ConvFloat(const ConvShape& s, const float* input, const f
 }
 
 #if MD_KERNELS_OPTIMIZED
+// The optimized int8 path's arguments for one call (the shape after ApplyBand); a first band
+// takes them from the model, a kept band call (BandCall) from what that band stored.
+opt::ConvInt8Args Int8Args(const ConvShape& s, const TensorView& input, const TensorView& filter,
+                           const int32_t* bias, const TensorView& output, int32_t input_offset,
+                           int32_t output_offset, int32_t act_min, int32_t act_max) {
+  return {input.Data<const int8_t>(),
+          filter.Data<const int8_t>(),
+          bias,
+          output.Data<int8_t>(),
+          s.batches,
+          s.in_h,
+          s.in_w,
+          s.in_depth,
+          s.out_depth,
+          s.g,
+          input_offset,
+          output_offset,
+          act_min,
+          act_max};
+}
+
 // A later band of an op in a patch-based stage whose first band kept its call (BandCall): the
 // int8 path below with the views, options and geometry of the kept call.
 Status InvokeKeptCall(OpContext& ctx, const Band& band, const BandCall& call) {
@@ -232,20 +253,9 @@ Status InvokeKeptCall(OpContext& ctx, const Band& band, const BandCall& call) {
       1, call.in_h, call.in_w, call.in_depth, call.in_depth, 1, call.out_depth, call.out_depth, g};
   ApplyBand(band, &s, &input, &output);
   const BandConstantsView constants = ReadBandConstants(band.constants);
-  const opt::ConvInt8Args args = {input.Data<const int8_t>(),
-                                  filter.Data<const int8_t>(),
-                                  BandCallPointer<const int32_t>(call.bias),
-                                  output.Data<int8_t>(),
-                                  s.batches,
-                                  s.in_h,
-                                  s.in_w,
-                                  s.in_depth,
-                                  s.out_depth,
-                                  s.g,
-                                  call.input_offset,
-                                  call.output_offset,
-                                  call.act_min,
-                                  call.act_max};
+  const opt::ConvInt8Args args =
+      Int8Args(s, input, filter, BandCallPointer<const int32_t>(call.bias), output,
+               call.input_offset, call.output_offset, call.act_min, call.act_max);
   if (opt::ConvInt8Optimized(args, input, filter, output, &constants)) return Status::kOk;
   // (The first band took the same path with the same call.)
   return ctx.Fail(Status::kKernelError, "kept band call refused");
@@ -292,20 +302,9 @@ Status Invoke(OpContext& ctx) {
                          BandFilterLayout::kPerChannelBlock, &constants);
 #if MD_KERNELS_OPTIMIZED
     if (s.groups == 1) {
-      const opt::ConvInt8Args args = {input.Data<const int8_t>(),
-                                      filter.Data<const int8_t>(),
-                                      has_bias ? bias.Data<const int32_t>() : nullptr,
-                                      output.Data<int8_t>(),
-                                      s.batches,
-                                      s.in_h,
-                                      s.in_w,
-                                      s.in_depth,
-                                      s.out_depth,
-                                      s.g,
-                                      -input.zero_point,
-                                      output.zero_point,
-                                      act_min,
-                                      act_max};
+      const opt::ConvInt8Args args =
+          Int8Args(s, input, filter, bias_data, output, -input.zero_point, output.zero_point,
+                   act_min, act_max);
 #if MD_KERNELS_ARM_DSP
       // The op's first band in a stage: the 1x1 DSP path may keep the constants in its form.
       if (cached != nullptr && band.fill_constants &&

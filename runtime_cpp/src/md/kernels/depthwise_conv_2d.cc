@@ -230,6 +230,29 @@ MD_NO_FP_CONTRACT void DepthwiseFloat(const DepthwiseShape& s, const float* inpu
 }
 
 #if MD_KERNELS_OPTIMIZED
+// The optimized int8 path's arguments for one call (the shape after ApplyBand); a first band
+// takes them from the model, a kept band call (BandCall) from what that band stored.
+opt::DepthwiseInt8Args Int8Args(const DepthwiseShape& s, const TensorView& input,
+                                const TensorView& filter, const int32_t* bias,
+                                const TensorView& output, int32_t input_offset,
+                                int32_t output_offset, int32_t act_min, int32_t act_max) {
+  return {input.Data<const int8_t>(),
+          filter.Data<const int8_t>(),
+          bias,
+          output.Data<int8_t>(),
+          s.batches,
+          s.in_h,
+          s.in_w,
+          s.in_depth,
+          s.depth_multiplier,
+          s.out_depth,
+          s.g,
+          input_offset,
+          output_offset,
+          act_min,
+          act_max};
+}
+
 // A later band of an op in a patch-based stage whose first band kept its call (BandCall): the
 // int8 path below with the views, options and geometry of the kept call.
 Status InvokeKeptCall(OpContext& ctx, const Band& band, const BandCall& call) {
@@ -241,21 +264,9 @@ Status InvokeKeptCall(OpContext& ctx, const Band& band, const BandCall& call) {
                       g};
   ApplyBand(band, &s, &input, &output);
   const BandConstantsView constants = ReadBandConstants(band.constants);
-  const opt::DepthwiseInt8Args args = {input.Data<const int8_t>(),
-                                       filter.Data<const int8_t>(),
-                                       BandCallPointer<const int32_t>(call.bias),
-                                       output.Data<int8_t>(),
-                                       s.batches,
-                                       s.in_h,
-                                       s.in_w,
-                                       s.in_depth,
-                                       s.depth_multiplier,
-                                       s.out_depth,
-                                       s.g,
-                                       call.input_offset,
-                                       call.output_offset,
-                                       call.act_min,
-                                       call.act_max};
+  const opt::DepthwiseInt8Args args =
+      Int8Args(s, input, filter, BandCallPointer<const int32_t>(call.bias), output,
+               call.input_offset, call.output_offset, call.act_min, call.act_max);
   if (opt::DepthwiseInt8Optimized(args, input, filter, output, &constants)) return Status::kOk;
   // (The first band took the same path with the same call.)
   return ctx.Fail(Status::kKernelError, "kept band call refused");
@@ -300,21 +311,9 @@ Status Invoke(OpContext& ctx) {
         BandConstantsFor(band, input, filter, output, bias_data, s.out_depth,
                          s.g.filter_h * s.g.filter_w, BandFilterLayout::kChannelsLast, &constants);
 #if MD_KERNELS_OPTIMIZED
-    const opt::DepthwiseInt8Args args = {input.Data<const int8_t>(),
-                                         filter.Data<const int8_t>(),
-                                         has_bias ? bias.Data<const int32_t>() : nullptr,
-                                         output.Data<int8_t>(),
-                                         s.batches,
-                                         s.in_h,
-                                         s.in_w,
-                                         s.in_depth,
-                                         s.depth_multiplier,
-                                         s.out_depth,
-                                         s.g,
-                                         -input.zero_point,
-                                         output.zero_point,
-                                         act_min,
-                                         act_max};
+    const opt::DepthwiseInt8Args args =
+        Int8Args(s, input, filter, bias_data, output, -input.zero_point, output.zero_point, act_min,
+                 act_max);
     if (opt::DepthwiseInt8Optimized(args, input, filter, output, cached)) {
       if (cached != nullptr && band.fill_constants) {  // the op's later bands reuse the call
         StoreBandCall(band, input, filter, output, args.bias, full.batches, full.in_h, full.in_w,
