@@ -246,6 +246,32 @@ def _stride1_window(in_h: int, in_w: int, f_h: int, f_w: int) -> dict[str, int |
     )  # fmt: skip
 
 
+def _per_channel_1x1_op(
+    b: ModelBuilder,
+    rng: np.random.Generator,
+    x: int,
+    shape: tuple[int, int, int, int, int],
+    scales: list[float],
+    bias_data: np.ndarray,
+    in_scale: float,
+    out_scale: float,
+    zp_out: int,
+) -> int:
+    """A 1x1 VALID CONV_2D on input x: random symmetric weights with per-channel `scales`, the
+    int32 `bias_data` (scales in_scale x scale); returns its output tensor."""
+    batches, h, w, depth, channels = shape
+    weights = symmetric_weights(rng, [channels, 1, 1, depth])
+    wt = b.add_tensor([channels, 1, 1, depth], "int8", data=weights, scale=scales,
+                      zero_point=[0] * channels)  # fmt: skip
+    b_scales = [float(np.float32(in_scale * s)) for s in scales]
+    bias = b.add_tensor([channels], "int32", data=bias_data, scale=b_scales,
+                        zero_point=[0] * channels)  # fmt: skip
+    y = b.add_tensor([batches, h, w, channels], "int8", scale=out_scale, zero_point=zp_out)
+    b.add_operator("CONV_2D", [x, wt, bias], [y], {"padding": "VALID", "stride_h": 1,
+                                                    "stride_w": 1})  # fmt: skip
+    return y
+
+
 def _mixed_kinds_op(
     b: ModelBuilder,
     rng: np.random.Generator,
@@ -274,15 +300,9 @@ def _mixed_kinds_op(
             data[c] = rng.integers(-(2**28), 2**28)
         elif c % 6 == 2:
             data[c] = (2**30 - 1) * (1 if c % 4 == 2 else -1)
-    weights = symmetric_weights(rng, [channels, 1, 1, depth])
-    wt = b.add_tensor([channels, 1, 1, depth], "int8", data=weights, scale=scales,
-                      zero_point=[0] * channels)  # fmt: skip
-    b_scales = [float(np.float32(in_scale * s)) for s in scales]
-    bias = b.add_tensor([channels], "int32", data=data.astype(np.int32), scale=b_scales,
-                        zero_point=[0] * channels)  # fmt: skip
-    y = b.add_tensor([batches, h, w, channels], "int8", scale=out_scale, zero_point=zp_out)
-    b.add_operator("CONV_2D", [x, wt, bias], [y], {"padding": "VALID", "stride_h": 1,
-                                                    "stride_w": 1})  # fmt: skip
+    y = _per_channel_1x1_op(
+        b, rng, x, shape, scales, data.astype(np.int32), in_scale, out_scale, zp_out
+    )
     inputs.append(x)
     outputs.append(y)
     labels.append(f"mixed-kinds op: {shape}, zp {zp_in}/{zp_out}")
@@ -314,15 +334,7 @@ def _shift_spread_op(
         [int(rng.integers(-(2 ** min(26, c % 22 + 6)), 2 ** min(26, c % 22 + 6)))
          for c in range(channels)], np.int32,
     )  # fmt: skip
-    weights = symmetric_weights(rng, [channels, 1, 1, depth])
-    wt = b.add_tensor([channels, 1, 1, depth], "int8", data=weights, scale=scales,
-                      zero_point=[0] * channels)  # fmt: skip
-    b_scales = [float(np.float32(in_scale * s)) for s in scales]
-    bias = b.add_tensor([channels], "int32", data=data, scale=b_scales,
-                        zero_point=[0] * channels)  # fmt: skip
-    y = b.add_tensor([batches, h, w, channels], "int8", scale=out_scale, zero_point=zp_out)
-    b.add_operator("CONV_2D", [x, wt, bias], [y], {"padding": "VALID", "stride_h": 1,
-                                                    "stride_w": 1})  # fmt: skip
+    y = _per_channel_1x1_op(b, rng, x, shape, scales, data, in_scale, out_scale, zp_out)
     inputs.append(x)
     outputs.append(y)
     labels.append(f"shift-spread op: {shape}, zp {zp_in}/{zp_out}")
