@@ -138,6 +138,25 @@ def test_bench_reports_the_policy_and_its_stage(chain: Path) -> None:
         assert row["bit_exact"] is True
 
 
+def _assert_streamed_firmware_matches_tflm(tmp_path: Path, model: Path, seed: int) -> None:
+    """`init --tiling on` for mps2-an386, build, start it on QEMU, run one random input of the
+    model's input shape: the device's output equals TFLM's."""
+    project = tmp_path / "proj"
+    init_project(project, "mps2-an386", model=model, tiling="on")
+    build_project(project)
+    flash.flash(project)
+    try:
+        shape = read_model(model).inputs[0].shape
+        x = np.random.default_rng(seed).integers(-128, 128, size=shape, dtype=np.int8)
+        path = tmp_path / "x.npy"
+        np.save(path, x)
+        (result,) = hil.run_inputs(project, [path], compare=False).results
+        expected = reference.tflm_run(model.read_bytes(), [x])[0]
+        assert np.array_equal(result.outputs[0], expected)
+    finally:
+        flash.stop_device(project)
+
+
 @needs_tflm
 @pytest.mark.slow
 @pytest.mark.qemu
@@ -152,20 +171,7 @@ def test_firmware_forced_to_stream_is_exact_on_the_cortex_m4(tmp_path: Path, nam
     if not model.is_file():
         pytest.skip(f"{model} is absent")
     assert host_runtime.plan_model(model, tiling="on").stage is not None
-    project = tmp_path / "proj"
-    init_project(project, "mps2-an386", model=model, tiling="on")
-    build_project(project)
-    flash.flash(project)
-    try:
-        shape = read_model(model).inputs[0].shape
-        x = np.random.default_rng(4).integers(-128, 128, size=shape, dtype=np.int8)
-        path = tmp_path / "x.npy"
-        np.save(path, x)
-        (result,) = hil.run_inputs(project, [path], compare=False).results
-        expected = reference.tflm_run(model.read_bytes(), [x])[0]
-        assert np.array_equal(result.outputs[0], expected)
-    finally:
-        flash.stop_device(project)
+    _assert_streamed_firmware_matches_tflm(tmp_path, model, seed=4)
 
 
 def _full_range_conv(
@@ -252,16 +258,4 @@ def test_pointwise_band_form_is_exact_on_the_cortex_m4(
     model.write_bytes(pointwise_band_form_model(seed, big_bias))
     stage = host_runtime.plan_model(model, tiling="on").stage
     assert stage is not None and stage[1] - stage[0] >= 2
-    project = tmp_path / "proj"
-    init_project(project, "mps2-an386", model=model, tiling="on")
-    build_project(project)
-    flash.flash(project)
-    try:
-        x = np.random.default_rng(seed).integers(-128, 128, size=(1, 20, 20, 4), dtype=np.int8)
-        path = tmp_path / "x.npy"
-        np.save(path, x)
-        (result,) = hil.run_inputs(project, [path], compare=False).results
-        expected = reference.tflm_run(model.read_bytes(), [x])[0]
-        assert np.array_equal(result.outputs[0], expected)
-    finally:
-        flash.stop_device(project)
+    _assert_streamed_firmware_matches_tflm(tmp_path, model, seed)
