@@ -4,6 +4,7 @@
 //   zero point 3
 //   op 0: ADD(x, x) -> t1;  op 1: ADD(t1, c) -> out;  op 2: ADD(v, c) -> out2
 // with the test kernel (raw saturating add), so expected values are plain sums.
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
@@ -215,4 +216,161 @@ MD_TEST(InterpreterNamesUnsupportedOpAndKernelFailures) {
     CHECK(interp.Init() == md::Status::kMalformedModel);
     CHECK_STR_CONTAINS(interp.error_message(), "malformed model: ");
   }
+}
+
+namespace {
+
+// The ADD model with SpareAdd kernels configured by `config`: allocates, records the plan and
+// the spare grants, and invokes once with x[i] = i % 50 (checking the outputs).
+struct SpareRun {
+  md::Status status = md::Status::kOk;
+  size_t head = 0, tail = 0, used = 0;
+  md::PlanRecord records[16] = {};
+  int num_records = 0;
+  md::SpareRecord spare[8] = {};
+  int num_spare = 0;
+  bool outputs_right = false;
+  ptrdiff_t granted_at[md_test::SpareAddConfig::kOps][md_test::SpareAddConfig::kRequests] = {};
+};
+
+SpareRun RunWithSpare(const md_test::SpareAddConfig& config) {
+  md_test::SpareConfig() = config;
+  static md::MicroOpResolver<1> resolver;
+  if (resolver.size() == 0) resolver.Add(md_test::SpareAdd());
+  const md_test::File& f = md_test::Model(0);
+  Arena arena(kBigArena);
+  SpareRun run;
+  md::Interpreter interp(f.data, f.size, resolver, arena.block, kBigArena);
+  interp.RecordPlan(run.records, 16, &run.num_records);
+  interp.RecordSpare(run.spare, 8, &run.num_spare);
+  run.status = interp.Init();
+  if (run.status == md::Status::kOk) run.status = interp.AllocateTensors();
+  if (run.status != md::Status::kOk) return run;
+  run.head = interp.ArenaHeadBytes();
+  run.tail = interp.ArenaTailBytes();
+  run.used = interp.ArenaUsedBytes();
+  int8_t* x = interp.Input(0).Data<int8_t>();
+  for (int i = 0; i < kN; ++i) x[i] = static_cast<int8_t>(i % 50);
+  run.status = interp.Invoke();
+  if (run.status != md::Status::kOk) return run;
+  run.outputs_right = true;
+  for (int i = 0; i < kN; ++i) {
+    run.outputs_right &= interp.Output(0).Data<int8_t>()[i] == Sat(2 * (i % 50) + (i % 100 + 1));
+    run.outputs_right &= interp.Output(1).Data<int8_t>()[i] == 3 + (i % 100 + 1);
+  }
+  const md_test::SpareAddConfig& seen = md_test::SpareConfig();
+  for (int op = 0; op < md_test::SpareAddConfig::kOps; ++op) {
+    for (int k = 0; k < md_test::SpareAddConfig::kRequests; ++k) {
+      const uint8_t* p = static_cast<const uint8_t*>(seen.granted[op][k]);
+      run.granted_at[op][k] = p == nullptr ? -1 : p - arena.block;  // the head starts there
+    }
+  }
+  return run;
+}
+
+// The rule, by brute force over the head's bytes: the largest run free of every buffer live at
+// `op` and of `taken` (lowest offset first), as {offset, bytes}.
+md::FreeRun BruteForceRun(const SpareRun& plan, int op, const md::SpareRecord* taken,
+                          int num_taken) {
+  static bool used[kBigArena];
+  for (size_t i = 0; i < plan.head; ++i) used[i] = false;
+  for (int r = 0; r < plan.num_records; ++r) {
+    const md::PlanRecord& b = plan.records[r];
+    if (b.first > op || b.last < op) continue;
+    for (uint32_t i = 0; i < b.size; ++i) used[b.offset + i] = true;
+  }
+  for (int t = 0; t < num_taken; ++t) {
+    for (uint32_t i = 0; i < md::PlanAlign(taken[t].bytes); ++i) used[taken[t].offset + i] = true;
+  }
+  md::FreeRun best;
+  for (size_t i = 0; i < plan.head;) {
+    size_t j = i;
+    while (j < plan.head && !used[j]) ++j;
+    if (j - i > best.bytes)
+      best = md::FreeRun{static_cast<uint32_t>(i), static_cast<uint32_t>(j - i)};
+    i = j == i ? i + 1 : j;
+  }
+  return best;
+}
+
+}  // namespace
+
+// The ADD model's plan with a 1024-byte regular scratch at op 0 (worked out by hand, and
+// checked against the brute-force rule below): t1 and out run in place over x, so s0 [0, 1024)
+// at op 0, x (t1, out) @1024, v @1280, out2 @0; head 1536. Free at op 1: [0, 1024); at op 2:
+// [256, 1024); at op 0: nothing.
+MD_TEST(InterpreterSpareScratchFillsFreeHeadBytesOnly) {
+  md_test::SpareAddConfig base;
+  base.regular[0] = 1024;
+  const SpareRun without = RunWithSpare(base);
+  CHECK(without.status == md::Status::kOk);
+  CHECK(without.outputs_right);
+  CHECK_EQ(without.head, 1536);
+  CHECK_EQ(without.num_spare, 0);
+
+  md_test::SpareAddConfig config = base;
+  config.num_spare[0] = 1;  // no gap: none
+  config.min_bytes[0][0] = 16;
+  config.max_bytes[0][0] = 1 << 20;
+  config.num_spare[1] = 2;  // capped at 400, then the rest of the run
+  config.min_bytes[1][0] = 16;
+  config.max_bytes[1][0] = 400;
+  config.min_bytes[1][1] = 16;
+  config.max_bytes[1][1] = 1 << 20;
+  config.num_spare[2] = 2;  // below the min (768 free): none; then the whole run
+  config.min_bytes[2][0] = 800;
+  config.max_bytes[2][0] = ~size_t{0};
+  config.min_bytes[2][1] = 16;
+  config.max_bytes[2][1] = 1 << 20;
+  const SpareRun with = RunWithSpare(config);
+  CHECK(with.status == md::Status::kOk);
+  CHECK(with.outputs_right);  // junk in every granted byte before and after each op changed none
+  // The plan itself is untouched: head, every buffer; the tail grows by one entry per request.
+  CHECK_EQ(with.head, without.head);
+  CHECK_EQ(with.num_records, without.num_records);
+  for (int r = 0; r < with.num_records && r < 16; ++r) {
+    CHECK_EQ(with.records[r].offset, without.records[r].offset);
+    CHECK_EQ(with.records[r].size, without.records[r].size);
+  }
+  CHECK(with.tail >= without.tail + 5 * 8 - 8 && with.tail <= without.tail + 5 * 8 + 8);
+  CHECK_EQ(with.used - with.tail, without.used - without.tail);
+
+  CHECK_EQ(with.num_spare, 5);
+  const uint32_t want_offset[5] = {0, 0, 400, 0, 256};
+  const uint32_t want_bytes[5] = {0, 400, 624, 0, 768};
+  const int op_of[5] = {0, 1, 1, 2, 2};
+  const int k_of[5] = {0, 0, 1, 0, 1};
+  for (int s = 0; s < 5 && s < with.num_spare; ++s) {
+    const md::SpareRecord& r = with.spare[s];
+    CHECK_EQ(r.op, op_of[s]);
+    CHECK_EQ(r.bytes, want_bytes[s]);
+    CHECK_EQ(r.offset, r.bytes > 0 ? want_offset[s] : 0xffffffffu);
+    // Invoke saw the same grant.
+    CHECK_EQ(with.granted_at[op_of[s]][k_of[s]],
+             r.bytes > 0 ? static_cast<ptrdiff_t>(r.offset) : -1);
+    // The rule by brute force, with the op's earlier grants as taken bytes.
+    int first = s;
+    while (first > 0 && with.spare[first - 1].op == r.op) --first;
+    md::SpareRecord taken[2];
+    int num_taken = 0;
+    for (int t = first; t < s; ++t) {
+      if (with.spare[t].bytes > 0) taken[num_taken++] = with.spare[t];
+    }
+    const md::FreeRun run = BruteForceRun(without, r.op, taken, num_taken);
+    const size_t min_bytes = config.min_bytes[r.op][k_of[s]];
+    const size_t max_bytes = config.max_bytes[r.op][k_of[s]];
+    if (run.bytes == 0 || run.bytes < min_bytes) {
+      CHECK_EQ(r.bytes, 0);
+    } else {
+      CHECK_EQ(r.offset, run.offset);
+      CHECK_EQ(r.bytes, run.bytes < max_bytes ? run.bytes : max_bytes);
+    }
+    CHECK_EQ(r.offset % 16, r.bytes > 0 ? 0 : 15);
+  }
+  // Spare requests of min > max are refused.
+  md_test::SpareAddConfig bad = base;
+  bad.num_spare[1] = 1;
+  bad.min_bytes[1][0] = 32;
+  bad.max_bytes[1][0] = 16;
+  CHECK(RunWithSpare(bad).status == md::Status::kInvalidArgument);
 }

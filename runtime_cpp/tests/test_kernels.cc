@@ -69,6 +69,72 @@ md::Status TestAddInvoke(md::OpContext& ctx) {
   return md::Status::kOk;
 }
 
+struct SpareState {
+  int spare[SpareAddConfig::kRequests];
+  int regular;
+};
+SpareState g_spare_state[SpareAddConfig::kOps];
+
+md::Status SparePrepare(md::OpContext& ctx) {
+  const int op = ctx.op_index();
+  if (op >= SpareAddConfig::kOps) return ctx.Fail(md::Status::kKernelError, "too many ops");
+  const SpareAddConfig& config = SpareConfig();
+  SpareState& state = g_spare_state[op];
+  for (int k = 0; k < config.num_spare[op]; ++k) {
+    const md::Status s =
+        ctx.RequestSpareScratch(config.min_bytes[op][k], config.max_bytes[op][k], &state.spare[k]);
+    if (s != md::Status::kOk) return s;
+    if (state.spare[k] != k) return ctx.Fail(md::Status::kKernelError, "spare index %d", k);
+  }
+  state.regular = -1;
+  if (config.regular[op] > 0) {
+    const md::Status s = ctx.RequestScratch(config.regular[op], &state.regular);
+    if (s != md::Status::kOk) return s;
+    if (state.regular != config.num_spare[op]) {
+      return ctx.Fail(md::Status::kKernelError, "regular index %d", state.regular);
+    }
+  }
+  return md::Status::kOk;
+}
+
+void SpoilSpare(md::OpContext& ctx) {
+  SpareAddConfig& config = SpareConfig();
+  const int op = ctx.op_index();
+  for (int k = 0; k < config.num_spare[op]; ++k) {
+    size_t bytes = 1;
+    void* p = ctx.SpareScratch(g_spare_state[op].spare[k], &bytes);
+    config.granted[op][k] = p;
+    config.bytes[op][k] = bytes;
+    if (p != nullptr) std::memset(p, 0x5a, bytes);
+  }
+}
+
+md::Status SpareInvoke(md::OpContext& ctx) {
+  const int op = ctx.op_index();
+  const SpareState& state = g_spare_state[op];
+  SpoilSpare(ctx);
+  if (state.regular >= 0) {
+    size_t bytes = 1;
+    if (ctx.Scratch(state.regular) == nullptr) {
+      return ctx.Fail(md::Status::kKernelError, "no regular scratch");
+    }
+    if (ctx.SpareScratch(state.regular, &bytes) != nullptr || bytes != 0) {
+      return ctx.Fail(md::Status::kKernelError, "a regular index answered as spare");
+    }
+    std::memset(ctx.Scratch(state.regular), 0x33, SpareConfig().regular[op]);
+  }
+  const md::TensorView a = ctx.Input(0);
+  const md::TensorView b = ctx.Input(1);
+  const md::TensorView out = ctx.Output(0);
+  for (int32_t i = 0; i < out.FlatSize(); ++i) {
+    int32_t v = static_cast<int32_t>(a.Data<int8_t>()[i]) + b.Data<int8_t>()[i];
+    v = v > 127 ? 127 : (v < -128 ? -128 : v);
+    out.Data<int8_t>()[i] = static_cast<int8_t>(v);
+  }
+  SpoilSpare(ctx);
+  return md::Status::kOk;
+}
+
 md::Status FailingPrepare(md::OpContext& ctx) {
   return ctx.Fail(md::Status::kShapeMismatch, "bad shape %d", 3);
 }
@@ -121,6 +187,16 @@ md::Status AnyInvoke(md::OpContext& ctx) {
 
 const md::KernelRegistration& TestAdd() {
   static const md::KernelRegistration r{md::kOpAdd, "ADD", TestAddPrepare, TestAddInvoke};
+  return r;
+}
+
+SpareAddConfig& SpareConfig() {
+  static SpareAddConfig config;
+  return config;
+}
+
+const md::KernelRegistration& SpareAdd() {
+  static const md::KernelRegistration r{md::kOpAdd, "ADD", SparePrepare, SpareInvoke};
   return r;
 }
 

@@ -21,6 +21,26 @@ const md::KernelRegistration& FailingAdd();
 // nullptr) and returns kArenaTooSmall.
 const md::KernelRegistration& GreedyAdd();
 
+// Registered as ADD, for spare scratch (kernel.h RequestSpareScratch): op i's prepare makes the
+// spare requests SpareAddConfig().spare[i] (then a regular request of regular[i] bytes when
+// that is not 0) and checks the indices are shared (spare k gets k, the regular one the next);
+// invoke records what SpareScratch() gives in `granted`/`bytes`, overwrites every granted byte
+// with junk before and after the raw saturating add, and fails if Scratch() of the regular
+// index is missing or SpareScratch() answers for the regular index.
+struct SpareAddConfig {
+  static constexpr int kOps = 3;
+  static constexpr int kRequests = 2;
+  int num_spare[kOps] = {};
+  size_t min_bytes[kOps][kRequests] = {};
+  size_t max_bytes[kOps][kRequests] = {};
+  size_t regular[kOps] = {};
+  // Filled by invoke.
+  const void* granted[kOps][kRequests] = {};
+  size_t bytes[kOps][kRequests] = {};
+};
+SpareAddConfig& SpareConfig();
+const md::KernelRegistration& SpareAdd();
+
 // Accepts every op: prepare reads every tensor view, invoke zeroes the
 // outputs. For fuzzed models that pass validation.
 class AnyOpResolver : public md::OpResolver {

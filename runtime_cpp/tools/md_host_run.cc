@@ -3,7 +3,7 @@
 // microdeploy/host_runtime.py and the tests; not part of any firmware.
 //
 //   md_host_run MODEL.tflite [--arena BYTES] [--repeat N] [--profile] [--plan]
-//               [--tiling auto|off|on] INPUT.bin...
+//               [--tiling auto|off|on] [--spare-probe MIN,MAX,COUNT] INPUT.bin...
 //
 // The model file is copied into a 16-byte aligned buffer (ModelView needs
 // it). Without --arena a generous arena is used and the JSON reports what the
@@ -12,6 +12,12 @@
 // (which differ from the first only for stateful models: SVDF, LSTM). Failures print
 // {"error":"<StatusName>","message":"..."} and exit with status 2. --tiling sets the
 // patch-based execution policy (md::Tiling, default auto).
+//
+// --spare-probe (for tests of spare scratch, kernel.h RequestSpareScratch): every op, after its
+// kernel's prepare, asks COUNT times for spare scratch of MIN to MAX bytes, and every granted
+// byte is overwritten with junk just before and just after its kernel's invoke, so a grant that
+// overlapped a buffer live at its op would change the outputs. --plan lists the requests and
+// their grants under "spare" (always there, empty without requests).
 //
 // The profiler's clock comes from ports/native/port.cc (steady_clock, microseconds),
 // which is linked in; this tool defines no md::port functions itself. invoke_us is
@@ -138,6 +144,97 @@ void PrintTensorData(const md::TensorView& t) {
   }
 }
 
+// --spare-probe: every op's registration, with prepare and invoke wrapped (see the top).
+struct SpareProbe {
+  unsigned long long min_bytes = 0, max_bytes = 0, count = 0;
+  const md::OpResolver* kernels = nullptr;  // the real ones
+  const md::Interpreter* interp = nullptr;
+  int* indices = nullptr;  // op * count + k: the op's k-th spare scratch index
+};
+SpareProbe g_probe;
+
+const md::KernelRegistration* RealKernel(const md::OpContext& ctx) {
+  return g_probe.kernels->Find(g_probe.interp->model().Operator(ctx.op_index()).builtin_code);
+}
+
+md::Status ProbePrepare(md::OpContext& ctx) {
+  const md::KernelRegistration* real = RealKernel(ctx);
+  if (real->prepare != nullptr) {
+    const md::Status s = real->prepare(ctx);
+    if (s != md::Status::kOk) return s;
+  }
+  for (unsigned long long k = 0; k < g_probe.count; ++k) {
+    const md::Status s = ctx.RequestSpareScratch(
+        static_cast<size_t>(g_probe.min_bytes), static_cast<size_t>(g_probe.max_bytes),
+        &g_probe.indices[ctx.op_index() * g_probe.count + k]);
+    if (s != md::Status::kOk) return s;
+  }
+  return md::Status::kOk;
+}
+
+void SpoilSpare(const md::OpContext& ctx) {
+  for (unsigned long long k = 0; k < g_probe.count; ++k) {
+    size_t bytes = 0;
+    void* p = ctx.SpareScratch(g_probe.indices[ctx.op_index() * g_probe.count + k], &bytes);
+    if (p != nullptr) std::memset(p, 0xa5, bytes);
+  }
+}
+
+md::Status ProbeInvoke(md::OpContext& ctx) {
+  SpoilSpare(ctx);
+  const md::Status s = RealKernel(ctx)->invoke(ctx);
+  SpoilSpare(ctx);
+  return s;
+}
+
+class SpareProbeResolver : public md::OpResolver {
+ public:
+  const md::KernelRegistration* Find(int32_t op) const override {
+    for (int i = 0; i < count_; ++i) {
+      if (wrapped_[i].op == op) return &wrapped_[i];
+    }
+    const md::KernelRegistration* real = g_probe.kernels->Find(op);
+    if (real == nullptr || count_ == kMax) return real;
+    wrapped_[count_] = *real;
+    wrapped_[count_].prepare = ProbePrepare;
+    wrapped_[count_].invoke = ProbeInvoke;
+    return &wrapped_[count_++];
+  }
+
+ private:
+  static constexpr int kMax = 64;
+  mutable md::KernelRegistration wrapped_[kMax] = {};
+  mutable int count_ = 0;
+};
+
+bool ParseProbe(const char* text, SpareProbe* probe) {
+  char* end = nullptr;
+  unsigned long long v[3];
+  for (int i = 0; i < 3; ++i) {
+    if (text == nullptr || *text < '0' || *text > '9') return false;
+    v[i] = std::strtoull(text, &end, 10);
+    if (*end != (i < 2 ? ',' : '\0')) return false;
+    text = end + 1;
+  }
+  probe->min_bytes = v[0];
+  probe->max_bytes = v[1];
+  probe->count = v[2];
+  return v[2] >= 1 && v[2] <= 16;
+}
+
+void PrintSpare(const md::SpareRecord* records, int count) {
+  std::printf(",\"spare\":[");
+  for (int i = 0; i < count; ++i) {
+    const md::SpareRecord& r = records[i];
+    std::printf("%s{\"op\":%d,\"min\":%u,\"max\":%u,\"offset\":%lld,\"bytes\":%u}", i ? "," : "",
+                static_cast<int>(r.op), static_cast<unsigned>(r.min_bytes),
+                static_cast<unsigned>(r.max_bytes),
+                r.bytes > 0 ? static_cast<long long>(r.offset) : -1LL,
+                static_cast<unsigned>(r.bytes));
+  }
+  std::printf("]");
+}
+
 struct Options {
   const char* model = nullptr;
   unsigned long long arena = 0;
@@ -145,6 +242,7 @@ struct Options {
   unsigned long long repeat = 1;
   bool profile = false;
   bool plan = false;
+  bool probe = false;
   md::Tiling tiling = md::Tiling::kAuto;
   const char* inputs[64] = {};
   int num_inputs = 0;
@@ -182,10 +280,17 @@ Options ParseArgs(int argc, char** argv) {
         Fail("InvalidArgument", "--tiling needs auto, off or on");
       }
       ++i;
+    } else if (std::strcmp(a, "--spare-probe") == 0) {
+      if (i + 1 >= argc || !ParseProbe(argv[i + 1], &g_probe)) {
+        Fail("InvalidArgument", "--spare-probe needs MIN,MAX,COUNT (bytes, bytes, 1 to 16)");
+      }
+      o.probe = true;
+      ++i;
     } else if (a[0] == '-' && a[1] == '-') {
-      Fail("InvalidArgument",
-           "unknown option; usage: md_host_run MODEL.tflite [--arena BYTES] [--repeat N] "
-           "[--profile] [--plan] [--tiling auto|off|on] INPUT.bin...");
+      Fail(
+          "InvalidArgument",
+          "unknown option; usage: md_host_run MODEL.tflite [--arena BYTES] [--repeat N] "
+          "[--profile] [--plan] [--tiling auto|off|on] [--spare-probe MIN,MAX,COUNT] INPUT.bin...");
     } else if (o.model == nullptr) {
       o.model = a;
     } else if (o.num_inputs < 64) {
@@ -197,13 +302,14 @@ Options ParseArgs(int argc, char** argv) {
   if (o.model == nullptr) {
     Fail("InvalidArgument",
          "usage: md_host_run MODEL.tflite [--arena BYTES] [--repeat N] [--profile] [--plan] "
-         "[--tiling auto|off|on] INPUT.bin...");
+         "[--tiling auto|off|on] [--spare-probe MIN,MAX,COUNT] INPUT.bin...");
   }
   if (o.repeat < 1) Fail("InvalidArgument", "--repeat must be at least 1");
   return o;
 }
 
-void PrintPlan(const md::Interpreter& interp, const md::PlanRecord* records, int count) {
+void PrintPlan(const md::Interpreter& interp, const md::PlanRecord* records, int count,
+               const md::SpareRecord* spare, int spare_count) {
   std::printf("{\"head\":%zu,\"tail\":%zu,\"arena_bytes\":%zu,\"buffers\":[",
               interp.ArenaHeadBytes(), interp.ArenaTailBytes(), interp.ArenaUsedBytes());
   for (int i = 0; i < count; ++i) {
@@ -213,7 +319,9 @@ void PrintPlan(const md::Interpreter& interp, const md::PlanRecord* records, int
         "\"offset\":%u,\"alias\":%d}",
         i ? "," : "", r.id, r.tensor, r.op, r.size, r.first, r.last, r.offset, r.alias);
   }
-  std::printf("],\"stage\":[%d,%d]}\n", interp.PatchStageFirst(), interp.PatchStageLast());
+  std::printf("],\"stage\":[%d,%d]", interp.PatchStageFirst(), interp.PatchStageLast());
+  PrintSpare(spare, spare_count);
+  std::printf("}\n");
 }
 
 }  // namespace
@@ -234,8 +342,12 @@ int main(int argc, char** argv) {
   if (!arena.Allocate(arena_size)) Fail("InvalidArgument", "cannot allocate the arena");
 
   static md::FixedProfiler<kMaxProfileRecords> profiler;
-  md::Interpreter interp(model.data, model.size, resolver, arena.data, arena_size,
-                         opt.profile ? &profiler : nullptr);
+  static SpareProbeResolver probe_resolver;
+  g_probe.kernels = &resolver;
+  md::Interpreter interp(model.data, model.size,
+                         opt.probe ? static_cast<const md::OpResolver&>(probe_resolver) : resolver,
+                         arena.data, arena_size, opt.profile ? &profiler : nullptr);
+  g_probe.interp = &interp;
   md::Status s = interp.Init();
   if (s != md::Status::kOk) FailStatus(s, interp.error_message());
   interp.SetTiling(opt.tiling);
@@ -245,17 +357,27 @@ int main(int argc, char** argv) {
       static_cast<md::PlanRecord*>(std::malloc(sizeof(md::PlanRecord) * max_records));
   int num_records = 0;
   if (opt.plan) interp.RecordPlan(records, max_records, &num_records);
+  const int num_ops = interp.model().NumOperators();
+  const int max_spare = num_ops * static_cast<int>(g_probe.count) + 1;
+  md::SpareRecord* spare =
+      static_cast<md::SpareRecord*>(std::malloc(sizeof(md::SpareRecord) * max_spare));
+  g_probe.indices = static_cast<int*>(std::malloc(sizeof(int) * max_spare));
+  int num_spare = 0;
+  if (opt.plan) interp.RecordSpare(spare, max_spare, &num_spare);
   s = interp.AllocateTensors();
   if (s == md::Status::kArenaTooSmall) {
     FailStatus(s, interp.error_message(), static_cast<long long>(interp.ArenaRequiredBytes()));
   }
   if (s != md::Status::kOk) FailStatus(s, interp.error_message());
   if (opt.plan) {
-    PrintPlan(interp, records, num_records < max_records ? num_records : max_records);
+    PrintPlan(interp, records, num_records < max_records ? num_records : max_records, spare,
+              num_spare < max_spare ? num_spare : max_spare);
     std::free(records);
+    std::free(spare);
     return 0;
   }
   std::free(records);
+  std::free(spare);
 
   if (opt.num_inputs != interp.NumInputs()) {
     char msg[160];

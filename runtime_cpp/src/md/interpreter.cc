@@ -250,7 +250,7 @@ void* Interpreter::AllocTail(size_t bytes) {
   tail_used_ = rounded > kMaxTail - tail_used_ ? kMaxTail : tail_used_ + rounded;
   const size_t available = static_cast<size_t>(tail_end_ - head_);
   // While preparing, the head holds the scratch request list.
-  const size_t reserved = phase_ == Phase::kPrepare ? num_scratch_ * sizeof(ScratchEntry) : 0;
+  const size_t reserved = phase_ == Phase::kPrepare ? RequestListBytes() : 0;
   if (tail_used_ >= kMaxTail || tail_used_ + reserved > available) return nullptr;
   return tail_end_ - tail_used_;
 }
@@ -284,6 +284,7 @@ MD_INIT_CODE Status Interpreter::AllocateTensors() {
   error_[0] = '\0';
   tail_used_ = 0;
   num_scratch_ = 0;
+  num_spare_ = 0;
   scratch_ = reinterpret_cast<ScratchEntry*>(head_);
   user_first_ = user_last_ = user_cursor_ = nullptr;
   head_bytes_ = tail_bytes_ = used_bytes_ = required_bytes_ = 0;
@@ -310,7 +311,7 @@ MD_INIT_CODE Status Interpreter::AllocateTensors() {
     if (reg->prepare == nullptr) continue;
     OpContext ctx(this, i);
     const Status s = reg->prepare(ctx);
-    const size_t need = num_scratch_ * sizeof(ScratchEntry) + tail_used_;
+    const size_t need = RequestListBytes() + tail_used_;
     if (need > static_cast<size_t>(tail_end_ - head_)) {
       exhausted = true;
     } else if (s != Status::kOk) {
@@ -324,7 +325,7 @@ MD_INIT_CODE Status Interpreter::AllocateTensors() {
   }
   if (exhausted) {
     phase_ = Phase::kNone;
-    return ArenaTooSmall(pad + num_scratch_ * sizeof(ScratchEntry) + PlanAlign(tail_used_), true);
+    return ArenaTooSmall(pad + RequestListBytes() + PlanAlign(tail_used_), true);
   }
   phase_ = Phase::kNone;
   return PlanAndLayout();
@@ -367,8 +368,7 @@ MD_INIT_CODE Status Interpreter::PlanAndLayout() {
   const ScratchEntry* requests = reinterpret_cast<const ScratchEntry*>(head_);
   ScratchEntry* table = static_cast<ScratchEntry*>(
       AllocTail(sizeof(ScratchEntry) * static_cast<size_t>(num_scratch_)));
-  const size_t requests_bytes =
-      PlanAlign(static_cast<uint32_t>(num_scratch_ * sizeof(ScratchEntry)));
+  const size_t requests_bytes = PlanAlign(static_cast<uint32_t>(RequestListBytes()));
 
   // Planned tensors: non-constant ones that something uses. tensor_slots_ marks them here,
   // holds each one's planner buffer index while planning (Init() caps the tensor count so an
@@ -399,7 +399,8 @@ MD_INIT_CODE Status Interpreter::PlanAndLayout() {
   }
 
   // Work area in the head after the request list: one PlanBuffer per planned
-  // buffer, their tensor ids, and the planner's index arrays.
+  // buffer, their tensor ids, and the planner's index arrays; a spare request's slot takes
+  // its grant (GrantSpareScratch).
   const int max_buffers = planned_tensors + num_scratch_;
   const size_t work_bytes =
       (sizeof(PlanBuffer) + sizeof(int32_t)) * static_cast<size_t>(max_buffers) +
@@ -446,9 +447,13 @@ MD_INIT_CODE Status Interpreter::PlanAndLayout() {
     for (int k = 0; k < info.num_intermediates; ++k) touch(info.intermediates[k], op);
   }
   for (int i = 0; i < model_.NumOutputs(); ++i) touch(model_.OutputTensor(i), last_op);
-  for (int s = 0; s < num_scratch_; ++s) {
-    const uint16_t op = static_cast<uint16_t>(requests[s].op);
-    buffers[n] = PlanBuffer{requests[s].value, op, op, 0};
+  // Regular scratch requests in request order (ids[] keeps -1 - request index); spare ones
+  // are not planned.
+  for (int s = 0, e = 0; s < num_scratch_; ++s) {
+    const ScratchEntry& r = requests[e];
+    e += r.kind == kRegular ? 1 : 2;
+    if (r.kind != kRegular) continue;
+    buffers[n] = PlanBuffer{r.value, r.op, r.op, 0};
     ids[n] = -1 - s;
     ++n;
   }
@@ -479,7 +484,7 @@ MD_INIT_CODE Status Interpreter::PlanAndLayout() {
       const bool is_tensor = ids[k] >= 0;
       plan_records_[k] = PlanRecord{k,
                                     is_tensor ? ids[k] : -1,
-                                    is_tensor ? -1 : requests[-1 - ids[k]].op,
+                                    is_tensor ? -1 : static_cast<int32_t>(buffers[k].first),
                                     buffers[k].size,
                                     buffers[k].first,
                                     buffers[k].last,
@@ -496,6 +501,7 @@ MD_INIT_CODE Status Interpreter::PlanAndLayout() {
   }
 
   // Copy the plan out of the head before the head is used for tensors.
+  GrantSpareScratch(requests, buffers, n, planner_work, PlannerWorkBytes(max_buffers), head, table);
   for (int t = 0; t < num_tensors; ++t) slot[t] = kNoSlot;
   if (wide) {
     for (int t = 0; t < num_tensors; ++t) wide_offsets_[t] = kNoOffset;
@@ -508,8 +514,7 @@ MD_INIT_CODE Status Interpreter::PlanAndLayout() {
         slot[ids[k]] = static_cast<uint16_t>(buffers[k].offset / kPlanAlignment);
       }
     } else {
-      const int s = -1 - ids[k];
-      table[s] = ScratchEntry{requests[s].op, buffers[k].offset};
+      table[-1 - ids[k]] = ScratchEntry{buffers[k].first, kRegular, buffers[k].offset};
     }
   }
   scratch_ = table;
@@ -520,6 +525,48 @@ MD_INIT_CODE Status Interpreter::PlanAndLayout() {
   phase_ = Phase::kInvoke;
   UpdateFastInvoke();
   return ResetVariableTensors();
+}
+
+// Spare scratch (kernel.h RequestSpareScratch): with the plan made (`buffers[0, n)` placed, the
+// stage chosen), each spare request in request order gets the largest run of head bytes that no
+// buffer live at its op covers, capped at its max, when the run holds its min; the grant is then
+// appended to `buffers` as a buffer [op, op], so the op's next spare request sees it as live.
+// Nothing for ops of the stage (they run in bands) nor when the head is wide (the table keeps
+// offset / 16 in 16 bits). `buffers` has a slot per spare request after the n planned ones.
+// Writes each spare request's table entry; microdeploy/planner.py (grant_spare) mirrors this.
+MD_INIT_CODE void Interpreter::GrantSpareScratch(const ScratchEntry* requests, PlanBuffer* buffers,
+                                                 int n, void* work, size_t work_bytes,
+                                                 uint32_t head, ScratchEntry* table) {
+  const bool wide = head >= 0xffffu * kPlanAlignment;
+  int granted = n;
+  int recorded = 0;
+  for (int s = 0, e = 0; s < num_scratch_; ++s) {
+    const ScratchEntry& r = requests[e];
+    e += r.kind == kRegular ? 1 : 2;
+    if (r.kind == kRegular) continue;
+    const uint32_t min_bytes = r.value;
+    const uint32_t max_bytes = requests[e - 1].value;
+    const bool in_stage = stage_first_ >= 0 && r.op >= stage_first_ && r.op <= stage_last_;
+    FreeRun run;
+    if (!wide && !in_stage) {
+      run = LargestFreeRun(buffers, granted, r.op, head, work, work_bytes);
+      if (run.bytes < min_bytes || run.bytes == 0) run = FreeRun{};
+      if (run.bytes > max_bytes) run.bytes = max_bytes;
+    }
+    if (run.bytes > 0) {
+      buffers[granted++] = PlanBuffer{PlanAlign(run.bytes), r.op, r.op, run.offset};
+      table[s] =
+          ScratchEntry{r.op, static_cast<uint16_t>(run.offset / kPlanAlignment + 1), run.bytes};
+    } else {
+      table[s] = ScratchEntry{r.op, kRegular, 0};
+    }
+    if (spare_count_ != nullptr && recorded < spare_capacity_) {
+      spare_records_[recorded] = SpareRecord{r.op, min_bytes, max_bytes,
+                                             run.bytes > 0 ? run.offset : kNoOffset, run.bytes};
+    }
+    ++recorded;
+  }
+  if (spare_count_ != nullptr) *spare_count_ = recorded;
 }
 
 // Patch-based execution (docs/patch_execution.md, microdeploy/patching.py):
@@ -534,9 +581,10 @@ MD_INIT_CODE Status Interpreter::ChooseStage(PlanBuffer* buffers, int n, const u
     return Status::kInvalidArgument;
   }
   const ScratchEntry* requests = reinterpret_cast<const ScratchEntry*>(head_);
+  // Spare requests do not count: they change no placement, so they choose no stage.
   auto has_scratch = [&](int op) {
-    for (int k = 0; k < num_scratch_; ++k) {
-      if (requests[k].op == op) return true;
+    for (int k = 0; k < num_scratch_ + num_spare_; ++k) {
+      if (requests[k].op == op && requests[k].kind == kRegular) return true;
     }
     return false;
   };
@@ -865,13 +913,46 @@ Status Interpreter::RequestScratch(int op_index, size_t bytes, int* scratch_inde
                     static_cast<long>(op_index), static_cast<unsigned long>(bytes));
   }
   const size_t available = static_cast<size_t>(tail_end_ - head_);
-  const size_t after = (static_cast<size_t>(num_scratch_) + 1) * sizeof(ScratchEntry);
+  const size_t entry = RequestListBytes() / sizeof(ScratchEntry);
   ++num_scratch_;  // counted even when it does not fit, so the need is known
-  if (after + tail_used_ > available) {
+  if (RequestListBytes() + tail_used_ > available) {
     return SetError(Status::kArenaTooSmall, "op %ld: arena too small for scratch requests",
                     static_cast<long>(op_index));
   }
-  scratch_[num_scratch_ - 1] = ScratchEntry{op_index, PlanAlign(static_cast<uint32_t>(bytes))};
+  scratch_[entry] = ScratchEntry{static_cast<uint16_t>(op_index), kRegular,
+                                 PlanAlign(static_cast<uint32_t>(bytes))};
+  *scratch_index = op_scratch_count_++;
+  return Status::kOk;
+}
+
+Status Interpreter::RequestSpareScratch(int op_index, size_t min_bytes, size_t max_bytes,
+                                        int* scratch_index) {
+  *scratch_index = -1;
+  if (phase_ != Phase::kPrepare) {
+    return SetError(Status::kInvalidArgument, "op %ld: RequestSpareScratch() outside prepare",
+                    static_cast<long>(op_index));
+  }
+  if (min_bytes > max_bytes) {
+    return SetError(Status::kInvalidArgument,
+                    "op %ld: spare scratch request with min %lu > max %lu bytes",
+                    static_cast<long>(op_index), static_cast<unsigned long>(min_bytes),
+                    static_cast<unsigned long>(max_bytes));
+  }
+  // No run reaches 4 GiB (the head is 32 bits), so larger bounds mean the same as this one.
+  constexpr size_t kMaxBound = 0xffffffffu;
+  const uint32_t min_value = static_cast<uint32_t>(min_bytes > kMaxBound ? kMaxBound : min_bytes);
+  const uint32_t max_value = static_cast<uint32_t>(max_bytes > kMaxBound ? kMaxBound : max_bytes);
+  const size_t available = static_cast<size_t>(tail_end_ - head_);
+  const size_t entry = RequestListBytes() / sizeof(ScratchEntry);
+  ++num_scratch_;  // counted even when it does not fit, so the need is known
+  ++num_spare_;
+  if (RequestListBytes() + tail_used_ > available) {
+    return SetError(Status::kArenaTooSmall, "op %ld: arena too small for scratch requests",
+                    static_cast<long>(op_index));
+  }
+  const uint16_t op = static_cast<uint16_t>(op_index);
+  scratch_[entry] = ScratchEntry{op, kSpareMin, min_value};
+  scratch_[entry + 1] = ScratchEntry{op, kSpareMax, max_value};
   *scratch_index = op_scratch_count_++;
   return Status::kOk;
 }
@@ -887,6 +968,22 @@ void* Interpreter::Scratch(int op_index, int scratch_index) const {
   const int k = c + scratch_index;
   if (k >= num_scratch_ || scratch_[k].op != op_index) return nullptr;
   return head_ + scratch_[k].value;
+}
+
+void* Interpreter::SpareScratch(int op_index, int scratch_index, size_t* bytes) const {
+  if (bytes != nullptr) *bytes = 0;
+  if (phase_ != Phase::kInvoke || scratch_index < 0) return nullptr;
+  // Found as Scratch() finds an entry (and it moves the same cursor).
+  int c = scratch_cursor_;
+  if (c >= num_scratch_ || scratch_[c].op > op_index) c = 0;
+  while (c < num_scratch_ && scratch_[c].op < op_index) ++c;
+  scratch_cursor_ = c;
+  const int k = c + scratch_index;
+  if (k >= num_scratch_ || scratch_[k].op != op_index) return nullptr;
+  const ScratchEntry& entry = scratch_[k];
+  if (entry.kind == kRegular || entry.value == 0) return nullptr;  // not a grant
+  if (bytes != nullptr) *bytes = entry.value;
+  return head_ + (static_cast<uint32_t>(entry.kind) - 1u) * kPlanAlignment;
 }
 
 void* Interpreter::UserData(int op_index) const {
@@ -1013,6 +1110,14 @@ Status OpContext::RequestScratch(size_t bytes, int* scratch_index) {
 
 void* OpContext::Scratch(int scratch_index) const {
   return interp_->Scratch(op_index_, scratch_index);
+}
+
+Status OpContext::RequestSpareScratch(size_t min_bytes, size_t max_bytes, int* scratch_index) {
+  return interp_->RequestSpareScratch(op_index_, min_bytes, max_bytes, scratch_index);
+}
+
+void* OpContext::SpareScratch(int scratch_index, size_t* bytes) const {
+  return interp_->SpareScratch(op_index_, scratch_index, bytes);
 }
 
 void* OpContext::user_data() const { return interp_->UserData(op_index_); }

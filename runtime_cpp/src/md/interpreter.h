@@ -21,8 +21,10 @@
 //         per tensor as well when the head reaches 0xffff x 16 bytes), one
 //         16-byte OpNode per op (its kernel's invoke, input and output index
 //         vectors and options table, resolved once before prepare so Invoke() is a tight
-//         loop and the OpContext accessors never read the operator table), one
-//         {op, offset} pair per scratch request, kernels' AllocatePersistent()
+//         loop and the OpContext accessors never read the operator table), one 8-byte
+//         entry per scratch request of either kind ({op, offset} for RequestScratch(),
+//         {op, offset / 16 + 1, bytes} for a RequestSpareScratch() grant, bytes 0 when
+//         none), kernels' AllocatePersistent()
 //         blocks, and one small node per op that set user data. Nothing else:
 //         TensorViews are built on the stack per accessor call from the
 //         flatbuffer's tensor table, and kernels recompute quantization
@@ -30,11 +32,19 @@
 //
 // Required bytes = start padding + head + tail (tail rounded to 16). While
 // AllocateTensors() runs, the head region also holds the scratch request list
-// and the planner's arrays (28 bytes per planned buffer); when those are larger
-// than the planned head (tiny models only) they count instead of the head.
+// (8 bytes per RequestScratch(), 16 per RequestSpareScratch()) and the planner's
+// arrays (28 bytes per planned buffer and per spare request); when those are
+// larger than the planned head (tiny models only) they count instead of the head.
 //
-// Scratch indices are per op: an op's first RequestScratch() gets 0, the
-// next 1, so a kernel that needs one buffer can call Scratch(0) in invoke.
+// Scratch indices are per op and shared by both kinds of request: an op's first
+// RequestScratch() or RequestSpareScratch() gets 0, the next 1, so a kernel that
+// needs one buffer can call Scratch(0) in invoke.
+//
+// Spare scratch (kernel.h RequestSpareScratch, docs/architecture.md): once the
+// plan is made, each spare request in request order gets the largest run of head
+// bytes that no buffer live at its op covers (lowest offset on ties; earlier
+// grants of the same op count as live), capped at its max, when the run holds its
+// min. Ops of the patch-based stage get none.
 //
 // Variable tensors (SVDF/LSTM state) live in the head for the whole run and
 // are reset by AllocateTensors() as TFLM does: int8 ones to their zero
@@ -88,6 +98,15 @@ struct PlanRecord {
   int32_t last;
   uint32_t offset;
   int32_t alias;  // id of the buffer whose bytes it shares in place, -1 if none
+};
+
+// One RequestSpareScratch() and its grant, for tools that show the plan (md_host_run --plan).
+struct SpareRecord {
+  int32_t op;
+  uint32_t min_bytes;
+  uint32_t max_bytes;
+  uint32_t offset;  // head offset of the grant, 0xffffffff when none
+  uint32_t bytes;   // granted bytes, 0 when none
 };
 
 class Interpreter {
@@ -144,6 +163,13 @@ class Interpreter {
     plan_capacity_ = capacity;
     plan_count_ = count;
   }
+  // Optional: AllocateTensors() copies the spare scratch requests and their grants into
+  // `records` (up to `capacity`, in request order) and sets *count to their number.
+  void RecordSpare(SpareRecord* records, int capacity, int* count) {
+    spare_records_ = records;
+    spare_capacity_ = capacity;
+    spare_count_ = count;
+  }
 
   // Computes a model's arena figures without invoking it: Init() and
   // AllocateTensors() (so kernels' prepare runs and their scratch and
@@ -166,10 +192,19 @@ class Interpreter {
     uint32_t outputs;  // the same for its outputs
     uint32_t options;  // model offset of its builtin options table, 0 if none
   };
+  // One scratch request. While preparing (request list in the head): {op, kRegular, size} for
+  // RequestScratch(), {op, kSpareMin, min} then {op, kSpareMax, max} for RequestSpareScratch().
+  // After planning (table in the tail, one per request): {op, 0, head offset} for a regular
+  // request, {op, offset / 16 + 1, bytes} for a spare one (bytes 0: not granted). The op is
+  // 16 bits (Init() caps the op count) so that a spare grant fits the same 8 bytes.
   struct ScratchEntry {
-    int32_t op;
-    uint32_t value;  // size while preparing, head offset after planning
+    uint16_t op;
+    uint16_t kind;
+    uint32_t value;
   };
+  static constexpr uint16_t kRegular = 0;
+  static constexpr uint16_t kSpareMin = 1;
+  static constexpr uint16_t kSpareMax = 2;
   struct UserNode {
     void* data;
     UserNode* next;
@@ -247,6 +282,15 @@ class Interpreter {
   void* AllocatePersistent(int op_index, size_t bytes);
   Status RequestScratch(int op_index, size_t bytes, int* scratch_index);
   void* Scratch(int op_index, int scratch_index) const;
+  Status RequestSpareScratch(int op_index, size_t min_bytes, size_t max_bytes, int* scratch_index);
+  void* SpareScratch(int op_index, int scratch_index, size_t* bytes) const;
+  // Entries of the scratch request list while preparing (a spare request takes two).
+  size_t RequestListBytes() const {
+    return (static_cast<size_t>(num_scratch_) + static_cast<size_t>(num_spare_)) *
+           sizeof(ScratchEntry);
+  }
+  void GrantSpareScratch(const ScratchEntry* requests, PlanBuffer* buffers, int n, void* work,
+                         size_t work_bytes, uint32_t head, ScratchEntry* table);
   void* UserData(int op_index) const;
   void SetUserData(int op_index, void* data);
 
@@ -270,8 +314,9 @@ class Interpreter {
   uint16_t* tensor_slots_ = nullptr;  // tail, one per tensor: head offset / 16 or kNoSlot
   uint32_t* wide_offsets_ = nullptr;  // tail, when the head >= 0xffff x 16: byte offsets
   ScratchEntry* scratch_ = nullptr;   // tail after planning, head while preparing
-  int num_scratch_ = 0;
-  int op_scratch_count_ = 0;  // requests of the op being prepared
+  int num_scratch_ = 0;               // requests of either kind
+  int num_spare_ = 0;                 // RequestSpareScratch() requests among them
+  int op_scratch_count_ = 0;          // requests of the op being prepared
   // Where the last Scratch()/UserData() lookup ended: ops run in order, so the next op's
   // entries are found from here (amortized O(1) per lookup, no per-op work in Invoke()).
   mutable int scratch_cursor_ = 0;
@@ -297,6 +342,9 @@ class Interpreter {
   PlanRecord* plan_records_ = nullptr;
   int plan_capacity_ = 0;
   int* plan_count_ = nullptr;
+  SpareRecord* spare_records_ = nullptr;
+  int spare_capacity_ = 0;
+  int* spare_count_ = nullptr;
 
   char error_[kErrorSize] = {};
 };

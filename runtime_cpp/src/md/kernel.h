@@ -88,6 +88,20 @@ class OpContext {
   Status RequestScratch(size_t bytes, int* scratch_index);
   // Invoke only.
   void* Scratch(int scratch_index) const;
+  // Prepare only: scratch memory valid during this op's invoke that never grows the arena: after
+  // planning it gets the largest run of head bytes that no buffer live at this op uses (capped
+  // at max_bytes), if that run holds at least min_bytes; otherwise none (the kernel then runs
+  // without it). Not granted to ops run in bands by a patch-based stage. Shares the op's scratch
+  // indices with RequestScratch (an op's first request of either kind gets 0).
+  // A spare request changes no placement, no head size and no patch-based stage; it costs one
+  // 8-byte scratch table entry in the tail. No grant either when the head is 0xffff x 16 bytes
+  // or more (the table keeps a grant's offset / 16 in 16 bits). Returns kInvalidArgument when
+  // min_bytes > max_bytes (a max_bytes above 4 GiB counts as 4 GiB - 1).
+  // docs/architecture.md ("spare scratch") has the rule; microdeploy/planner.py mirrors it.
+  Status RequestSpareScratch(size_t min_bytes, size_t max_bytes, int* scratch_index);
+  // Invoke only: the granted bytes (16-byte aligned) and their count in *bytes, or nullptr and 0.
+  // Use it, not Scratch(), for an index RequestSpareScratch() gave (and only for one).
+  void* SpareScratch(int scratch_index, size_t* bytes) const;
   // Invoke only: the band of output rows to compute (inactive: all rows).
   Band band() const;
   // Persistent data of this op set during prepare (nullptr if none).

@@ -95,4 +95,38 @@ MD_INIT_CODE Status PlanBuffers(PlanBuffer* buffers, int n, void* work, size_t w
   return Status::kOk;
 }
 
+MD_INIT_CODE FreeRun LargestFreeRun(const PlanBuffer* buffers, int n, int op, uint32_t head,
+                                    void* work, size_t work_bytes) {
+  FreeRun best;
+  if (n < 0 || (n > 0 && (work == nullptr || work_bytes < sizeof(int32_t) * n))) return best;
+  // The live buffers by offset (insertion sort: a few dozen are live at one op).
+  int32_t* live = static_cast<int32_t*>(work);
+  int32_t count = 0;
+  for (int32_t i = 0; i < n; ++i) {
+    const PlanBuffer& b = buffers[i];
+    if (b.size == 0 || b.first > op || b.last < op) continue;
+    int32_t j = count++;
+    while (j > 0 && buffers[live[j - 1]].offset > b.offset) {
+      live[j] = live[j - 1];
+      --j;
+    }
+    live[j] = i;
+  }
+  // Sweep: `covered` is the end of the bytes covered so far; a run is what lies between it and
+  // the next buffer, or the head.
+  uint64_t covered = 0;
+  for (int32_t k = 0; k <= count; ++k) {
+    const uint64_t start = k < count ? buffers[live[k]].offset : head;
+    if (start > covered && start - covered > best.bytes) {
+      best.offset = static_cast<uint32_t>(covered);
+      best.bytes = static_cast<uint32_t>(start - covered);
+    }
+    if (k < count) {
+      const uint64_t end = static_cast<uint64_t>(buffers[live[k]].offset) + buffers[live[k]].size;
+      if (end > covered) covered = end;
+    }
+  }
+  return best;
+}
+
 }  // namespace md

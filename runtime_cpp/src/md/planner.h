@@ -55,6 +55,19 @@ inline size_t PlannerWorkBytes(int n) { return 2u * sizeof(int32_t) * static_cas
 // the head would not fit in 32 bits.
 Status PlanBuffers(PlanBuffer* buffers, int n, void* work, size_t work_bytes, uint32_t* head_bytes);
 
+// A run of head bytes [offset, offset + bytes).
+struct FreeRun {
+  uint32_t offset = 0;
+  uint32_t bytes = 0;  // 0: none
+};
+
+// Spare scratch (docs/architecture.md): the largest run of bytes in [0, head) that no buffer
+// live at `op` (first <= op <= last; aliased ones too, empty ones cover nothing) covers, the
+// lowest one on ties. `buffers` must be placed (PlanBuffers). `work` holds n int32s; with less,
+// or an empty head, the result is no run. microdeploy/planner.py (largest_free_run) mirrors it.
+FreeRun LargestFreeRun(const PlanBuffer* buffers, int n, int op, uint32_t head, void* work,
+                       size_t work_bytes);
+
 }  // namespace md
 
 #endif  // MD_PLANNER_H_
