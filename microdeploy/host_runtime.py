@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +120,23 @@ class PlannedBuffer:
 
 
 @dataclass(frozen=True)
+class SpareRecord:
+    """A kernel's spare scratch request (kernel.h RequestSpareScratch) and what it got: `bytes` at
+    head `offset`, or bytes 0 and offset -1 for nothing."""
+
+    op: int
+    min_bytes: int
+    max_bytes: int
+    offset: int
+    bytes: int
+
+
+# SpareProbe(min_bytes, max_bytes, count): md_host_run --spare-probe, for tests: every op asks
+# `count` times for spare scratch, and its grants are overwritten with junk around its invoke.
+SpareProbe = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
 class ArenaPlan:
     head: int
     tail: int
@@ -127,6 +144,8 @@ class ArenaPlan:
     buffers: list[PlannedBuffer]
     # Patch-based stage (first op, last op) the runtime streams row by row, None if none.
     stage: tuple[int, int] | None = None
+    # Spare scratch requests in request order, with their grants.
+    spare: list[SpareRecord] = field(default_factory=list)
 
 
 def runner_sources() -> list[Path]:
@@ -385,12 +404,14 @@ def run_model(
     kernels: str = "optimized",
     tiling: str = "auto",
     defines: Sequence[str] = (),
+    spare_probe: SpareProbe | None = None,
 ) -> HostRunResult:
     """Run `model` once per `repeat` on `inputs` (raw bytes of each array) with the md runtime.
 
     Outputs are those of the last invoke. Raises HostRunnerError with the runtime's message.
     `tiling`: the patch-based execution policy, "auto", "off" or "on" (docs/patch_execution.md).
     `defines`: extra -D flags for the runner's build (build_runner).
+    `spare_probe`: make every op ask for spare scratch and spoil it (SpareProbe; tests only).
     """
     if repeat < 1:
         raise ValueError("repeat must be at least 1")
@@ -400,6 +421,7 @@ def run_model(
         tmp = Path(tmp_name)
         with _model_file(model, tmp) as model_path:
             args = [str(model_path), "--repeat", str(repeat), *_tiling_args(tiling)]
+            args += _probe_args(spare_probe)
             if arena_size is not None:
                 args += ["--arena", str(int(arena_size))]
             if profile:
@@ -437,17 +459,28 @@ def _tiling_args(tiling: str) -> list[str]:
     return ["--tiling", tiling]
 
 
+def _probe_args(probe: SpareProbe | None) -> list[str]:
+    if probe is None:
+        return []
+    low, high, count = (int(x) for x in probe)
+    if not (0 <= low <= high and 1 <= count <= 16):
+        raise ValueError(f"spare_probe needs 0 <= min <= max and 1 <= count <= 16, not {probe}")
+    return ["--spare-probe", f"{low},{high},{count}"]
+
+
 def plan_model(
     model: bytes | Path,
     sanitize: bool = True,
     tiling: str = "auto",
     arena_size: int | None = None,
+    spare_probe: SpareProbe | None = None,
 ) -> ArenaPlan:
     """The arena plan the runtime makes for `model` (kernels' prepare runs, invoke does not).
     `arena_size`: plan for an arena of that many bytes (the "auto" tiling policy streams a stage
-    when the layer-by-layer plan would not fit it); default a generous one."""
+    when the layer-by-layer plan would not fit it); default a generous one. `spare_probe`: every
+    op asks for spare scratch too (SpareProbe; tests only)."""
     binary = build_runner(sanitize=sanitize)
-    args = ["--plan", *_tiling_args(tiling)]
+    args = ["--plan", *_tiling_args(tiling), *_probe_args(spare_probe)]
     if arena_size is not None:
         args += ["--arena", str(int(arena_size))]
     with tempfile.TemporaryDirectory(prefix="md_host_plan_") as tmp_name:
@@ -465,6 +498,12 @@ def plan_model(
             for b in answer["buffers"]
         ],
         stage=_stage(answer.get("stage")),
+        spare=[
+            SpareRecord(
+                int(r["op"]), int(r["min"]), int(r["max"]), int(r["offset"]), int(r["bytes"])
+            )
+            for r in answer.get("spare", [])
+        ],
     )
 
 

@@ -16,7 +16,13 @@
    stage's buffers shrunk to row windows; the stage giving the smallest head is kept when the
    tiling policy says so (`tiling`: "auto" when it saves enough or is needed to fit
    `head_budget`, "off", "on").
-tests/test_planner_parity.py checks that both implementations give the same offsets.
+7. Spare scratch (`grant_spare`; kernel.h RequestSpareScratch): once placed, each spare request
+   in request order gets the largest run of head bytes that no buffer live at its op covers
+   (earlier grants of the same op included; lowest offset on ties), capped at its max, when the
+   run holds its min. Ops of the stage get none, nor any op when the head is WIDE_HEAD or more.
+   Spare requests change nothing in steps 1-6.
+tests/test_planner_parity.py and tests/test_spare_scratch.py check that both implementations give
+the same offsets and grants.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ from microdeploy.model.reader import Model
 from microdeploy.patching import Buffers, Tiling, choose_stage
 
 ALIGNMENT = 16
+# A head this large keeps no spare scratch (the runtime's table holds a grant's offset / 16 in
+# 16 bits).
+WIDE_HEAD = 0xFFFF * ALIGNMENT
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,28 @@ class ScratchRequest:
 
 
 @dataclass(frozen=True)
+class SpareRequest:
+    """A kernel's RequestSpareScratch(min_bytes, max_bytes) at op `op`."""
+
+    op: int
+    min_bytes: int
+    max_bytes: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_bytes <= self.max_bytes:
+            raise ValueError(f"spare request needs 0 <= min <= max, got {self}")
+
+
+@dataclass(frozen=True)
+class SpareGrant:
+    """What a spare request got: `bytes` at head `offset`, or bytes 0 and offset -1 for none."""
+
+    op: int
+    offset: int
+    bytes: int
+
+
+@dataclass(frozen=True)
 class PlannedBuffer:
     id: int
     tensor: int  # -1 for a scratch buffer
@@ -83,6 +114,8 @@ class ArenaPlan:
     # Patch-based stage (first op, last op) streamed row by row (docs/patch_execution.md); its
     # intermediate tensors' buffers are row windows. None: layer-by-layer execution.
     stage: tuple[int, int] | None = None
+    # One per spare request, in request order (step 7).
+    spare: tuple[SpareGrant, ...] = ()
 
     def live_bytes(self, op: int) -> int:
         """Sum of the sizes of the distinct memory blocks alive during `op` (a lower bound for
@@ -170,14 +203,61 @@ def alias_in_place(
     return alias
 
 
+def largest_free_run(ranges: Sequence[tuple[int, int]], head: int) -> tuple[int, int]:
+    """(offset, bytes) of the largest run of [0, head) that no [start, end) in `ranges` covers,
+    the lowest one on ties; (0, 0) when there is none (md::LargestFreeRun)."""
+    best = (0, 0)
+    covered = 0
+    for start, end in [*sorted(r for r in ranges if r[1] > r[0]), (head, head)]:
+        if start - covered > best[1]:
+            best = (covered, start - covered)
+        covered = max(covered, end)
+    return best
+
+
+def grant_spare(
+    sizes: Sequence[int],
+    firsts: Sequence[int],
+    lasts: Sequence[int],
+    offsets: Sequence[int],
+    head: int,
+    stage: tuple[int, int] | None,
+    requests: Sequence[SpareRequest],
+) -> tuple[SpareGrant, ...]:
+    """Step 7 for placed buffers (by id, after the stage's edits), as the runtime grants them
+    (Interpreter::GrantSpareScratch): each grant counts as live at its op for the next."""
+    taken: list[tuple[int, int, int]] = []  # (op, start, end) of the grants so far
+    grants = []
+    for request in requests:
+        op = request.op
+        offset, run = 0, 0
+        if head < WIDE_HEAD and not (stage is not None and stage[0] <= op <= stage[1]):
+            live = [
+                (offsets[i], offsets[i] + sizes[i])
+                for i in range(len(sizes))
+                if firsts[i] <= op <= lasts[i]
+            ]
+            live += [(start, end) for o, start, end in taken if o == op]
+            offset, run = largest_free_run(live, head)
+        granted = min(run, request.max_bytes) if run >= request.min_bytes else 0
+        if granted == 0:
+            grants.append(SpareGrant(op, -1, 0))
+            continue
+        taken.append((op, offset, offset + align(granted)))
+        grants.append(SpareGrant(op, offset, granted))
+    return tuple(grants)
+
+
 def plan_arena(
     model: Model,
     scratch: Sequence[ScratchRequest] = (),
     tiling: Tiling = "auto",
     head_budget: int | None = None,
+    spare: Sequence[SpareRequest] = (),
 ) -> ArenaPlan:
-    """Plan subgraph 0's activations (and the given scratch requests). `head_budget`: bytes the
-    arena leaves for the head (the runtime's arena minus its tail), None for no limit."""
+    """Plan subgraph 0's activations (and the given scratch requests), then grant the spare
+    requests (step 7). `head_budget`: bytes the arena leaves for the head (the runtime's arena
+    minus its tail), None for no limit."""
     graph = model.main
     num_ops = len(graph.operators)
     last_op = max(num_ops - 1, 0)
@@ -230,4 +310,5 @@ def plan_arena(
         PlannedBuffer(i, tensor_ids[i], sizes[i], firsts[i], lasts[i], offsets[i], aliases[i])
         for i in range(len(sizes))
     )
-    return ArenaPlan(buffers, head, num_ops, stage)
+    grants = grant_spare(sizes, firsts, lasts, offsets, head, stage, spare)
+    return ArenaPlan(buffers, head, num_ops, stage, grants)

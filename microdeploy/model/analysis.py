@@ -20,7 +20,7 @@ from microdeploy.model import schema
 from microdeploy.model.board_fit import BoardFit, EstimateBasis, estimate_fit, linker_fit
 from microdeploy.model.reader import Model, Operator, Tensor, read_model
 from microdeploy.patching import Tiling
-from microdeploy.planner import ArenaPlan, ScratchRequest, align, plan_arena
+from microdeploy.planner import ArenaPlan, ScratchRequest, SpareRequest, align, plan_arena
 
 LARGEST_TENSORS = 5
 
@@ -51,10 +51,12 @@ class OpSummary:
 
 @dataclass(frozen=True)
 class RuntimeFacts:
-    """What only the runtime's kernels know: their scratch requests and persistent tail."""
+    """What only the runtime's kernels know: their scratch requests (regular and spare, each in
+    request order) and persistent tail."""
 
     scratch: tuple[ScratchRequest, ...]
     tail: int
+    spare: tuple[SpareRequest, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,8 @@ def runtime_facts(model_bytes: bytes) -> tuple[RuntimeFacts | None, str]:
     except MicrodeployError as exc:
         return None, exc.message
     scratch = tuple(ScratchRequest(b.op, b.size) for b in plan.buffers if b.tensor == -1)
-    return RuntimeFacts(scratch, plan.tail), ""
+    spare = tuple(SpareRequest(r.op, r.min_bytes, r.max_bytes) for r in plan.spare)
+    return RuntimeFacts(scratch, plan.tail, spare), ""
 
 
 def runtime_arena_bytes(
@@ -178,10 +181,11 @@ def runtime_arena_bytes(
     """(tail, total) as the runtime lays out its arena (md/interpreter.cc). Without the runtime's
     facts the tail is its uint16 slot per tensor (8-byte aligned), a uint32 offset per tensor
     more when the head reaches 0xffff x 16 bytes, and a 16-byte node per op (kernels'
-    persistent data unknown). While planning, the head holds the scratch requests (8 bytes each)
-    and 28 bytes per planned buffer (tensors and scratch), which is more than the plan itself
-    only for tiny models."""
+    persistent data unknown). While planning, the head holds the scratch requests (8 bytes each,
+    16 for a spare one) and 28 bytes per planned buffer (tensors and scratch) and per spare
+    request, which is more than the plan itself only for tiny models."""
     num_scratch = len(runtime.scratch) if runtime else 0
+    num_spare = len(runtime.spare) if runtime else 0
     if runtime:
         tail = runtime.tail
     else:
@@ -189,7 +193,8 @@ def runtime_arena_bytes(
         wide = (4 * len(model.tensors) + 7) // 8 * 8 if plan.head >= 0xFFFF * 16 else 0
         tail = align(slots + 16 * len(model.operators) + wide)
     planned_tensors = sum(1 for b in plan.buffers if b.tensor >= 0)
-    planning = align(align(8 * num_scratch) + 28 * (planned_tensors + num_scratch))
+    requests = 8 * (num_scratch + 2 * num_spare)
+    planning = align(align(requests) + 28 * (planned_tensors + num_scratch + num_spare))
     return tail, max(plan.head, planning) + tail
 
 
@@ -225,7 +230,12 @@ def analyze(
         )
         for op in model.operators
     )
-    plan = plan_arena(model, runtime.scratch if runtime else (), tiling=tiling)
+    plan = plan_arena(
+        model,
+        runtime.scratch if runtime else (),
+        tiling=tiling,
+        spare=runtime.spare if runtime else (),
+    )
     tail, arena = runtime_arena_bytes(model, plan, runtime)
     size = model.size if size_bytes is None else size_bytes
     activations = sorted(
