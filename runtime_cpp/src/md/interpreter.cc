@@ -285,6 +285,7 @@ MD_INIT_CODE Status Interpreter::AllocateTensors() {
   tail_used_ = 0;
   num_scratch_ = 0;
   num_spare_ = 0;
+  grant_spare_ = nullptr;
   scratch_ = reinterpret_cast<ScratchEntry*>(head_);
   user_first_ = user_last_ = user_cursor_ = nullptr;
   head_bytes_ = tail_bytes_ = used_bytes_ = required_bytes_ = 0;
@@ -501,7 +502,12 @@ MD_INIT_CODE Status Interpreter::PlanAndLayout() {
   }
 
   // Copy the plan out of the head before the head is used for tensors.
-  GrantSpareScratch(requests, buffers, n, planner_work, PlannerWorkBytes(max_buffers), head, table);
+  if (grant_spare_ != nullptr) {
+    grant_spare_(this, requests, buffers, n, planner_work, PlannerWorkBytes(max_buffers), head,
+                 table);
+  } else if (spare_count_ != nullptr) {
+    *spare_count_ = 0;
+  }
   for (int t = 0; t < num_tensors; ++t) slot[t] = kNoSlot;
   if (wide) {
     for (int t = 0; t < num_tensors; ++t) wide_offsets_[t] = kNoOffset;
@@ -567,6 +573,15 @@ MD_INIT_CODE void Interpreter::GrantSpareScratch(const ScratchEntry* requests, P
     ++recorded;
   }
   if (spare_count_ != nullptr) *spare_count_ = recorded;
+}
+
+// Reached only through grant_spare_ (set by RequestSpareScratch()).
+MD_INIT_CODE void Interpreter::CallGrantSpareScratch(Interpreter* self,
+                                                     const ScratchEntry* requests,
+                                                     PlanBuffer* buffers, int n, void* work,
+                                                     size_t work_bytes, uint32_t head,
+                                                     ScratchEntry* table) {
+  self->GrantSpareScratch(requests, buffers, n, work, work_bytes, head, table);
 }
 
 // Patch-based execution (docs/patch_execution.md, microdeploy/patching.py):
@@ -950,6 +965,7 @@ Status Interpreter::RequestSpareScratch(int op_index, size_t min_bytes, size_t m
     return SetError(Status::kArenaTooSmall, "op %ld: arena too small for scratch requests",
                     static_cast<long>(op_index));
   }
+  grant_spare_ = &CallGrantSpareScratch;
   const uint16_t op = static_cast<uint16_t>(op_index);
   scratch_[entry] = ScratchEntry{op, kSpareMin, min_value};
   scratch_[entry + 1] = ScratchEntry{op, kSpareMax, max_value};

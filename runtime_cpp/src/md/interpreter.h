@@ -291,6 +291,12 @@ class Interpreter {
   }
   void GrantSpareScratch(const ScratchEntry* requests, PlanBuffer* buffers, int n, void* work,
                          size_t work_bytes, uint32_t head, ScratchEntry* table);
+  using SpareGranter = void (*)(Interpreter* self, const ScratchEntry* requests,
+                                PlanBuffer* buffers, int n, void* work, size_t work_bytes,
+                                uint32_t head, ScratchEntry* table);
+  static void CallGrantSpareScratch(Interpreter* self, const ScratchEntry* requests,
+                                    PlanBuffer* buffers, int n, void* work, size_t work_bytes,
+                                    uint32_t head, ScratchEntry* table);
   void* UserData(int op_index) const;
   void SetUserData(int op_index, void* data);
 
@@ -316,7 +322,10 @@ class Interpreter {
   ScratchEntry* scratch_ = nullptr;   // tail after planning, head while preparing
   int num_scratch_ = 0;               // requests of either kind
   int num_spare_ = 0;                 // RequestSpareScratch() requests among them
-  int op_scratch_count_ = 0;          // requests of the op being prepared
+  // Set by RequestSpareScratch(), called by PlanAndLayout(): firmware whose kernels never ask
+  // for spare scratch links none of the code that grants it (about 600 bytes on the M4).
+  SpareGranter grant_spare_ = nullptr;
+  int op_scratch_count_ = 0;  // requests of the op being prepared
   // Where the last Scratch()/UserData() lookup ended: ops run in order, so the next op's
   // entries are found from here (amortized O(1) per lookup, no per-op work in Invoke()).
   mutable int scratch_cursor_ = 0;
