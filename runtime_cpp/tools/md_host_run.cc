@@ -358,7 +358,8 @@ int main(int argc, char** argv) {
   int num_records = 0;
   if (opt.plan) interp.RecordPlan(records, max_records, &num_records);
   const int num_ops = interp.model().NumOperators();
-  const int max_spare = num_ops * static_cast<int>(g_probe.count) + 1;
+  // Room for the probe's requests and the kernels' own (CONV_2D asks once: conv_2d.cc).
+  const int max_spare = num_ops * (static_cast<int>(g_probe.count) + 4) + 1;
   md::SpareRecord* spare =
       static_cast<md::SpareRecord*>(std::malloc(sizeof(md::SpareRecord) * max_spare));
   g_probe.indices = static_cast<int*>(std::malloc(sizeof(int) * max_spare));

@@ -60,6 +60,38 @@ void ReadShape(const OpContext& ctx, const TensorView& input, const TensorView& 
   ResolveWindow(static_cast<Padding>(*padding), s->in_h, s->in_w, &s->g);
 }
 
+// Bytes of spare scratch (kernel.h RequestSpareScratch) the channel-major path of deep 1x1
+// convolutions (pointwise_layer_dsp.h) widens the op's pixels into, or 0 where it never runs:
+// int8, groups of 1, 1x1 stride 1 unpadded, a depth that is a multiple of 4 in [kLayerMinDepth,
+// kDspPathMaxDepth], at least kLayerMinPixels pixels. Prepare asks for it on every target and
+// kernel flavour, so that the host runner plans (and reports tail bytes) as the device does; only
+// the DSP build uses it.
+MD_PREPARE_CODE size_t LayerSpareBytes(const ConvShape& s, DataType type) {
+  const WindowGeometry& g = s.g;
+  const int32_t pixels = s.batches * g.out_h * g.out_w;
+  const bool pointwise = g.filter_h == 1 && g.filter_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
+                         g.pad_h == 0 && g.pad_w == 0 && g.out_h == s.in_h && g.out_w == s.in_w;
+  if (type != DataType::kInt8 || s.groups != 1 || !pointwise || s.in_depth % 4 != 0 ||
+      s.in_depth < opt::kLayerMinDepth || s.in_depth > opt::kDspPathMaxDepth ||
+      pixels < opt::kLayerMinPixels) {
+    return 0;
+  }
+  return opt::PointwiseLayerSpareBytes(pixels, s.in_depth);
+}
+// Its scratch index: CONV_2D asks for no other scratch (kernel.h: the first request gets 0).
+constexpr int kLayerSpareIndex = 0;
+
+#if MD_KERNELS_ARM_DSP
+// The deep 1x1 path's spare scratch into *spare: none when prepare asked for none, none was
+// granted, or inside a stage. Not inlined: GCC copied it into two branches of Invoke.
+__attribute__((noinline)) void LayerSpare(const OpContext& ctx, const Band& band,
+                                          opt::PointwiseSpare* spare) {
+  if (!band.active()) {
+    spare->words = static_cast<uint32_t*>(ctx.SpareScratch(kLayerSpareIndex, &spare->bytes));
+  }
+}
+#endif
+
 FusedActivation ReadActivation(const OpContext& ctx) {
   return static_cast<FusedActivation>(ctx.Options().GetInt8(kActivation, 0));
 }
@@ -101,6 +133,12 @@ MD_PREPARE_CODE Status Prepare(OpContext& ctx) {
   if (!is_float) {
     const Status q = CheckConvQuantization(ctx, input, filter, output, 0);
     if (q != Status::kOk) return q;
+  }
+  const size_t spare = LayerSpareBytes(s, input.type);
+  if (spare > 0) {
+    int index;  // kLayerSpareIndex: the op's first scratch request
+    const Status requested = ctx.RequestSpareScratch(spare, spare, &index);
+    if (requested != Status::kOk) return requested;
   }
   if (!kKernelsHaveConvFallback && types.is_int8 &&
       !opt::ConvDspPathServes(s.g, s.in_depth, s.filter_depth, s.out_depth, input, filter,
@@ -312,7 +350,11 @@ Status Invoke(OpContext& ctx) {
         constants = ReadBandConstants(band.constants);
       }
 #endif
-      if (opt::ConvInt8Optimized(args, input, filter, output, cached)) {
+      opt::PointwiseSpare spare;
+#if MD_KERNELS_ARM_DSP
+      LayerSpare(ctx, band, &spare);
+#endif
+      if (opt::ConvInt8Optimized(args, input, filter, output, cached, &spare)) {
         if (cached != nullptr && band.fill_constants) {  // the op's later bands reuse the call
           StoreBandCall(band, input, filter, output, args.bias, full.batches, full.in_h, full.in_w,
                         full.in_depth, 1, full.out_depth, full.g, act_min, act_max);

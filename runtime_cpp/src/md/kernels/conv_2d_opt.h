@@ -28,6 +28,7 @@
 #include "md/kernels/int8_sse2.h"
 #include "md/kernels/path_variants.h"
 #include "md/kernels/pointwise_dsp.h"
+#include "md/kernels/pointwise_layer_dsp.h"
 #include "md/kernels/pointwise_shallow_dsp.h"
 #include "md/tensor.h"
 
@@ -493,11 +494,9 @@ __attribute__((noinline)) inline bool PointwiseChannelOther(const ConvInt8Args& 
 // |bias| + depth x 128 x 255 >= 2^30 accumulate without their bias (PointwiseDspArgs). Not
 // inlined: its 2 KB buffer and PointwiseChunk's would otherwise share one stack frame.
 // `cached`: the op's constants in a patch-based stage.
-__attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& a,
-                                                            const OptMultipliers& multipliers,
-                                                            const TensorView& filter,
-                                                            const BandConstantsView* cached,
-                                                            int32_t c0, int32_t c1, bool window) {
+__attribute__((noinline)) inline bool PointwiseDspChunkRuns(
+    const ConvInt8Args& a, const OptMultipliers& multipliers, const TensorView& filter,
+    const BandConstantsView* cached, int32_t c0, int32_t c1, bool window, PointwiseSpare* spare) {
   const WindowGeometry& g = a.g;
   const int32_t filter_size = g.filter_h * g.filter_w * a.depth;
   // Im2col rows: the window padded to a multiple of 4 (filters then need padded rows too).
@@ -642,9 +641,10 @@ __attribute__((noinline)) inline bool PointwiseDspChunkRuns(const ConvInt8Args& 
                                  0,
                                  nullptr};
   if (window) {
-    PointwiseDspChunk<true>(args, ch, buf);
-  } else if (!PointwiseShallowRuns(args, ch, buf) && !PointwiseDeepRuns(args, ch, buf)) {
-    PointwiseDspChunk<false>(WidenFiltersAhead(args, buf), ch, buf);
+    PointwiseDspChunk(args, ch, buf);
+  } else if (!PointwiseShallowRuns(args, ch, buf) && !PointwiseLayerRuns(args, ch, buf, spare) &&
+             !PointwiseDeepRuns(args, ch, buf)) {
+    PointwiseDspChunk(WidenFiltersAhead(args, buf), ch, buf);
   }
   return true;
 }
@@ -679,9 +679,10 @@ __attribute__((noinline)) inline void ConvChunkWithConstants(
   }
 }
 
-inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
-                              const TensorView& filter, const TensorView& output,
-                              const BandConstantsView* cached = nullptr) {
+__attribute__((noinline)) inline bool ConvInt8Optimized(
+    const ConvInt8Args& a, const TensorView& input, const TensorView& filter,
+    const TensorView& output, const BandConstantsView* cached = nullptr,
+    [[maybe_unused]] PointwiseSpare* spare = nullptr) {
   if (cached != nullptr ? !cached->scales_positive : !ScalesArePositive(filter, a.out_depth)) {
     return false;
   }
@@ -697,7 +698,7 @@ inline bool ConvInt8Optimized(const ConvInt8Args& a, const TensorView& input,
   for (int32_t c0 = 0, c1 = 0; c0 < a.out_depth; c0 = c1) {
 #if MD_KERNELS_ARM_DSP
     c1 = c0 + kPointwiseChunk < a.out_depth ? c0 + kPointwiseChunk : a.out_depth;
-    if (PointwiseDspChunkRuns(a, multipliers, filter, cached, c0, c1, !pointwise)) continue;
+    if (PointwiseDspChunkRuns(a, multipliers, filter, cached, c0, c1, !pointwise, spare)) continue;
 #endif
     // Compiled out (MD_KERNELS_NO_CONV_FALLBACK, path_variants.h): prepare only accepts ops
     // that never get here; the caller fails the invoke if one does.

@@ -147,9 +147,8 @@ inline void Im2colRow(const Im2col& m, int32_t p, int32_t depth, int8_t* row) {
 
 // Rows p .. p + count - 1 of the product's left operand: the input pixels (1x1), or the
 // windows gathered into `rows` (count x depth bytes).
-template <bool kIm2col>
 inline const int8_t* PixelRows(const PointwiseDspArgs& a, int32_t p, int32_t count, int8_t* rows) {
-  if (!kIm2col) return a.input + p * a.depth;
+  if (a.im2col == nullptr) return a.input + p * a.depth;
   for (int32_t i = 0; i < count; ++i) Im2colRow(*a.im2col, p + i, a.depth, rows + i * a.depth);
   return rows;
 }
@@ -181,8 +180,9 @@ inline void WidenOnePixel(const int8_t* in, int32_t depth, uint32_t off2, uint32
 
 // Widens four pixels of `depth` values (rows px[0..3]) into buf: per 4 values, 2 words per
 // pixel, pixels side by side.
-// (depth > 0: the assembly loop runs at least once.)
-inline void WidenFourPixels(const int8_t* const* px, int32_t depth, uint32_t off2, uint32_t* buf) {
+// (depth > 0: the assembly loop runs at least once.) Not inlined: three callers.
+__attribute__((noinline)) inline void WidenFourPixels(const int8_t* const* px, int32_t depth,
+                                                      uint32_t off2, uint32_t* buf) {
   const int8_t *p0 = px[0], *p1 = px[1], *p2 = px[2], *p3 = px[3];
 #if defined(__OPTIMIZE__)
   // Per pixel word: LDR, four SXTAB16, one STRD (26 instructions per four pixels' words with
@@ -537,8 +537,9 @@ inline const int8_t* FourPixelBlockFast(const FourPixelBlock& b, const int8_t* f
 #undef MD_PW_STEP
 
 // The channels outside the assembly block loops (slow ones: output offset not fused, a clamp
-// narrower than int8, a big bias) still take their dot products in assembly, with registers
-// the compiler picks: MD_PW_STEP's step and a loop of 16/8/4 values.
+// narrower than int8, a big bias; none in the reference models) still take their dot products in
+// assembly, with registers the compiler picks: MD_PW_STEP's step in a loop of 4 values (15
+// instructions per 16 MACs; written out in rounds it took 300 bytes more code).
 #define MD_PW_NAMED_STEP                \
   "ldr %[w], [%[f]], #4\n\t"            \
   "ldmia %[buf]!, {r4, r5, r6, r8}\n\t" \
@@ -560,24 +561,15 @@ __attribute__((always_inline)) inline void DotFourPixels(const int8_t** filter, 
                                                          int32_t& a2, int32_t& a3) {
   const int8_t* f = *filter;
 #if defined(__OPTIMIZE__)  // unoptimized builds keep a frame pointer: too few registers
-  int32_t n = depth;
+  int32_t n = depth;       // > 0, a multiple of 4
   uint32_t w, w02;
-  __asm__ volatile(
-      "subs %[n], %[n], #16\n\t"
-      "blt 2f\n"
-      "1:\n\t" MD_PW_NAMED_STEP MD_PW_NAMED_STEP MD_PW_NAMED_STEP MD_PW_NAMED_STEP
-      "subs %[n], %[n], #16\n\t"
-      "bge 1b\n"
-      "2:\n\t"  // n = depth mod 16 - 16: same low 4 bits
-      "tst %[n], #8\n\t"
-      "beq 3f\n\t" MD_PW_NAMED_STEP MD_PW_NAMED_STEP
-      "3:\n\t"
-      "tst %[n], #4\n\t"
-      "beq 4f\n\t" MD_PW_NAMED_STEP "4:\n\t"
-      : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [f] "+r"(f), [buf] "+r"(buf),
-        [n] "+r"(n), [w] "=&r"(w), [w02] "=&r"(w02)
-      :
-      : "r4", "r5", "r6", "r8", "cc", "memory");
+  __asm__ volatile("1:\n\t" MD_PW_NAMED_STEP
+                   "subs %[n], %[n], #4\n\t"
+                   "bne 1b\n\t"
+                   : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [f] "+r"(f),
+                     [buf] "+r"(buf), [n] "+r"(n), [w] "=&r"(w), [w02] "=&r"(w02)
+                   :
+                   : "r4", "r5", "r6", "r8", "cc", "memory");
 #else
   for (int32_t k = 0; k < depth; k += 4, f += 4, buf += 8) {
     const uint32_t w = LoadWord(f);
@@ -727,9 +719,9 @@ __attribute__((noinline)) inline void PointwiseOnePixelChannels(const PointwiseD
 // constants, `buf` 8 x depth / 4 words. Pixels go in blocks of four; a last block of 2 or 3
 // pixels repeats some (2: p, p+1, p, p+1; 3: p, p+1, p+1, p+2) with its outputs placed so that
 // a repeated pixel writes its value twice to the same place, and a last single pixel takes the
-// one-pixel loop.
-template <bool kIm2col>
-void PointwiseDspChunk(const PointwiseDspArgs& a, const PointwiseChannel* ch, uint32_t* buf) {
+// one-pixel loop. (One function for 1x1 and im2col: a template took 250 bytes more code.)
+inline void PointwiseDspChunk(const PointwiseDspArgs& a, const PointwiseChannel* ch,
+                              uint32_t* buf) {
   // Row of each of the block's four pixels by the block's pixel count (2, 3, 4).
   static constexpr int8_t kRowOf[3][4] = {{0, 1, 0, 1}, {0, 1, 1, 2}, {0, 1, 2, 3}};
   const uint32_t off2 = static_cast<uint32_t>(2 * a.input_offset) & 0xFFFFu;
@@ -738,7 +730,7 @@ void PointwiseDspChunk(const PointwiseDspArgs& a, const PointwiseChannel* ch, ui
   int32_t p = 0;
   for (; a.pixels - p >= 2; p += 4) {
     const int32_t count = a.pixels - p < 4 ? a.pixels - p : 4;
-    const int8_t* const rows = PixelRows<kIm2col>(a, p, count, a.rows);
+    const int8_t* const rows = PixelRows(a, p, count, a.rows);
     const int8_t* px[4];
     for (int32_t i = 0; i < 4; ++i) px[i] = rows + kRowOf[count - 2][i] * a.depth;
     WidenFourPixels(px, a.depth, off2x2, buf);
@@ -746,7 +738,7 @@ void PointwiseDspChunk(const PointwiseDspArgs& a, const PointwiseChannel* ch, ui
     PointwiseBlockChannels(a, ch, buf, out0, out0 + kRowOf[count - 2][2] * od);
   }
   if (p < a.pixels) {  // one pixel left
-    WidenOnePixel(PixelRows<kIm2col>(a, p, 1, a.rows), a.depth, off2x2, buf);
+    WidenOnePixel(PixelRows(a, p, 1, a.rows), a.depth, off2x2, buf);
     PointwiseOnePixelChannels(a, ch, buf, a.output + p * od);
   }
 }

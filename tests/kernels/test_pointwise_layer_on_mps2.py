@@ -1,0 +1,194 @@
+"""The channel-major path of deep 1x1 CONV_2D on the Cortex-M4 DSP build
+(runtime_cpp/src/md/kernels/pointwise_layer_dsp.h: the op's pixels widened once into spare
+scratch, every channel's filter widened once and run against every pixel block) against TFLM,
+on the emulated board (mps2-an386 in QEMU).
+
+The path runs only where the planner grants spare scratch: head bytes that no buffer live at the
+op uses. Each case here is a chain whose input is larger than what the 1x1 op keeps live: a
+MAX_POOL_2D halves the input before the 1x1 op, so the pooled-away input leaves the gap. The
+cases: depths 64, 68, 128, 132 and 256, pixel counts that leave 0-3 pixels after the blocks of
+four (4, 9, 10, 11, 18 with batches of 2, 25, 36), channel counts over one and two 64-channel
+chunks, zero points at the int8 ends, no bias, and chunks the path leaves to the four-pixel
+block although granted (RELU6 clamps, dead channels in the first chunk only). A second model's
+single 1x1 op has no gap (its input and output fill the arena): the old path. `md_host_run
+--plan` (the host planner, which plans exactly as the device does) confirms which ops are granted
+spare scratch; the firmware is built with `microdeploy build` and run with `microdeploy run
+--json`, which compares every output bit for bit with TFLM's Python interpreter."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import run_cli  # tests/cli_helpers.py (tests/ is on sys.path via conftest)
+from kernel_harness import (
+    bias_values,
+    channel_scales,
+    output_scale_for,
+    random_ints,
+    random_scale,
+    symmetric_weights,
+)
+
+from microdeploy import host_runtime, reference
+from microdeploy.model.writer import ModelBuilder
+
+pytestmark = [pytest.mark.qemu, pytest.mark.slow]
+
+# (batches, pooled h, pooled w, depth, channels, variant): the 1x1 op's shape after the pool.
+# variant: "plain", "zp_ends" (input zero point -128, output 127), "no_bias", "relu6" (a clamp
+# narrower than int8: every channel off the path), "dead_first" (vww_96_int8's dead channels in
+# the first 64-channel chunk only: that chunk off the path, the second on it).
+LAYER_CASES = (
+    (1, 6, 6, 128, 70, "plain"),
+    (1, 3, 3, 68, 33, "zp_ends"),
+    (1, 2, 5, 256, 20, "plain"),
+    (1, 1, 11, 128, 17, "no_bias"),
+    (2, 3, 3, 132, 9, "plain"),
+    (1, 5, 5, 64, 40, "zp_ends"),
+    (1, 2, 2, 128, 5, "plain"),
+    (1, 3, 3, 256, 66, "plain"),
+    (1, 6, 6, 128, 24, "relu6"),
+    (1, 3, 3, 128, 80, "dead_first"),
+)  # fmt: skip
+
+
+def _conv_1x1(
+    b: ModelBuilder,
+    rng: np.random.Generator,
+    x: int,
+    shape: tuple[int, int, int, int, int],
+    in_scale: float,
+    variant: str,
+) -> int:
+    """A 1x1 VALID CONV_2D of `shape` (batches, h, w, depth, channels) on tensor x; returns its
+    output tensor."""
+    batches, h, w, depth, channels = shape
+    scales = channel_scales(rng, channels)
+    if variant == "dead_first":
+        for c in (1, 5, 17):  # tiny scales: right shifts beyond 22 or a zero multiplier
+            scales[c] = float(np.float32(rng.choice([3e-9, 2e-11, 1e-13])))
+    weights = symmetric_weights(rng, [channels, 1, 1, depth])
+    wt = b.add_tensor([channels, 1, 1, depth], "int8", data=weights, scale=scales,
+                      zero_point=[0] * channels)  # fmt: skip
+    op_inputs = [x, wt]
+    if variant == "no_bias":
+        op_inputs.append(-1)
+    else:
+        data, b_scales = bias_values(rng, channels, in_scale, scales)
+        op_inputs.append(
+            b.add_tensor([channels], "int32", data=data, scale=b_scales, zero_point=[0] * channels)
+        )
+    zp_out = 127 if variant == "zp_ends" else int(rng.integers(-128, 128))
+    out_scale = output_scale_for(in_scale, float(np.median(scales)), depth, rng)
+    y = b.add_tensor([batches, h, w, channels], "int8", scale=out_scale, zero_point=zp_out)
+    activation = "RELU6" if variant == "relu6" else "NONE"
+    options = {"padding": "VALID", "stride_h": 1, "stride_w": 1,
+               "fused_activation_function": activation}  # fmt: skip
+    b.add_operator("CONV_2D", op_inputs, [y], options)
+    return y
+
+
+def _layer_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[str]]:
+    """One chain per case: input (twice the pooled size each way) -> MAX_POOL_2D 2x2 stride 2
+    -> the 1x1 op."""
+    b = ModelBuilder()
+    inputs: list[int] = []
+    outputs: list[int] = []
+    arrays: list[np.ndarray] = []
+    labels: list[str] = []
+    for batches, h, w, depth, channels, variant in LAYER_CASES:
+        zp_in = -128 if variant == "zp_ends" else int(rng.integers(-128, 128))
+        in_scale = random_scale(rng, 5e-3, 5e-2)
+        big = [batches, 2 * h, 2 * w, depth]
+        x = b.add_tensor(big, "int8", scale=in_scale, zero_point=zp_in)
+        arrays.append(random_ints(rng, big, "int8"))
+        pooled = b.add_tensor([batches, h, w, depth], "int8", scale=in_scale, zero_point=zp_in)
+        b.add_operator("MAX_POOL_2D", [x], [pooled], {"padding": "VALID", "stride_w": 2,
+                       "stride_h": 2, "filter_width": 2, "filter_height": 2})  # fmt: skip
+        y = _conv_1x1(b, rng, pooled, (batches, h, w, depth, channels), in_scale, variant)
+        inputs.append(x)
+        outputs.append(y)
+        labels.append(f"{batches}x{h}x{w}x{depth} -> {channels}, {variant}, zp_in {zp_in}")
+    b.set_io(inputs, outputs)
+    return b.build(), arrays, labels
+
+
+def _no_gap_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[str]]:
+    """A single 1x1 op (6x6x128 -> 64): its input and output are the whole arena."""
+    b = ModelBuilder()
+    in_scale = random_scale(rng, 5e-3, 5e-2)
+    x = b.add_tensor(
+        [1, 6, 6, 128], "int8", scale=in_scale, zero_point=int(rng.integers(-128, 128))
+    )
+    y = _conv_1x1(b, rng, x, (1, 6, 6, 128, 64), in_scale, "plain")
+    b.set_io([x], [y])
+    return b.build(), [random_ints(rng, [1, 6, 6, 128], "int8")], ["no gap: 1x6x6x128 -> 64"]
+
+
+def _spare_bytes(pixels: int, depth: int) -> int:
+    """The widened pixels' bytes the op asks for (pointwise_layer_dsp.h PointwiseLayerSpareBytes):
+    8 x depth per block of four, a last 2 or 3 pixels as one more block, a last one 2 x depth."""
+    return (pixels // 4 + (pixels % 4 >= 2)) * 8 * depth + (2 * depth if pixels % 4 == 1 else 0)
+
+
+def test_the_layer_cases_get_spare_scratch_and_the_no_gap_op_none() -> None:
+    """The host planner (the device plans the same) grants each chain's 1x1 op the whole of its
+    request, so the device test below runs the channel-major path there, and the no-gap op none."""
+    model, _, _ = _layer_model(np.random.default_rng(11))
+    plan = host_runtime.plan_model(model)
+    expected = {
+        2 * i + 1: _spare_bytes(batches * h * w, depth)
+        for i, (batches, h, w, depth, _, _) in enumerate(LAYER_CASES)
+    }
+    got = {r.op: (r.min_bytes, r.max_bytes, r.bytes) for r in plan.spare}
+    assert got == {op: (n, n, n) for op, n in expected.items()}, plan.spare
+    model, _, _ = _no_gap_model(np.random.default_rng(11))
+    spare = host_runtime.plan_model(model).spare
+    assert [(r.op, r.min_bytes, r.bytes) for r in spare] == [(0, _spare_bytes(36, 128), 0)], spare
+
+
+@pytest.fixture(scope="module", params=["layer", "no_gap"])
+def flashed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, list[Path], list[str]]]:
+    if shutil.which("qemu-system-arm") is None:
+        pytest.skip("qemu-system-arm is not installed")
+    if not reference.available():
+        pytest.skip("tflite-micro (TFLM's Python interpreter) is not installed")
+    root = tmp_path_factory.mktemp(request.param)
+    make = _layer_model if request.param == "layer" else _no_gap_model
+    model, arrays, labels = make(np.random.default_rng(11))
+    (root / "model.tflite").write_bytes(model)
+    files = []
+    for i, array in enumerate(arrays):
+        files.append(root / f"input{i}.npy")
+        np.save(files[-1], array)
+    project = root / "project"
+    for args in (
+        ("init", str(project), "--board", "mps2-an386", "--model", str(root / "model.tflite")),
+        ("build", str(project)),
+        ("flash", str(project)),
+    ):
+        result = run_cli(*args)
+        assert result.code == 0, f"{args[0]}: {result.stdout}{result.stderr}"
+    yield project, files, labels
+    run_cli("flash", str(project), "--stop")
+
+
+def test_deep_pointwise_layers_match_tflm_on_mps2(
+    flashed: tuple[Path, list[Path], list[str]],
+) -> None:
+    project, files, labels = flashed
+    args = ["run", str(project), "--json"]
+    for file in files:
+        args += ["--input", str(file)]
+    result = run_cli(*args)
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert result.code == 0 and len(lines) == 1, result.stdout + result.stderr
+    assert len(lines[0]["output"]) == len(labels)  # every op's output came back
+    assert lines[0]["match"] is True, "\n".join(labels) + "\n" + json.dumps(lines[0])[:2000]
