@@ -171,8 +171,10 @@ inline void WidenDoubled(uint32_t w, uint32_t off2, uint32_t* even, uint32_t* od
   *odd = Sxtab16Ror8(Sxtab16Ror8(off2, w), w);
 }
 
-// Widens one pixel of `depth` values at `in` into buf (2 words per 4 values).
-inline void WidenOnePixel(const int8_t* in, int32_t depth, uint32_t off2, uint32_t* buf) {
+// Widens one pixel of `depth` values at `in` into buf (2 words per 4 values). Not inlined: two
+// callers, once per call or op.
+__attribute__((noinline)) inline void WidenOnePixel(const int8_t* in, int32_t depth, uint32_t off2,
+                                                    uint32_t* buf) {
   for (int32_t k = 0; k < depth; k += 4, buf += 2) {
     WidenDoubled(LoadWord(in + k), off2, &buf[0], &buf[1]);
   }
