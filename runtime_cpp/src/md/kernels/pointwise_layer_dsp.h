@@ -14,8 +14,8 @@
 //   fill the 2 KB stack buffer), run against every block (WideChannelsBlocks: MD_PW_WIDE_STEP's
 //   11 instructions per 16 MACs in rounds of 8 steps, the channel's constants on the stack once
 //   per channel, about 30 instructions per channel and block besides the dot product instead of
-//   about 40), and against the single pixel (WideChannelsOnePixel: two LDMs and four SMLADs per
-//   8 values instead of OnePixelFast's 12 instructions).
+//   about 40), then against a last single pixel in the same function (two LDMs and four SMLADs
+//   per 8 values instead of OnePixelFast's 12 instructions).
 //
 // Bit-exact as the four-pixel block: the same exact integer sums (doubled, the input offset
 // folded into the pixels) in another order, the same RequantizeDoubled.
@@ -73,8 +73,9 @@ struct WideChannels {
   const uint32_t* pixels;          // in: the widened blocks
   int8_t* out_begin;               // in: = out (then the channel's)
   int32_t filter_bytes;            // in: 2 x depth
+  int32_t single;                  // in: a last single pixel follows the blocks (else 0)
 };
-static_assert(sizeof(WideChannels) == 17 * 4, "the assembly's frame");
+static_assert(sizeof(WideChannels) == 18 * 4, "the assembly's frame");
 
 // Accumulator a (doubled) -> int8 with the fused offset: r6 multiplier, r8 addend, r9 shift.
 // clang-format off
@@ -99,6 +100,15 @@ static_assert(sizeof(WideChannels) == 17 * 4, "the assembly's frame");
   "smlad r3, r9, r6, r3\n\t"         \
   "smlad r3, r10, r8, r3\n\t"
 
+// 8 values of one pixel: filter pairs r1-r4 (LDM), pixel words r5/r6/r8/r9 (LDM), r0 the sum.
+#define MD_PL_ONE_8                  \
+  "ldmia r11!, {r1, r2, r3, r4}\n\t" \
+  "ldmia r12!, {r5, r6, r8, r9}\n\t" \
+  "smlad r0, r1, r5, r0\n\t"         \
+  "smlad r0, r2, r6, r0\n\t"         \
+  "smlad r0, r3, r8, r0\n\t"         \
+  "smlad r0, r4, r9, r0\n\t"
+
 // Channels [ch, ch_end) against the blocks [pixels, ...) whose outputs run from out to out_end
 // (4 x out_depth apart), channel-major: r0-r3 the accumulators, r4-r6/r8 pixel words, r9/r10
 // the filter pair, r11 the filter, r12 the pixels (continuing from block to block), lr the
@@ -108,8 +118,8 @@ __attribute__((noinline)) inline void WideChannelsBlocks(const WideChannels& w) 
   // clang-format off
   __asm__ volatile(
       "add r12, r12, #40\n\t"
-      "ldmia r12, {r0, r1, r2, r3, r4, r5, r6}\n\t"
-      "push {r0, r1, r2, r3, r4, r5, r6}\n\t"
+      "ldmia r12, {r0, r1, r2, r3, r4, r5, r6, r8}\n\t"
+      "push {r0, r1, r2, r3, r4, r5, r6, r8}\n\t"
       "sub r12, r12, #40\n\t"
       "ldmia r12, {r0, r1, r2, r3, r4, r5, r6, r8, r9, r10}\n\t"
       "push {r0, r1, r2, r3, r4, r5, r6, r8, r9, r10}\n\t"
@@ -149,6 +159,33 @@ __attribute__((noinline)) inline void WideChannelsBlocks(const WideChannels& w) 
       "str r4, [sp]\n\t"
       "cmp r4, r11\n\t"
       "bne 1b\n\t"
+      // A last single pixel: its words follow the blocks' (r12), its output the last block's
+      // (r4); 14 instructions per 16 values on the widened filter.
+      "ldr r6, [sp, #68]\n\t"
+      "cmp r6, #0\n\t"
+      "beq 5f\n\t"
+      "ldr r0, [sp, #28]\n\t"
+      "ldr r11, [sp, #36]\n\t"
+      "ldr lr, [sp, #64]\n\t"  // the filter's bytes: 32 per 16 values
+      "subs lr, lr, #32\n\t"
+      "blt 7f\n"
+      "6:\n\t" MD_PL_ONE_8 MD_PL_ONE_8
+      "subs lr, lr, #32\n\t"
+      "bge 6b\n"
+      "7:\n\t"  // lr = bytes mod 32 - 32: the same low 5 bits
+      "tst lr, #16\n\t"
+      "beq 8f\n\t" MD_PL_ONE_8
+      "8:\n\t"
+      "tst lr, #8\n\t"
+      "beq 9f\n\t"
+      "ldmia r11!, {r1, r2}\n\t"
+      "ldmia r12!, {r5, r6}\n\t"
+      "smlad r0, r1, r5, r0\n\t"
+      "smlad r0, r2, r6, r0\n"
+      "9:\n\t"
+      "ldmia sp, {r4, r5, r6, r8, r9, r11}\n\t" MD_PL_REQUANT("r0")
+      "strb r0, [r4]\n"
+      "5:\n\t"
       // The next channel: outputs one byte on, the filter 2 x depth bytes on.
       "ldrd r4, r5, [sp, #60]\n\t"
       "add r4, r4, #1\n\t"
@@ -162,77 +199,13 @@ __attribute__((noinline)) inline void WideChannelsBlocks(const WideChannels& w) 
       "ldrd lr, r8, [sp, #48]\n\t"
       "cmp lr, r8\n\t"
       "bne 0b\n\t"
-      "add sp, sp, #68\n\t"
+      "add sp, sp, #72\n\t"
       : "+r"(args)
       :
       : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "lr", "cc", "memory");
   // clang-format on
 }
 #undef MD_PL_STEP
-
-// What WideChannelsOnePixel copies onto its stack (in this order).
-struct WideChannelsPixel {
-  int8_t* out;  // channel 0's output
-  const PointwiseChannel* ch;
-  const PointwiseChannel* ch_end;
-  const uint32_t* pixel;  // the widened pixel (WidenOnePixel)
-  int32_t depth;
-  const uint32_t* filter;  // channel 0's widened filter, the others after it
-};
-
-// 8 values of one pixel: filter pairs r1-r4 (LDM), pixel words r5/r6/r8/r9 (LDM), r0 the sum.
-#define MD_PL_ONE_8                  \
-  "ldmia r11!, {r1, r2, r3, r4}\n\t" \
-  "ldmia r12!, {r5, r6, r8, r9}\n\t" \
-  "smlad r0, r1, r5, r0\n\t"         \
-  "smlad r0, r2, r6, r0\n\t"         \
-  "smlad r0, r3, r8, r0\n\t"         \
-  "smlad r0, r4, r9, r0\n\t"
-
-// Channels [ch, ch_end) of one widened pixel on widened filters: 14 instructions per 16 values
-// and about 20 per channel.
-__attribute__((noinline)) inline void WideChannelsOnePixel(const WideChannelsPixel& w) {
-  register const WideChannelsPixel* args __asm__("r12") = &w;
-  // clang-format off
-  __asm__ volatile(
-      "ldmia r12, {r0, r1, r2, r3, r4, r11}\n\t"
-      "push {r0, r1, r2, r3, r4}\n\t"
-      "0:\n\t"
-      "ldr lr, [sp, #4]\n\t"
-      "ldr r0, [lr]\n\t"  // 2 x bias
-      "ldrd r12, lr, [sp, #12]\n\t"
-      "subs lr, lr, #16\n\t"
-      "blt 2f\n"
-      "1:\n\t" MD_PL_ONE_8 MD_PL_ONE_8
-      "subs lr, lr, #16\n\t"
-      "bge 1b\n"
-      "2:\n\t"  // lr = depth mod 16 - 16: the same low 4 bits
-      "tst lr, #8\n\t"
-      "beq 3f\n\t" MD_PL_ONE_8
-      "3:\n\t"
-      "tst lr, #4\n\t"
-      "beq 4f\n\t"
-      "ldmia r11!, {r1, r2}\n\t"
-      "ldmia r12!, {r5, r6}\n\t"
-      "smlad r0, r1, r5, r0\n\t"
-      "smlad r0, r2, r6, r0\n"
-      "4:\n\t"
-      "ldr lr, [sp, #4]\n\t"
-      "ldmia lr!, {r1, r2, r6, r8, r9}\n\t"
-      "str lr, [sp, #4]\n\t"
-      MD_PL_REQUANT("r0")
-      "ldrd r4, r5, [sp]\n\t"
-      "strb r0, [r4], #1\n\t"
-      "str r4, [sp]\n\t"
-      "ldr r5, [sp, #8]\n\t"
-      "cmp lr, r5\n\t"
-      "bne 0b\n\t"
-      "add sp, sp, #20\n\t"
-      : "+r"(args)
-      :
-      : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "lr", "cc", "memory");
-  // clang-format on
-}
 #undef MD_PL_ONE_8
 #undef MD_PL_REQUANT
 
@@ -288,6 +261,7 @@ MD_INIT_CODE __attribute__((noinline)) inline bool PointwiseLayerRuns(const Poin
   w.rounds = (depth + 31) / 32;
   w.entry = 44 * ((-depth & 31) / 4);  // the steps the first round skips
   w.filter_bytes = 2 * depth;
+  w.single = rest == 1;  // (with blocks before it: at least 5 pixels)
   for (int32_t c = 0; c < a.channels; c += group) {
     const int32_t n = a.channels - c < group ? a.channels - c : group;
     WidenFilterWords(a.filter + c * depth, n * depth / 4, buf);
@@ -299,11 +273,6 @@ MD_INIT_CODE __attribute__((noinline)) inline bool PointwiseLayerRuns(const Poin
       w.out_end = w.out + pass_blocks[pass] * 4 * od;
       w.pixels = pass == 0 ? spare->words : last;
       WideChannelsBlocks(w);
-    }
-    if (rest == 1) {
-      const WideChannelsPixel one = {
-          a.output + c + (a.pixels - 1) * od, w.ch, w.ch_end, last, depth, buf};
-      WideChannelsOnePixel(one);
     }
   }
   return true;
