@@ -1,6 +1,8 @@
 // MicroOpResolver: fixed capacity, no duplicates, lookups; AddAllOps links
 // and registers only kernels present in the program (this test binary links
 // none of kernels/*.cc).
+#include <cstring>
+
 #include "md/all_ops.h"
 #include "md/op_resolver.h"
 #include "md/types.h"
@@ -10,6 +12,10 @@
 namespace {
 
 md::Status Nop(md::OpContext&) { return md::Status::kOk; }
+
+bool OpNameIs(int32_t code, const char* want) {
+  return std::strcmp(md::BuiltinOpName(code).text, want) == 0;
+}
 const md::KernelRegistration kA{md::kOpConv2D, "CONV_2D", nullptr, Nop};
 const md::KernelRegistration kB{md::kOpSoftmax, "SOFTMAX", nullptr, Nop};
 const md::KernelRegistration kNoInvoke{md::kOpTanh, "TANH", nullptr, nullptr};
@@ -37,12 +43,20 @@ MD_TEST(AddAllOpsSkipsKernelsNotLinked) {
 }
 
 MD_TEST(OpAndTypeNames) {
-  CHECK_STR_CONTAINS(md::BuiltinOpName(md::kOpConv2D), "CONV_2D");
-  CHECK_STR_CONTAINS(md::BuiltinOpName(md::kOpUnidirectionalSequenceLstm),
-                     "UNIDIRECTIONAL_SEQUENCE_LSTM");
-  CHECK_STR_CONTAINS(md::BuiltinOpName(md::kOpQuantize), "QUANTIZE");
-  CHECK_STR_CONTAINS(md::BuiltinOpName(-1), "UNKNOWN");
-  CHECK_STR_CONTAINS(md::BuiltinOpName(100000), "UNKNOWN");
+  // The names are stored packed (types.cc checks at compile time that all 210 unpack to the
+  // text): these exercise the decoder's cases, a digit, "STABLEHLO_", the first and last codes.
+  CHECK(OpNameIs(md::kOpConv2D, "CONV_2D"));
+  CHECK(OpNameIs(md::kOpUnidirectionalSequenceLstm, "UNIDIRECTIONAL_SEQUENCE_LSTM"));
+  CHECK(OpNameIs(md::kOpQuantize, "QUANTIZE"));
+  CHECK(OpNameIs(0, "ADD"));
+  CHECK(OpNameIs(12, "L2_POOL_2D"));
+  CHECK(OpNameIs(20, "RELU_N1_TO_1"));
+  CHECK(OpNameIs(127, "PLACEHOLDER_FOR_GREATER_OP_CODES"));
+  CHECK(OpNameIs(190, "STABLEHLO_SCATTER"));
+  CHECK(OpNameIs(209, "STABLEHLO_CASE"));
+  CHECK(OpNameIs(-1, "UNKNOWN"));
+  CHECK(OpNameIs(210, "UNKNOWN"));
+  CHECK(OpNameIs(100000, "UNKNOWN"));
   CHECK_EQ(md::DataTypeSize(md::DataType::kInt16), 2);
   CHECK_EQ(md::DataTypeSize(md::DataType::kString), 0);
   CHECK_STR_CONTAINS(md::DataTypeName(md::DataType::kInt8), "int8");

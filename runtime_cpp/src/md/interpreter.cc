@@ -173,8 +173,9 @@ uint8_t* VirtualBase(uint8_t* p, uint32_t back) {
 
 }  // namespace
 
-Interpreter::Interpreter(const uint8_t* model, size_t model_size, const OpResolver& resolver,
-                         uint8_t* arena, size_t arena_size, Profiler* profiler)
+MD_INIT_CODE Interpreter::Interpreter(const uint8_t* model, size_t model_size,
+                                      const OpResolver& resolver, uint8_t* arena, size_t arena_size,
+                                      Profiler* profiler)
     : model_data_(model),
       model_size_(model_size),
       resolver_(resolver),
@@ -187,7 +188,7 @@ Interpreter::Interpreter(const uint8_t* model, size_t model_size, const OpResolv
   if (arena == nullptr || tail_end_ < head_) tail_end_ = head_;
 }
 
-Status Interpreter::SetError(Status status, const char* fmt, ...) {
+MD_INIT_CODE Status Interpreter::SetError(Status status, const char* fmt, ...) {
   va_list args;
   va_start(args, fmt);
   std::vsnprintf(error_, kErrorSize, fmt, args);
@@ -195,7 +196,7 @@ Status Interpreter::SetError(Status status, const char* fmt, ...) {
   return status;
 }
 
-Status Interpreter::ArenaTooSmall(size_t need, bool lower_bound) {
+MD_INIT_CODE Status Interpreter::ArenaTooSmall(size_t need, bool lower_bound) {
   required_bytes_ = need;
   required_is_lower_bound_ = lower_bound;
   return SetError(Status::kArenaTooSmall, "arena too small: need %s%lu bytes, have %lu",
@@ -223,7 +224,8 @@ MD_INIT_CODE Status Interpreter::Init() {
   for (int i = 0; i < model_.NumOperators(); ++i) {
     const OpInfo op = model_.Operator(i);
     if (resolver_.Find(op.builtin_code) == nullptr) {
-      const char* name = BuiltinOpName(op.builtin_code);
+      const OpName op_name = BuiltinOpName(op.builtin_code);
+      const char* name = op_name.text;
       char file[48];
       size_t k = 0;
       for (; name[k] != '\0' && k + 1 < sizeof(file); ++k) {
@@ -241,7 +243,7 @@ MD_INIT_CODE Status Interpreter::Init() {
   return Status::kOk;
 }
 
-void* Interpreter::AllocTail(size_t bytes) {
+MD_INIT_CODE void* Interpreter::AllocTail(size_t bytes) {
   // Sizes are capped so the running total cannot wrap; an oversized request
   // still counts, so "arena too small" can say how much was asked for.
   constexpr size_t kMaxTail = 0x7fffffff;
@@ -349,7 +351,7 @@ MD_INIT_CODE Status Interpreter::BuildNodes() {
     if (!ToKernelHandle(resolver_.Find(op.builtin_code)->invoke, &node.invoke)) {
       return SetError(Status::kUnsupportedOp,
                       "op %ld (%s): its kernel's code lies over 2 GiB from the interpreter's",
-                      static_cast<long>(i), BuiltinOpName(op.builtin_code));
+                      static_cast<long>(i), BuiltinOpName(op.builtin_code).text);
     }
     node.inputs = vector_offset(op.inputs);
     node.outputs = vector_offset(op.outputs);
@@ -903,7 +905,7 @@ Status Interpreter::InvokeWithStageOrProfiler() {
 
 // ---- OpContext support ----
 
-void* Interpreter::AllocatePersistent(int op_index, size_t bytes) {
+MD_INIT_CODE void* Interpreter::AllocatePersistent(int op_index, size_t bytes) {
   if (phase_ != Phase::kPrepare) {
     SetError(Status::kInvalidArgument, "op %ld: AllocatePersistent() outside prepare",
              static_cast<long>(op_index));
@@ -917,7 +919,7 @@ void* Interpreter::AllocatePersistent(int op_index, size_t bytes) {
   return p;
 }
 
-Status Interpreter::RequestScratch(int op_index, size_t bytes, int* scratch_index) {
+MD_INIT_CODE Status Interpreter::RequestScratch(int op_index, size_t bytes, int* scratch_index) {
   *scratch_index = -1;
   if (phase_ != Phase::kPrepare) {
     return SetError(Status::kInvalidArgument, "op %ld: RequestScratch() outside prepare",
@@ -940,8 +942,8 @@ Status Interpreter::RequestScratch(int op_index, size_t bytes, int* scratch_inde
   return Status::kOk;
 }
 
-Status Interpreter::RequestSpareScratch(int op_index, size_t min_bytes, size_t max_bytes,
-                                        int* scratch_index) {
+MD_INIT_CODE Status Interpreter::RequestSpareScratch(int op_index, size_t min_bytes,
+                                                     size_t max_bytes, int* scratch_index) {
   *scratch_index = -1;
   if (phase_ != Phase::kPrepare) {
     return SetError(Status::kInvalidArgument, "op %ld: RequestSpareScratch() outside prepare",
@@ -1014,7 +1016,7 @@ void* Interpreter::UserData(int op_index) const {
   return (u != nullptr && u->op == op_index) ? u->data : nullptr;
 }
 
-void Interpreter::SetUserData(int op_index, void* data) {
+MD_INIT_CODE void Interpreter::SetUserData(int op_index, void* data) {
   if (phase_ != Phase::kPrepare) return;
   if (user_last_ != nullptr && user_last_->op == op_index) {
     user_last_->data = data;
@@ -1035,9 +1037,10 @@ void Interpreter::SetUserData(int op_index, void* data) {
   user_last_ = node;
 }
 
-Status Interpreter::PlanArena(const uint8_t* model, size_t model_size, const OpResolver& resolver,
-                              uint8_t* work, size_t work_size, ArenaFigures* figures, char* error,
-                              size_t error_size) {
+MD_INIT_CODE Status Interpreter::PlanArena(const uint8_t* model, size_t model_size,
+                                           const OpResolver& resolver, uint8_t* work,
+                                           size_t work_size, ArenaFigures* figures, char* error,
+                                           size_t error_size) {
   Interpreter interp(model, model_size, resolver, work, work_size);
   Status s = interp.Init();
   if (s == Status::kOk) s = interp.AllocateTensors();
@@ -1116,11 +1119,11 @@ TableView OpContext::Options() const {
   return TableView(interp_->model_.buffer(), interp_->model_.size(), options);
 }
 
-void* OpContext::AllocatePersistent(size_t bytes) {
+MD_INIT_CODE void* OpContext::AllocatePersistent(size_t bytes) {
   return interp_->AllocatePersistent(op_index_, bytes);
 }
 
-Status OpContext::RequestScratch(size_t bytes, int* scratch_index) {
+MD_INIT_CODE Status OpContext::RequestScratch(size_t bytes, int* scratch_index) {
   return interp_->RequestScratch(op_index_, bytes, scratch_index);
 }
 
@@ -1128,7 +1131,8 @@ void* OpContext::Scratch(int scratch_index) const {
   return interp_->Scratch(op_index_, scratch_index);
 }
 
-Status OpContext::RequestSpareScratch(size_t min_bytes, size_t max_bytes, int* scratch_index) {
+MD_INIT_CODE Status OpContext::RequestSpareScratch(size_t min_bytes, size_t max_bytes,
+                                                   int* scratch_index) {
   return interp_->RequestSpareScratch(op_index_, min_bytes, max_bytes, scratch_index);
 }
 
@@ -1137,14 +1141,14 @@ void* OpContext::SpareScratch(int scratch_index, size_t* bytes) const {
 }
 
 void* OpContext::user_data() const { return interp_->UserData(op_index_); }
-void OpContext::set_user_data(void* data) { interp_->SetUserData(op_index_, data); }
+MD_INIT_CODE void OpContext::set_user_data(void* data) { interp_->SetUserData(op_index_, data); }
 
-Status OpContext::Fail(Status status, const char* fmt, ...) const {
+MD_INIT_CODE Status OpContext::Fail(Status status, const char* fmt, ...) const {
   char* out = interp_->error_;
   const size_t size = Interpreter::kErrorSize;
   const int32_t code = interp_->RegistrationOf(op_index_)->op;
-  int n =
-      std::snprintf(out, size, "op %ld %s: ", static_cast<long>(op_index_), BuiltinOpName(code));
+  int n = std::snprintf(out, size, "op %ld %s: ", static_cast<long>(op_index_),
+                        BuiltinOpName(code).text);
   if (n < 0) n = 0;
   if (static_cast<size_t>(n) < size) {
     va_list args;

@@ -51,8 +51,8 @@ const char* DataTypeName(DataType t) {
 
 namespace {
 // schema.fbs BuiltinOperator names in code order (codes are contiguous from 0), each ended by
-// '\0', in one array: a table of pointers would add 4 bytes of flash per name (840 on a 32-bit
-// MCU) for a lookup that only error messages make.
+// '\0', in one array. Only the compiler reads it: flash holds it packed (kPackedNames below),
+// since the names (2.6 KB as text) are read only for error messages.
 constexpr char kBuiltinOpNames[] =
     "ADD\0"
     "AVERAGE_POOL_2D\0"
@@ -272,12 +272,122 @@ constexpr int32_t CountNames() {
 }
 constexpr int32_t kNumBuiltinOpNames = CountNames();
 static_assert(kNumBuiltinOpNames == 210, "schema.fbs BuiltinOperator 0 .. 209");
+
+// The packed names: 5-bit codes, little-endian bit order. A name is its characters' codes then
+// kEnd; a digit (rare) is kDigit then the digit's value; "STABLEHLO_" (46 names start with it)
+// is one code: 1,411 bytes instead of 2,648.
+constexpr int kEnd = 0;  // 1 .. 26: 'A' .. 'Z'
+constexpr int kUnderscore = 27;
+constexpr int kStablehlo = 28;
+constexpr int kDigit = 29;
+constexpr char kStablehloText[] = "STABLEHLO_";
+constexpr size_t kStablehloLength = sizeof(kStablehloText) - 1;
+
+constexpr bool StartsStablehlo(size_t i) {
+  for (size_t k = 0; k < kStablehloLength; ++k) {
+    if (i + k + 1 >= sizeof(kBuiltinOpNames) || kBuiltinOpNames[i + k] != kStablehloText[k]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Calls put(code) for each code of the packed names, in order.
+template <typename Put>
+constexpr void EncodeNames(Put&& put) {
+  bool name_start = true;
+  for (size_t i = 0; i + 1 < sizeof(kBuiltinOpNames);) {
+    const char c = kBuiltinOpNames[i];
+    if (name_start && StartsStablehlo(i)) {
+      put(kStablehlo);
+      i += kStablehloLength;
+      name_start = false;
+      continue;
+    }
+    if (c >= '0' && c <= '9') {
+      put(kDigit);
+      put(c - '0');
+    } else {
+      put(c == '\0' ? kEnd : c == '_' ? kUnderscore : c - 'A' + 1);
+    }
+    name_start = c == '\0';
+    ++i;
+  }
+}
+
+constexpr size_t CountCodes() {
+  size_t n = 0;
+  EncodeNames([&n](int) { ++n; });
+  return n;
+}
+// One spare byte: a code is read as the 16 bits from its first byte.
+constexpr size_t kPackedBytes = (CountCodes() * 5 + 7) / 8 + 1;
+
+struct PackedNames {
+  uint8_t bytes[kPackedBytes] = {};
+};
+
+constexpr PackedNames PackNames() {
+  PackedNames packed;
+  size_t bit = 0;
+  EncodeNames([&packed, &bit](int code) {
+    const unsigned shifted = static_cast<unsigned>(code) << (bit % 8);
+    packed.bytes[bit / 8] = static_cast<uint8_t>(packed.bytes[bit / 8] | (shifted & 0xffu));
+    packed.bytes[bit / 8 + 1] = static_cast<uint8_t>(packed.bytes[bit / 8 + 1] | (shifted >> 8));
+    bit += 5;
+  });
+  return packed;
+}
+constexpr PackedNames kPackedNames = PackNames();
+
+constexpr int CodeAt(const PackedNames& packed, size_t k) {
+  const size_t bit = k * 5;
+  const unsigned word =
+      packed.bytes[bit / 8] | (static_cast<unsigned>(packed.bytes[bit / 8 + 1]) << 8);
+  return static_cast<int>((word >> (bit % 8)) & 31u);
+}
+
+// Writes name `code` (0 <= code < kNumBuiltinOpNames) into out, '\0'-terminated.
+constexpr void DecodeName(const PackedNames& packed, int32_t code, char* out) {
+  size_t k = 0;
+  for (int32_t i = 0; i < code;) {
+    const int c = CodeAt(packed, k++);
+    if (c == kDigit) ++k;  // its value may be 0: not an end
+    if (c == kEnd) ++i;
+  }
+  size_t n = 0;
+  for (int c = CodeAt(packed, k++); c != kEnd; c = CodeAt(packed, k++)) {
+    if (c == kStablehlo) {
+      for (size_t s = 0; s < kStablehloLength; ++s) out[n++] = kStablehloText[s];
+    } else if (c == kDigit) {
+      out[n++] = static_cast<char>('0' + CodeAt(packed, k++));
+    } else {
+      out[n++] = c == kUnderscore ? '_' : static_cast<char>('A' + c - 1);
+    }
+  }
+  out[n] = '\0';
+}
+
+// Every name decodes back to the text above, and fits OpName.
+constexpr bool PackedNamesRoundTrip() {
+  size_t i = 0;
+  for (int32_t code = 0; code < kNumBuiltinOpNames; ++code) {
+    char name[sizeof(OpName::text) + kStablehloLength] = {};
+    DecodeName(kPackedNames, code, name);
+    size_t n = 0;
+    for (; name[n] != '\0'; ++n, ++i) {
+      if (name[n] != kBuiltinOpNames[i]) return false;
+    }
+    if (kBuiltinOpNames[i++] != '\0' || n >= sizeof(OpName::text)) return false;
+  }
+  return i + 1 == sizeof(kBuiltinOpNames);
+}
+static_assert(PackedNamesRoundTrip(), "the packed op names decode to kBuiltinOpNames");
 }  // namespace
 
-const char* BuiltinOpName(int32_t code) {
-  if (code < 0 || code >= kNumBuiltinOpNames) return "UNKNOWN";
-  const char* name = kBuiltinOpNames;
-  for (int32_t i = 0; i < code; ++i) name += std::strlen(name) + 1;
+MD_INIT_CODE OpName BuiltinOpName(int32_t code) {
+  OpName name = {"UNKNOWN"};
+  if (code >= 0 && code < kNumBuiltinOpNames) DecodeName(kPackedNames, code, name.text);
   return name;
 }
 

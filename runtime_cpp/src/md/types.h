@@ -66,8 +66,12 @@ enum BuiltinOp : int32_t {
   kOpQuantize = 114,
 };
 
-// Name of a builtin op as TFLite spells it ("CONV_2D"), "UNKNOWN" otherwise.
-const char* BuiltinOpName(int32_t code);
+// Name of a builtin op as TFLite spells it ("CONV_2D"), "UNKNOWN" otherwise. The names are
+// stored packed, so each is unpacked into the OpName returned (use .text).
+struct OpName {
+  char text[36];  // the longest, PLACEHOLDER_FOR_GREATER_OP_CODES, is 32
+};
+OpName BuiltinOpName(int32_t code);
 
 }  // namespace md
 

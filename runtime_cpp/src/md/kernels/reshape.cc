@@ -17,7 +17,7 @@ namespace {
 constexpr int kNewShape = 0;
 
 // The shape the model asks for, if it is known in prepare.
-bool RequestedShape(const OpContext& ctx, const int32_t** shape, uint32_t* count) {
+MD_INIT_CODE bool RequestedShape(const OpContext& ctx, const int32_t** shape, uint32_t* count) {
   if (ctx.NumInputs() >= 2 && ctx.HasInput(1)) {
     const TensorView t = ctx.Input(1);
     if (t.is_constant && t.data != nullptr && t.type == DataType::kInt32 && t.rank <= 1) {
@@ -31,7 +31,7 @@ bool RequestedShape(const OpContext& ctx, const int32_t** shape, uint32_t* count
 }
 
 // "[1,2,-1]" into buf (truncated to fit).
-void FormatDims(const int32_t* dims, int count, char* buf, size_t size) {
+MD_INIT_CODE void FormatDims(const int32_t* dims, int count, char* buf, size_t size) {
   size_t used = static_cast<size_t>(std::snprintf(buf, size, "["));
   for (int i = 0; i < count && used < size; ++i) {
     used += static_cast<size_t>(
@@ -40,8 +40,8 @@ void FormatDims(const int32_t* dims, int count, char* buf, size_t size) {
   if (used < size) std::snprintf(buf + used, size - used, "]");
 }
 
-Status CheckRequestedShape(const OpContext& ctx, const int32_t* shape, uint32_t count,
-                           int32_t elements, const TensorView& output) {
+MD_INIT_CODE Status CheckRequestedShape(const OpContext& ctx, const int32_t* shape, uint32_t count,
+                                        int32_t elements, const TensorView& output) {
   // Legacy converters wrote [0] for a scalar.
   if (count == 1 && shape[0] == 0 && output.rank == 0) return Status::kOk;
   int64_t known = 1;
@@ -73,7 +73,7 @@ Status CheckRequestedShape(const OpContext& ctx, const int32_t* shape, uint32_t 
   return Status::kOk;
 }
 
-Status Prepare(OpContext& ctx) {
+MD_INIT_CODE Status Prepare(OpContext& ctx) {
   if (ctx.NumInputs() < 1 || ctx.NumInputs() > 2 || ctx.NumOutputs() != 1 || !ctx.HasInput(0)) {
     return ctx.Fail(Status::kInvalidArgument, "expects 1 or 2 inputs and 1 output, got %d and %d",
                     ctx.NumInputs(), ctx.NumOutputs());

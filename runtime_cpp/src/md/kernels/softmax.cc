@@ -311,7 +311,7 @@ void SoftmaxFloat(float beta, const float* input, float* output, int32_t outer, 
 
 bool Near(float a, float b, float tolerance) { return std::fabs(a - b) <= tolerance; }
 
-Status Prepare(OpContext& ctx) {
+MD_INIT_CODE Status Prepare(OpContext& ctx) {
   if (ctx.NumInputs() != 1 || ctx.NumOutputs() != 1 || !ctx.HasInput(0)) {
     return ctx.Fail(Status::kInvalidArgument, "expects 1 input and 1 output, got %d and %d",
                     ctx.NumInputs(), ctx.NumOutputs());
