@@ -78,10 +78,11 @@ MD_PREPARE_CODE size_t LayerSpareBytes(const ConvShape& s, DataType type) {
   }
   return opt::PointwiseLayerSpareBytes(pixels, s.in_depth);
 }
+#if MD_KERNELS_ARM_DSP
 // Its scratch index: CONV_2D asks for no other scratch (kernel.h: the first request gets 0).
+// (Inside the #if: only the DSP build reads it, and clang flags an unused constant.)
 constexpr int kLayerSpareIndex = 0;
 
-#if MD_KERNELS_ARM_DSP
 // The deep 1x1 path's spare scratch into *spare: none when prepare asked for none, none was
 // granted, or inside a stage. Not inlined: GCC copied it into two branches of Invoke.
 __attribute__((noinline)) void LayerSpare(const OpContext& ctx, const Band& band,
