@@ -919,23 +919,33 @@ MD_INIT_CODE void* Interpreter::AllocatePersistent(int op_index, size_t bytes) {
   return p;
 }
 
-MD_INIT_CODE Status Interpreter::RequestScratch(int op_index, size_t bytes, int* scratch_index) {
-  *scratch_index = -1;
+MD_INIT_CODE Status Interpreter::AddScratchRequest(int op_index, const char* what, size_t bytes,
+                                                   size_t max_bytes, int entries, size_t* entry) {
   if (phase_ != Phase::kPrepare) {
-    return SetError(Status::kInvalidArgument, "op %ld: RequestScratch() outside prepare",
-                    static_cast<long>(op_index));
+    return SetError(Status::kInvalidArgument, "op %ld: %s() outside prepare",
+                    static_cast<long>(op_index), what);
   }
-  if (bytes > 0x7fffffffu) {
-    return SetError(Status::kInvalidArgument, "op %ld: scratch request of %lu bytes is too large",
-                    static_cast<long>(op_index), static_cast<unsigned long>(bytes));
+  if (bytes > max_bytes) {
+    return SetError(Status::kInvalidArgument, "op %ld: %s(%lu bytes) exceeds its limit of %lu",
+                    static_cast<long>(op_index), what, static_cast<unsigned long>(bytes),
+                    static_cast<unsigned long>(max_bytes));
   }
   const size_t available = static_cast<size_t>(tail_end_ - head_);
-  const size_t entry = RequestListBytes() / sizeof(ScratchEntry);
+  *entry = RequestListBytes() / sizeof(ScratchEntry);
   ++num_scratch_;  // counted even when it does not fit, so the need is known
+  num_spare_ += entries - 1;
   if (RequestListBytes() + tail_used_ > available) {
     return SetError(Status::kArenaTooSmall, "op %ld: arena too small for scratch requests",
                     static_cast<long>(op_index));
   }
+  return Status::kOk;
+}
+
+MD_INIT_CODE Status Interpreter::RequestScratch(int op_index, size_t bytes, int* scratch_index) {
+  *scratch_index = -1;
+  size_t entry = 0;
+  const Status s = AddScratchRequest(op_index, "RequestScratch", bytes, 0x7fffffffu, 1, &entry);
+  if (s != Status::kOk) return s;
   scratch_[entry] = ScratchEntry{static_cast<uint16_t>(op_index), kRegular,
                                  PlanAlign(static_cast<uint32_t>(bytes))};
   *scratch_index = op_scratch_count_++;
@@ -945,28 +955,14 @@ MD_INIT_CODE Status Interpreter::RequestScratch(int op_index, size_t bytes, int*
 MD_INIT_CODE Status Interpreter::RequestSpareScratch(int op_index, size_t min_bytes,
                                                      size_t max_bytes, int* scratch_index) {
   *scratch_index = -1;
-  if (phase_ != Phase::kPrepare) {
-    return SetError(Status::kInvalidArgument, "op %ld: RequestSpareScratch() outside prepare",
-                    static_cast<long>(op_index));
-  }
-  if (min_bytes > max_bytes) {
-    return SetError(Status::kInvalidArgument,
-                    "op %ld: spare scratch request with min %lu > max %lu bytes",
-                    static_cast<long>(op_index), static_cast<unsigned long>(min_bytes),
-                    static_cast<unsigned long>(max_bytes));
-  }
+  size_t entry = 0;
+  const Status s =
+      AddScratchRequest(op_index, "RequestSpareScratch", min_bytes, max_bytes, 2, &entry);
+  if (s != Status::kOk) return s;
   // No run reaches 4 GiB (the head is 32 bits), so larger bounds mean the same as this one.
   constexpr size_t kMaxBound = 0xffffffffu;
   const uint32_t min_value = static_cast<uint32_t>(min_bytes > kMaxBound ? kMaxBound : min_bytes);
   const uint32_t max_value = static_cast<uint32_t>(max_bytes > kMaxBound ? kMaxBound : max_bytes);
-  const size_t available = static_cast<size_t>(tail_end_ - head_);
-  const size_t entry = RequestListBytes() / sizeof(ScratchEntry);
-  ++num_scratch_;  // counted even when it does not fit, so the need is known
-  ++num_spare_;
-  if (RequestListBytes() + tail_used_ > available) {
-    return SetError(Status::kArenaTooSmall, "op %ld: arena too small for scratch requests",
-                    static_cast<long>(op_index));
-  }
   grant_spare_ = &CallGrantSpareScratch;
   const uint16_t op = static_cast<uint16_t>(op_index);
   scratch_[entry] = ScratchEntry{op, kSpareMin, min_value};

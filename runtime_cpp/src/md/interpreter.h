@@ -284,6 +284,11 @@ class Interpreter {
   void* Scratch(int op_index, int scratch_index) const;
   Status RequestSpareScratch(int op_index, size_t min_bytes, size_t max_bytes, int* scratch_index);
   void* SpareScratch(int op_index, int scratch_index, size_t* bytes) const;
+  // What RequestScratch() and RequestSpareScratch() share: in prepare, `bytes` within
+  // `max_bytes`, the request counted and its `entries` (1 or 2) appended to the list if the
+  // arena holds it; *entry is the first one's index. `what` names the caller in errors.
+  Status AddScratchRequest(int op_index, const char* what, size_t bytes, size_t max_bytes,
+                           int entries, size_t* entry);
   // Entries of the scratch request list while preparing (a spare request takes two).
   size_t RequestListBytes() const {
     return (static_cast<size_t>(num_scratch_) + static_cast<size_t>(num_spare_)) *

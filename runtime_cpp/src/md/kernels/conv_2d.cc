@@ -117,12 +117,8 @@ MD_PREPARE_CODE Status Prepare(OpContext& ctx) {
                     static_cast<int>(s.in_depth), static_cast<int>(s.filter_depth),
                     static_cast<int>(s.out_depth));
   }
-  if (output.Dim(0) != s.batches || output.Dim(3) != s.out_depth) {
-    return ctx.Fail(Status::kShapeMismatch,
-                    "output batch/depth %d/%d do not match input batch %d / filters %d",
-                    static_cast<int>(output.Dim(0)), static_cast<int>(output.Dim(3)),
-                    static_cast<int>(s.batches), static_cast<int>(s.out_depth));
-  }
+  const Status batch_depth = CheckOutputBatchDepth(ctx, output, s.batches, s.out_depth);
+  if (batch_depth != Status::kOk) return batch_depth;
   const Status window = CheckWindow(ctx, padding, s.g, output);
   if (window != Status::kOk) return window;
 
@@ -144,9 +140,8 @@ MD_PREPARE_CODE Status Prepare(OpContext& ctx) {
   if (!kKernelsHaveConvFallback && types.is_int8 &&
       !opt::ConvDspPathServes(s.g, s.in_depth, s.filter_depth, s.out_depth, input, filter,
                               output)) {
-    return ctx.Fail(Status::kUnsupportedType,
-                    "int8 op off the DSP path, whose fallback is compiled out of this build "
-                    "(MD_KERNELS_NO_CONV_FALLBACK); rebuild without that define");
+    return ctx.Fail(Status::kUnsupportedType, kFallbackCompiledOut, "DSP",
+                    "MD_KERNELS_NO_CONV_FALLBACK");
   }
   return Status::kOk;
 }

@@ -115,6 +115,18 @@ inline Status CheckWindow(const OpContext& ctx, int32_t padding, const WindowGeo
   return Status::kOk;
 }
 
+// Prepare check of the windowed kernels: the NHWC output's batch and depth. One copy, out of
+// line, for CONV_2D, DEPTHWISE_CONV_2D and the pools (flash: init-only code).
+MD_PREPARE_CODE __attribute__((noinline, noclone)) inline Status CheckOutputBatchDepth(
+    const OpContext& ctx, const TensorView& output, int32_t batches, int32_t depth) {
+  if (output.Dim(0) != batches || output.Dim(3) != depth) {
+    return ctx.Fail(Status::kShapeMismatch, "output batch/depth %d/%d, expected %d/%d",
+                    static_cast<int>(output.Dim(0)), static_cast<int>(output.Dim(3)),
+                    static_cast<int>(batches), static_cast<int>(depth));
+  }
+  return Status::kOk;
+}
+
 // Scale of channel c of a (possibly per-channel) quantized tensor. Per-tensor
 // scales are broadcast to every channel, as TFLite does.
 inline float ChannelScaleOf(const TensorView& t, int32_t c) {

@@ -92,12 +92,8 @@ MD_PREPARE_CODE Status Prepare(OpContext& ctx) {
                     static_cast<int>(option_multiplier), static_cast<int>(s.out_depth),
                     static_cast<int>(s.in_depth));
   }
-  if (output.Dim(0) != s.batches || output.Dim(3) != s.out_depth) {
-    return ctx.Fail(Status::kShapeMismatch,
-                    "output batch/depth %d/%d do not match input batch %d / filter depth %d",
-                    static_cast<int>(output.Dim(0)), static_cast<int>(output.Dim(3)),
-                    static_cast<int>(s.batches), static_cast<int>(s.out_depth));
-  }
+  const Status batch_depth = CheckOutputBatchDepth(ctx, output, s.batches, s.out_depth);
+  if (batch_depth != Status::kOk) return batch_depth;
   const Status window = CheckWindow(ctx, padding, s.g, output);
   if (window != Status::kOk) return window;
 
@@ -124,9 +120,8 @@ MD_PREPARE_CODE Status Prepare(OpContext& ctx) {
   if (!kKernelsHaveDepthwiseFallback && is_int8 &&
       !opt::DepthwiseDspPathServes(s.g, s.depth_multiplier, s.out_depth, input, filter, output,
                                    has_bias ? &bias : nullptr)) {
-    return ctx.Fail(Status::kUnsupportedType,
-                    "int8 op off the DSP 3x3 path, whose fallback is compiled out of this build "
-                    "(MD_KERNELS_NO_DEPTHWISE_FALLBACK); rebuild without that define");
+    return ctx.Fail(Status::kUnsupportedType, kFallbackCompiledOut, "DSP 3x3",
+                    "MD_KERNELS_NO_DEPTHWISE_FALLBACK");
   }
   return Status::kOk;
 }

@@ -50,6 +50,11 @@ constexpr bool kKernelsHaveDepthwiseFallback = true;
 constexpr bool kConvFallbackLinked = kKernelsHaveConvFallback || !MD_KERNELS_ARM_DSP;
 constexpr bool kDepthwiseFallbackLinked = kKernelsHaveDepthwiseFallback || !MD_KERNELS_ARM_DSP;
 
+// Prepare's message for an op a build's rule refuses (%s: the path, the macro): one copy.
+inline constexpr char kFallbackCompiledOut[] =
+    "int8 op off the %s path, whose fallback is compiled out of this build (%s); rebuild without "
+    "that define";
+
 namespace opt {
 
 // The DSP 1x1 / im2col path's limits (pointwise_dsp.h's kPointwiseMaxDepth and

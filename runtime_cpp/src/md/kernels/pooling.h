@@ -69,11 +69,8 @@ inline Status PoolPrepare(OpContext& ctx) {
   if (compiled_in != Status::kOk) return compiled_in;
   int32_t padding = 0;
   const PoolShape s = ReadShape(ctx, input, &padding);
-  if (output.Dim(0) != s.batches || output.Dim(3) != s.depth) {
-    return ctx.Fail(Status::kShapeMismatch, "output batch/depth %d/%d differ from input %d/%d",
-                    static_cast<int>(output.Dim(0)), static_cast<int>(output.Dim(3)),
-                    static_cast<int>(s.batches), static_cast<int>(s.depth));
-  }
+  const Status batch_depth = CheckOutputBatchDepth(ctx, output, s.batches, s.depth);
+  if (batch_depth != Status::kOk) return batch_depth;
   return CheckWindow(ctx, padding, s.g, output);
 }
 

@@ -332,7 +332,8 @@ MD_INIT_CODE Status Prepare(OpContext& ctx) {
                       "int8 output must have scale 1/256 and zero point -128 (got %g, %d)",
                       static_cast<double>(output.scale), static_cast<int>(output.zero_point));
     }
-  } else if (input.type == DataType::kInt8 && output.type == DataType::kInt16) {
+  } else if (kKernelsHaveInt16 && input.type == DataType::kInt8 &&
+             output.type == DataType::kInt16) {  // (else rejected above when compiled out)
     if (output.zero_point != -32768 || !Near(output.scale, 1.0f / 65536, 0.001f / 65536)) {
       return ctx.Fail(Status::kUnsupportedType,
                       "int16 output of int8 input must have scale 1/65536 and zero point -32768 "
