@@ -17,13 +17,10 @@ interpreter."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import run_cli  # tests/cli_helpers.py (tests/ is on sys.path via conftest)
 from kernel_harness import (
     bias_values,
     channel_scales,
@@ -33,8 +30,8 @@ from kernel_harness import (
     symmetric_weights,
     window_out_size,
 )
+from mps2_harness import FlashedModel, flash_model
 
-from microdeploy import reference
 from microdeploy.model.writer import ModelBuilder
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
@@ -110,41 +107,15 @@ def _depthwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray],
 
 
 @pytest.fixture(scope="module")
-def flashed(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Path, list[Path], list[str]]]:
-    if shutil.which("qemu-system-arm") is None:
-        pytest.skip("qemu-system-arm is not installed")
-    if not reference.available():
-        pytest.skip("tflite-micro (TFLM's Python interpreter) is not installed")
-    root = tmp_path_factory.mktemp("depthwise")
+def flashed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FlashedModel, list[str]]]:
     model, arrays, labels = _depthwise_model(np.random.default_rng(11))
-    (root / "depthwise.tflite").write_bytes(model)
-    files = []
-    for i, array in enumerate(arrays):
-        files.append(root / f"input{i}.npy")
-        np.save(files[-1], array)
-    project = root / "project"
-    for args in (
-        ("init", str(project), "--board", "mps2-an386", "--model", str(root / "depthwise.tflite")),
-        ("build", str(project)),
-        ("flash", str(project)),
-    ):
-        result = run_cli(*args)
-        assert result.code == 0, f"{args[0]}: {result.stdout}{result.stderr}"
-    yield project, files, labels
-    run_cli("flash", str(project), "--stop")
+    device = flash_model(tmp_path_factory.mktemp("depthwise"), "depthwise", model, arrays)
+    yield device, labels
+    device.stop()
 
 
-def test_random_depthwise_convs_match_tflm_on_mps2(
-    flashed: tuple[Path, list[Path], list[str]],
-) -> None:
-    project, files, labels = flashed
-    args = ["run", str(project), "--json"]
-    for file in files:
-        args += ["--input", str(file)]
-    result = run_cli(*args)
-    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert result.code == 0 and len(lines) == 1, "\n".join(labels) + result.stdout + result.stderr
-    assert len(lines[0]["output"]) == NUM_OPS  # every op's output came back
-    assert lines[0]["match"] is True, "\n".join(labels) + "\n" + json.dumps(lines[0])[:2000]
+def test_random_depthwise_convs_match_tflm_on_mps2(flashed: tuple[FlashedModel, list[str]]) -> None:
+    device, labels = flashed
+    line = device.run_against_tflm()
+    assert len(line["output"]) == NUM_OPS  # every op's output came back
+    assert line["match"] is True, "\n".join(labels) + "\n" + json.dumps(line)[:2000]

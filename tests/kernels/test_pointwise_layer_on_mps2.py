@@ -18,13 +18,10 @@ spare scratch; the firmware is built with `microdeploy build` and run with `micr
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import run_cli  # tests/cli_helpers.py (tests/ is on sys.path via conftest)
 from kernel_harness import (
     bias_values,
     channel_scales,
@@ -33,8 +30,9 @@ from kernel_harness import (
     random_scale,
     symmetric_weights,
 )
+from mps2_harness import FlashedModel, flash_model
 
-from microdeploy import host_runtime, reference
+from microdeploy import host_runtime
 from microdeploy.model.writer import ModelBuilder
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
@@ -155,40 +153,18 @@ def test_the_layer_cases_get_spare_scratch_and_the_no_gap_op_none() -> None:
 @pytest.fixture(scope="module", params=["layer", "no_gap"])
 def flashed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Path, list[Path], list[str]]]:
-    if shutil.which("qemu-system-arm") is None:
-        pytest.skip("qemu-system-arm is not installed")
-    if not reference.available():
-        pytest.skip("tflite-micro (TFLM's Python interpreter) is not installed")
-    root = tmp_path_factory.mktemp(request.param)
+) -> Iterator[tuple[FlashedModel, list[str]]]:
     make = _layer_model if request.param == "layer" else _no_gap_model
     model, arrays, labels = make(np.random.default_rng(11))
-    (root / "model.tflite").write_bytes(model)
-    files = []
-    for i, array in enumerate(arrays):
-        files.append(root / f"input{i}.npy")
-        np.save(files[-1], array)
-    project = root / "project"
-    for args in (
-        ("init", str(project), "--board", "mps2-an386", "--model", str(root / "model.tflite")),
-        ("build", str(project)),
-        ("flash", str(project)),
-    ):
-        result = run_cli(*args)
-        assert result.code == 0, f"{args[0]}: {result.stdout}{result.stderr}"
-    yield project, files, labels
-    run_cli("flash", str(project), "--stop")
+    device = flash_model(tmp_path_factory.mktemp(request.param), "model", model, arrays)
+    yield device, labels
+    device.stop()
 
 
 def test_deep_pointwise_layers_match_tflm_on_mps2(
-    flashed: tuple[Path, list[Path], list[str]],
+    flashed: tuple[FlashedModel, list[str]],
 ) -> None:
-    project, files, labels = flashed
-    args = ["run", str(project), "--json"]
-    for file in files:
-        args += ["--input", str(file)]
-    result = run_cli(*args)
-    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert result.code == 0 and len(lines) == 1, result.stdout + result.stderr
-    assert len(lines[0]["output"]) == len(labels)  # every op's output came back
-    assert lines[0]["match"] is True, "\n".join(labels) + "\n" + json.dumps(lines[0])[:2000]
+    device, labels = flashed
+    line = device.run_against_tflm()
+    assert len(line["output"]) == len(labels)  # every op's output came back
+    assert line["match"] is True, "\n".join(labels) + "\n" + json.dumps(line)[:2000]

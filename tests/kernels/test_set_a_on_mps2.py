@@ -15,18 +15,15 @@ a depth that is not a multiple of 4."""
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import run_cli  # tests/cli_helpers.py (tests/ is on sys.path via conftest)
 from kernel_harness import bias_values, channel_scales, random_ints, symmetric_weights
+from mps2_harness import FlashedModel, flash_model
 
-from microdeploy import reference
 from microdeploy.model.writer import ModelBuilder
 from microdeploy.paths import repo_root
 
@@ -228,44 +225,21 @@ def _reference_board(folder: Path) -> str:
 @pytest.fixture(scope="module", params=("optimized", "reference"))
 def flashed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Path, list[Path], int, dict[str, str]]]:
-    if shutil.which("qemu-system-arm") is None:
-        pytest.skip("qemu-system-arm is not installed")
-    if not reference.available():
-        pytest.skip("tflite-micro (TFLM's Python interpreter) is not installed")
+) -> Iterator[tuple[FlashedModel, int]]:
     root = tmp_path_factory.mktemp("set_a")
     model, arrays, num_outputs = _multi_op_model(np.random.default_rng(2027))
-    (root / "set_a.tflite").write_bytes(model)
-    files = []
-    for i, array in enumerate(arrays):
-        files.append(root / f"input{i}.npy")
-        np.save(files[-1], array)
-    project = root / "project"
     board, env = "mps2-an386", {}
     if request.param == "reference":
         (root / "boards").mkdir()
         board = _reference_board(root / "boards")
         env = {"MICRODEPLOY_BOARD_PATH": str(root / "boards")}
-    for args in (
-        ("init", str(project), "--board", board, "--model", str(root / "set_a.tflite")),
-        ("build", str(project)),
-        ("flash", str(project)),
-    ):
-        result = run_cli(*args, env=env)
-        assert result.code == 0, f"{args[0]}: {result.stdout}{result.stderr}"
-    yield project, files, num_outputs, env
-    run_cli("flash", str(project), "--stop", env=env)
+    device = flash_model(root, "set_a", model, arrays, board=board, env=env)
+    yield device, num_outputs
+    device.stop()
 
 
-def test_set_a_kernels_match_tflm_on_mps2(
-    flashed: tuple[Path, list[Path], int, dict[str, str]],
-) -> None:
-    project, files, num_outputs, env = flashed
-    args = ["run", str(project), "--json"]
-    for file in files:
-        args += ["--input", str(file)]
-    result = run_cli(*args, env=env)
-    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert result.code == 0 and len(lines) == 1, result.stdout + result.stderr
-    assert len(lines[0]["output"]) == num_outputs  # every op's output came back
-    assert lines[0]["match"] is True, lines[0]
+def test_set_a_kernels_match_tflm_on_mps2(flashed: tuple[FlashedModel, int]) -> None:
+    device, num_outputs = flashed
+    line = device.run_against_tflm()
+    assert len(line["output"]) == num_outputs  # every op's output came back
+    assert line["match"] is True, line

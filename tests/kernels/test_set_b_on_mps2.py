@@ -7,17 +7,13 @@ fused multiply-adds, newlib's expf/tanhf."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import run_cli  # tests/cli_helpers.py (tests/ is on sys.path via conftest)
 from kernel_harness import random_ints, symmetric_weights
+from mps2_harness import FlashedModel, flash_model
 
-from microdeploy import reference
 from microdeploy.model.writer import ModelBuilder
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
@@ -144,37 +140,14 @@ def _multi_op_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray]]:
 
 
 @pytest.fixture(scope="module")
-def flashed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[Path]]]:
-    if shutil.which("qemu-system-arm") is None:
-        pytest.skip("qemu-system-arm is not installed")
-    if not reference.available():
-        pytest.skip("tflite-micro (TFLM's Python interpreter) is not installed")
-    root = tmp_path_factory.mktemp("set_b")
+def flashed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlashedModel]:
     model, arrays = _multi_op_model(np.random.default_rng(2026))
-    (root / "set_b.tflite").write_bytes(model)
-    files = []
-    for i, array in enumerate(arrays):
-        files.append(root / f"input{i}.npy")
-        np.save(files[-1], array)
-    project = root / "project"
-    for args in (
-        ("init", str(project), "--board", "mps2-an386", "--model", str(root / "set_b.tflite")),
-        ("build", str(project)),
-        ("flash", str(project)),
-    ):
-        result = run_cli(*args)
-        assert result.code == 0, f"{args[0]}: {result.stdout}{result.stderr}"
-    yield project, files
-    run_cli("flash", str(project), "--stop")
+    device = flash_model(tmp_path_factory.mktemp("set_b"), "set_b", model, arrays)
+    yield device
+    device.stop()
 
 
-def test_set_b_kernels_match_tflm_on_mps2(flashed: tuple[Path, list[Path]]) -> None:
-    project, files = flashed
-    args = ["run", str(project), "--json"]
-    for file in files:
-        args += ["--input", str(file)]
-    result = run_cli(*args)
-    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert result.code == 0 and len(lines) == 1, result.stdout + result.stderr
-    assert len(lines[0]["output"]) == 14  # every op's output came back
-    assert lines[0]["match"] is True, lines[0]
+def test_set_b_kernels_match_tflm_on_mps2(flashed: FlashedModel) -> None:
+    line = flashed.run_against_tflm()
+    assert len(line["output"]) == 14  # every op's output came back
+    assert line["match"] is True, line
