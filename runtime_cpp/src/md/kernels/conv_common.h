@@ -115,10 +115,20 @@ inline Status CheckWindow(const OpContext& ctx, int32_t padding, const WindowGeo
   return Status::kOk;
 }
 
+// A shared out-of-line helper stays one (COMDAT) copy across objects only if GCC does not clone
+// it (an .isra/.constprop clone is local to each object); clang has no such attribute.
+#if defined(__GNUC__) && !defined(__clang__)
+#define MD_SHARED_OUT_OF_LINE __attribute__((noinline, noclone))
+#else
+#define MD_SHARED_OUT_OF_LINE __attribute__((noinline))
+#endif
+
 // Prepare check of the windowed kernels: the NHWC output's batch and depth. One copy, out of
 // line, for CONV_2D, DEPTHWISE_CONV_2D and the pools (flash: init-only code).
-MD_PREPARE_CODE __attribute__((noinline, noclone)) inline Status CheckOutputBatchDepth(
-    const OpContext& ctx, const TensorView& output, int32_t batches, int32_t depth) {
+MD_PREPARE_CODE MD_SHARED_OUT_OF_LINE inline Status CheckOutputBatchDepth(const OpContext& ctx,
+                                                                          const TensorView& output,
+                                                                          int32_t batches,
+                                                                          int32_t depth) {
   if (output.Dim(0) != batches || output.Dim(3) != depth) {
     return ctx.Fail(Status::kShapeMismatch, "output batch/depth %d/%d, expected %d/%d",
                     static_cast<int>(output.Dim(0)), static_cast<int>(output.Dim(3)),
