@@ -61,12 +61,13 @@ void ReadShape(const OpContext& ctx, const TensorView& input, const TensorView& 
 }
 
 // Bytes of spare scratch (kernel.h RequestSpareScratch) the channel-major path of deep 1x1
-// convolutions (pointwise_layer_dsp.h) widens the op's pixels into, or 0 where it never runs:
+// convolutions (pointwise_layer_dsp.h) widens the op's pixels into (all of them at most, a
+// segment of kLayerMinSegmentBlocks blocks at least: *min_bytes), or 0 where it never runs:
 // int8, groups of 1, 1x1 stride 1 unpadded, a depth that is a multiple of 4 in [kLayerMinDepth,
 // kDspPathMaxDepth], at least kLayerMinPixels pixels. Prepare asks for it on every target and
 // kernel flavour, so that the host runner plans (and reports tail bytes) as the device does; only
 // the DSP build uses it.
-MD_PREPARE_CODE size_t LayerSpareBytes(const ConvShape& s, DataType type) {
+MD_PREPARE_CODE size_t LayerSpareBytes(const ConvShape& s, DataType type, size_t* min_bytes) {
   const WindowGeometry& g = s.g;
   const int32_t pixels = s.batches * g.out_h * g.out_w;
   const bool pointwise = g.filter_h == 1 && g.filter_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
@@ -76,6 +77,7 @@ MD_PREPARE_CODE size_t LayerSpareBytes(const ConvShape& s, DataType type) {
       pixels < opt::kLayerMinPixels) {
     return 0;
   }
+  *min_bytes = opt::PointwiseLayerMinSpareBytes(pixels, s.in_depth);
   return opt::PointwiseLayerSpareBytes(pixels, s.in_depth);
 }
 #if MD_KERNELS_ARM_DSP
@@ -131,10 +133,11 @@ MD_PREPARE_CODE Status Prepare(OpContext& ctx) {
     const Status q = CheckConvQuantization(ctx, input, filter, output, 0);
     if (q != Status::kOk) return q;
   }
-  const size_t spare = LayerSpareBytes(s, input.type);
+  size_t spare_min = 0;
+  const size_t spare = LayerSpareBytes(s, input.type, &spare_min);
   if (spare > 0) {
     int index;  // kLayerSpareIndex: the op's first scratch request
-    const Status requested = ctx.RequestSpareScratch(spare, spare, &index);
+    const Status requested = ctx.RequestSpareScratch(spare_min, spare, &index);
     if (requested != Status::kOk) return requested;
   }
   if (!kKernelsHaveConvFallback && types.is_int8 &&

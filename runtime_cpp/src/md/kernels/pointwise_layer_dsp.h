@@ -16,6 +16,9 @@
 //   per channel, about 30 instructions per channel and block besides the dot product instead of
 //   about 40), then against a last single pixel in the same function (two LDMs and four SMLADs
 //   per 8 values instead of OnePixelFast's 12 instructions).
+// A grant that holds only part of the op's widened pixels (at least kLayerMinSegmentBlocks
+// blocks) runs them in segments of about equal blocks: a segment widened, every filter widened
+// again and run against its blocks, the next segment (each chunk widens the pixels again).
 //
 // Bit-exact as the four-pixel block: the same exact integer sums (doubled, the input offset
 // folded into the pixels) in another order, the same RequantizeDoubled.
@@ -43,6 +46,24 @@ constexpr size_t PointwiseLayerSpareBytes(int32_t pixels, int32_t depth) {
   return static_cast<size_t>(pixels / 4 + (pixels % 4 >= 2 ? 1 : 0)) * 8u *
              static_cast<size_t>(depth) +
          (pixels % 4 == 1 ? 2u * static_cast<size_t>(depth) : 0u);
+}
+
+// Blocks of four a grant smaller than the op's widened pixels must hold at least (conv_2d.cc asks
+// for PointwiseLayerMinSpareBytes): each segment widens every filter again, about 75
+// instructions per channel at depth 64, which the channel-major steps win back on about 4 blocks
+// (about 20 per channel and block against PointwiseDeepRuns). Measured on person_detect's 12x12
+// 64 -> 64 (36 blocks) with segments capped at K blocks, against PointwiseDeepRuns: K = 3 +8.5K
+// instructions, 4 -6.0K, 6 -20.5K, 8 -25.3K, its grant's 15 -35.3K; 8 keeps over half the gain.
+constexpr int32_t kLayerMinSegmentBlocks = 8;
+
+// The least spare scratch the path runs with: kLayerMinSegmentBlocks blocks, and room for a
+// last single pixel (it runs in the last segment), or all of PointwiseLayerSpareBytes if less.
+constexpr size_t PointwiseLayerMinSpareBytes(int32_t pixels, int32_t depth) {
+  const size_t segment =
+      static_cast<size_t>(kLayerMinSegmentBlocks) * 8u * static_cast<size_t>(depth) +
+      (pixels % 4 == 1 ? 2u * static_cast<size_t>(depth) : 0u);
+  const size_t whole = PointwiseLayerSpareBytes(pixels, depth);
+  return segment < whole ? segment : whole;
 }
 
 // The spare scratch one Invoke of an op hands down (words nullptr: none), and whether its
@@ -209,51 +230,86 @@ __attribute__((noinline)) inline void WideChannelsBlocks(const WideChannels& w) 
 #undef MD_PL_ONE_8
 #undef MD_PL_REQUANT
 
-// Widens every pixel of the op (1x1: a.input, a.pixels rows of a.depth) into `words` in the
-// layout PointwiseLayerRuns reads (PointwiseLayerSpareBytes). Once per op: compiled for size
-// (MD_INIT_CODE: cold).
+// Widens the op's blocks [u0, u1) (1x1: a.input, a.pixels rows of a.depth; block a.pixels / 4,
+// when there, the last four pixels for a last 2 or 3) into `words` in the layout
+// PointwiseLayerRuns reads (PointwiseLayerSpareBytes), a last single pixel after them when u1 is
+// the last block. Once per op or segment: compiled for size (MD_INIT_CODE: cold).
 MD_INIT_CODE __attribute__((noinline)) inline void WidenLayerPixels(const PointwiseDspArgs& a,
+                                                                    int32_t u0, int32_t u1,
                                                                     uint32_t* words) {
   const uint32_t off2 = static_cast<uint32_t>(2 * a.input_offset) & 0xFFFFu;
   const uint32_t off2x2 = off2 | (off2 << 16);
-  const int32_t depth = a.depth, rest = a.pixels % 4;
-  const int32_t blocks = a.pixels / 4 + (rest >= 2 ? 1 : 0);
+  const int32_t depth = a.depth;
   const int8_t* px[4];
-  for (int32_t b = 0; b < blocks; ++b, words += 2 * depth) {
+  for (int32_t b = u0; b < u1; ++b, words += 2 * depth) {
     // The last 2 or 3 pixels: a block of the last four.
     const int32_t first = 4 * b < a.pixels - 4 ? 4 * b : a.pixels - 4;
     for (int32_t i = 0; i < 4; ++i) px[i] = a.input + (first + i) * depth;
     WidenFourPixels(px, depth, off2x2, words);
   }
-  if (rest == 1) WidenOnePixel(a.input + (a.pixels - 1) * depth, depth, off2x2, words);
+  if (a.pixels % 4 == 1 && u1 == a.pixels / 4) {
+    WidenOnePixel(a.input + (a.pixels - 1) * depth, depth, off2x2, words);
+  }
+}
+
+// One call of WideChannelsBlocks per segment and group of channels: channel 0's output of its
+// first block, its outputs' bytes (pass[1]: 0 when no call), its widened blocks.
+struct LayerPass {
+  int8_t* out;
+  int32_t span;
+  const uint32_t* pixels;
+};
+
+// The chunk's channels against one segment's widened blocks: per group of channels whose widened
+// filters fill `buf` (WidenFilterWords), WideChannelsBlocks for the segment's blocks of four
+// (pass[0]), then for the block of the op's last four pixels (pass[1], after a last 2 or 3).
+MD_INIT_CODE __attribute__((noinline)) inline void LayerSegmentRuns(const PointwiseDspArgs& a,
+                                                                    const PointwiseChannel* ch,
+                                                                    uint32_t* buf, WideChannels& w,
+                                                                    const LayerPass* pass) {
+  const int32_t depth = a.depth;
+  const int32_t group = 2 * kPointwiseMaxDepth / (depth / 2);  // filters the buffer holds
+  for (int32_t c = 0; c < a.channels; c += group) {
+    const int32_t n = a.channels - c < group ? a.channels - c : group;
+    WidenFilterWords(a.filter + c * depth, (n * depth) >> 2, buf);
+    w.ch = ch + c;
+    w.ch_end = ch + c + n;
+    int32_t p = 0;
+    do {  // pass[0] has blocks: a segment has at least 2, only its last can be pass[1]
+      w.out = w.out_begin = pass[p].out + c;
+      w.out_end = w.out + pass[p].span;
+      w.pixels = pass[p].pixels;
+      WideChannelsBlocks(w);
+    } while (++p < 2 && pass[1].span != 0);
+  }
 }
 
 // Runs the chunk `a` (1x1) channel-major on the pixels widened into `spare` (widening them when
 // no earlier chunk of this Invoke did), the filters widened per group of channels into `buf`
 // (2 x kPointwiseMaxDepth words), when it applies: depth >= kLayerMinDepth, at least
-// kLayerMinPixels pixels, every channel kFusedChannel, a grant that holds every pixel. False,
-// having written nothing, otherwise.
+// kLayerMinPixels pixels, every channel kFusedChannel, a grant of at least
+// PointwiseLayerMinSpareBytes. A grant that holds only part of the op's widened pixels runs
+// them in segments of about equal blocks (each at least half the grant's, so at least 2): a
+// segment widened, then every group of filters widened again and run against its blocks; the
+// last segment takes the op's last 2 or 3 pixels' block or its last single pixel. False, having
+// written nothing, otherwise.
 MD_INIT_CODE __attribute__((noinline)) inline bool PointwiseLayerRuns(const PointwiseDspArgs& a,
                                                                       const PointwiseChannel* ch,
                                                                       uint32_t* buf,
                                                                       PointwiseSpare* spare) {
   const int32_t depth = a.depth;
   if (spare == nullptr || spare->words == nullptr || depth < kLayerMinDepth ||
-      a.pixels < kLayerMinPixels || a.kind[0] != kFusedChannel || a.run_end[0] != a.channels ||
-      spare->bytes < PointwiseLayerSpareBytes(a.pixels, depth)) {
+      a.pixels < kLayerMinPixels || a.kind[0] != kFusedChannel || a.run_end[0] != a.channels) {
     return false;
   }
-  if (!spare->widened) {
-    WidenLayerPixels(a, spare->words);
-    spare->widened = true;
-  }
   const int32_t blocks = a.pixels / 4, rest = a.pixels % 4, od = a.out_depth;
-  // The blocks of four, then the last four pixels again for a last 2 or 3: (first pixel,
-  // blocks) per call of WideChannelsBlocks.
-  const int32_t pass_first[2] = {0, a.pixels - 4};
-  const int32_t pass_blocks[2] = {blocks, rest >= 2 ? 1 : 0};
-  const uint32_t* const last = spare->words + blocks * 2 * depth;  // block or pixel after them
-  const int32_t group = 2 * kPointwiseMaxDepth / (depth / 2);      // filters the buffer holds
+  const int32_t units = blocks + (rest >= 2 ? 1 : 0);  // blocks widened, the last 2 or 3's too
+  // Blocks the grant holds (a last single pixel's 2 x depth bytes kept aside; grants are far
+  // below 2 GiB), segments of them; below PointwiseLayerMinSpareBytes the path does not run.
+  const int32_t room =
+      (static_cast<int32_t>(spare->bytes) - (rest == 1 ? 2 * depth : 0)) / (8 * depth);
+  if (room < (units < kLayerMinSegmentBlocks ? units : kLayerMinSegmentBlocks)) return false;
+  const int32_t segments = room >= units ? 1 : (units + room - 1) / room;
   WideChannels w;
   w.out_depth = od;
   w.out_depth3 = 3 * od;
@@ -261,19 +317,18 @@ MD_INIT_CODE __attribute__((noinline)) inline bool PointwiseLayerRuns(const Poin
   w.rounds = (depth + 31) / 32;
   w.entry = 44 * ((-depth & 31) / 4);  // the steps the first round skips
   w.filter_bytes = 2 * depth;
-  w.single = rest == 1;  // (with blocks before it: at least 5 pixels)
-  for (int32_t c = 0; c < a.channels; c += group) {
-    const int32_t n = a.channels - c < group ? a.channels - c : group;
-    WidenFilterWords(a.filter + c * depth, n * depth / 4, buf);
-    w.ch = ch + c;
-    w.ch_end = ch + c + n;
-    for (int32_t pass = 0; pass < 2; ++pass) {
-      if (pass_blocks[pass] == 0) continue;
-      w.out = w.out_begin = a.output + c + pass_first[pass] * od;
-      w.out_end = w.out + pass_blocks[pass] * 4 * od;
-      w.pixels = pass == 0 ? spare->words : last;
-      WideChannelsBlocks(w);
-    }
+  for (int32_t s = 0; s < segments; ++s) {
+    const int32_t u0 = s * units / segments, u1 = (s + 1) * units / segments;
+    if (!spare->widened) WidenLayerPixels(a, u0, u1, spare->words);
+    spare->widened = segments == 1;  // later chunks reuse a whole op's pixels
+    // Per call of WideChannelsBlocks (first pixel, blocks): the segment's blocks of four, then
+    // the last four pixels again for a last 2 or 3 (its words after theirs).
+    const int32_t full = (u1 < blocks ? u1 : blocks) - u0;
+    const LayerPass pass[2] = {{a.output + 4 * u0 * od, full * 4 * od, spare->words},
+                               {a.output + (a.pixels - 4) * od, (u1 - u0 - full) * 4 * od,
+                                spare->words + full * 2 * depth}};
+    w.single = rest == 1 && u1 == units;  // (with blocks before it: at least 5 pixels)
+    LayerSegmentRuns(a, ch, buf, w, pass);
   }
   return true;
 }
