@@ -113,6 +113,11 @@ md::Status SpareInvoke(md::OpContext& ctx) {
   const int op = ctx.op_index();
   const SpareState& state = g_spare_state[op];
   SpoilSpare(ctx);
+  for (int k = 0; k < SpareConfig().num_spare[op]; ++k) {
+    if (ctx.Scratch(state.spare[k]) != nullptr) {
+      return ctx.Fail(md::Status::kKernelError, "a spare index answered as regular scratch");
+    }
+  }
   if (state.regular >= 0) {
     size_t bytes = 1;
     if (ctx.Scratch(state.regular) == nullptr) {

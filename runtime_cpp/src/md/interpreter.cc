@@ -566,7 +566,7 @@ MD_INIT_CODE void Interpreter::GrantSpareScratch(const ScratchEntry* requests, P
       table[s] =
           ScratchEntry{r.op, static_cast<uint16_t>(run.offset / kPlanAlignment + 1), run.bytes};
     } else {
-      table[s] = ScratchEntry{r.op, kRegular, 0};
+      table[s] = ScratchEntry{r.op, kSpareNotGranted, 0};
     }
     if (spare_count_ != nullptr && recorded < spare_capacity_) {
       spare_records_[recorded] = SpareRecord{r.op, min_bytes, max_bytes,
@@ -971,30 +971,33 @@ MD_INIT_CODE Status Interpreter::RequestSpareScratch(int op_index, size_t min_by
   return Status::kOk;
 }
 
-void* Interpreter::Scratch(int op_index, int scratch_index) const {
+// The table entry of the op's scratch request `scratch_index`, or nullptr. The table is in op
+// order and ops run in order: go on from the last lookup, from the start when it ended past this
+// op (a new Invoke()).
+const Interpreter::ScratchEntry* Interpreter::FindScratchEntry(int op_index,
+                                                               int scratch_index) const {
   if (phase_ != Phase::kInvoke || scratch_index < 0) return nullptr;  // allocated, not preparing
-  // The table is in op order and ops run in order: go on from the last lookup, from the start
-  // when it ended past this op (a new Invoke()).
   int c = scratch_cursor_;
   if (c >= num_scratch_ || scratch_[c].op > op_index) c = 0;
   while (c < num_scratch_ && scratch_[c].op < op_index) ++c;
   scratch_cursor_ = c;
   const int k = c + scratch_index;
   if (k >= num_scratch_ || scratch_[k].op != op_index) return nullptr;
-  return head_ + scratch_[k].value;
+  return &scratch_[k];
+}
+
+void* Interpreter::Scratch(int op_index, int scratch_index) const {
+  const ScratchEntry* entry = FindScratchEntry(op_index, scratch_index);
+  // (A spare request's index gives nothing here: its entry holds no head offset.)
+  if (entry == nullptr || entry->kind != kRegular) return nullptr;
+  return head_ + entry->value;
 }
 
 void* Interpreter::SpareScratch(int op_index, int scratch_index, size_t* bytes) const {
   if (bytes != nullptr) *bytes = 0;
-  if (phase_ != Phase::kInvoke || scratch_index < 0) return nullptr;
-  // Found as Scratch() finds an entry (and it moves the same cursor).
-  int c = scratch_cursor_;
-  if (c >= num_scratch_ || scratch_[c].op > op_index) c = 0;
-  while (c < num_scratch_ && scratch_[c].op < op_index) ++c;
-  scratch_cursor_ = c;
-  const int k = c + scratch_index;
-  if (k >= num_scratch_ || scratch_[k].op != op_index) return nullptr;
-  const ScratchEntry& entry = scratch_[k];
+  const ScratchEntry* found = FindScratchEntry(op_index, scratch_index);
+  if (found == nullptr) return nullptr;
+  const ScratchEntry& entry = *found;
   if (entry.kind == kRegular || entry.value == 0) return nullptr;  // not a grant
   if (bytes != nullptr) *bytes = entry.value;
   return head_ + (static_cast<uint32_t>(entry.kind) - 1u) * kPlanAlignment;

@@ -195,7 +195,8 @@ class Interpreter {
   // One scratch request. While preparing (request list in the head): {op, kRegular, size} for
   // RequestScratch(), {op, kSpareMin, min} then {op, kSpareMax, max} for RequestSpareScratch().
   // After planning (table in the tail, one per request): {op, 0, head offset} for a regular
-  // request, {op, offset / 16 + 1, bytes} for a spare one (bytes 0: not granted). The op is
+  // request, {op, offset / 16 + 1, bytes} for a spare one ({op, kSpareNotGranted, 0}: not
+  // granted; never kRegular, so that Scratch() refuses every spare index). The op is
   // 16 bits (Init() caps the op count) so that a spare grant fits the same 8 bytes.
   struct ScratchEntry {
     uint16_t op;
@@ -205,6 +206,7 @@ class Interpreter {
   static constexpr uint16_t kRegular = 0;
   static constexpr uint16_t kSpareMin = 1;
   static constexpr uint16_t kSpareMax = 2;
+  static constexpr uint16_t kSpareNotGranted = 1;  // (in the table, with bytes 0)
   struct UserNode {
     void* data;
     UserNode* next;
@@ -284,6 +286,7 @@ class Interpreter {
   void* Scratch(int op_index, int scratch_index) const;
   Status RequestSpareScratch(int op_index, size_t min_bytes, size_t max_bytes, int* scratch_index);
   void* SpareScratch(int op_index, int scratch_index, size_t* bytes) const;
+  const ScratchEntry* FindScratchEntry(int op_index, int scratch_index) const;
   // What RequestScratch() and RequestSpareScratch() share: in prepare, `bytes` within
   // `max_bytes`, the request counted and its `entries` (1 or 2) appended to the list if the
   // arena holds it; *entry is the first one's index. `what` names the caller in errors.

@@ -100,7 +100,8 @@ class OpContext {
   // docs/architecture.md ("spare scratch") has the rule; microdeploy/planner.py mirrors it.
   Status RequestSpareScratch(size_t min_bytes, size_t max_bytes, int* scratch_index);
   // Invoke only: the granted bytes (16-byte aligned) and their count in *bytes, or nullptr and 0.
-  // Use it, not Scratch(), for an index RequestSpareScratch() gave (and only for one).
+  // For an index RequestSpareScratch() gave (Scratch() gives nullptr for it, and this nullptr for
+  // a RequestScratch() index).
   void* SpareScratch(int scratch_index, size_t* bytes) const;
   // Invoke only: the band of output rows to compute (inactive: all rows).
   Band band() const;
