@@ -28,6 +28,7 @@
 
 #include "md/kernels/conv_common.h"
 #include "md/kernels/int8_opt.h"
+#include "md/kernels/pointwise_asm.h"
 
 #if MD_KERNELS_ARM_DSP
 
@@ -260,14 +261,9 @@ __attribute__((noinline)) inline void WidenFourPixels(const int8_t* const* px, i
   "add r0, r0, r1\n\t"                                 \
   "orr r0, r0, #1\n\t" /* Thumb */
 
-// Accumulator a (doubled) -> int8 with the fused offset: r6 multiplier, r8 addend, r9 shift.
-// MD_PW_REQUANT_POST: unfused, r4 the output offset added after the shift.
+// Accumulator a (doubled) -> int8: MD_PW_REQUANT (pointwise_asm.h) with the fused offset;
+// MD_PW_REQUANT_POST unfused, r4 the output offset added after the shift.
 // clang-format off
-#define MD_PW_REQUANT(a)              \
-  "smmlar r10, " a ", r6, r8\n\t"     \
-  "add r10, r10, " a ", asr #31\n\t"  \
-  "asr r10, r10, r9\n\t"             \
-  "ssat " a ", #8, r10\n\t"
 #define MD_PW_REQUANT_POST(a)         \
   "smmlar r10, " a ", r6, r8\n\t"     \
   "add r10, r10, " a ", asr #31\n\t"  \
@@ -388,21 +384,7 @@ MD_PW_BLOCK_FUNCTION(FourPixelBlockAny,
 // 11 instructions for 16 MACs instead of 13. (It replaced a variant that took 29 + 13 per
 // step on unwidened filters: 1x1 convolutions with 8 pixels or more widen theirs; the
 // others, short windows gathered by im2col, take FourPixelBlockAny's single round, about one
-// instruction more per channel.)
-// clang-format off
-#define MD_PW_WIDE_STEP              \
-  "ldmia r11!, {r9, r10}\n\t"        \
-  "ldmia r12!, {r4, r5, r6, r8}\n\t" \
-  "smlad r0, r9, r4, r0\n\t"         \
-  "smlad r0, r10, r5, r0\n\t"        \
-  "smlad r1, r9, r6, r1\n\t"         \
-  "smlad r1, r10, r8, r1\n\t"        \
-  "ldmia r12!, {r4, r5, r6, r8}\n\t" \
-  "smlad r2, r9, r4, r2\n\t"         \
-  "smlad r2, r10, r5, r2\n\t"        \
-  "smlad r3, r9, r6, r3\n\t"         \
-  "smlad r3, r10, r8, r3\n\t"
-// clang-format on
+// instruction more per channel.) Its step is pointwise_asm.h's MD_PW_WIDE_STEP.
 MD_PW_BLOCK_FUNCTION(FourPixelBlockWide,
                      "ldr r0, [sp, #24]\n\t"
                      "rsb r0, r0, #0\n\t"
@@ -459,7 +441,6 @@ MD_PW_BLOCK_FUNCTION(
     "subs lr, lr, #1\n\t"
     "bne 10b\n\t"
     "ldr lr, [sp, #16]\n\t" MD_PW_REQUANT_STORE_LOOP("str lr, [sp, #16]\n\t") "add sp, sp, #40\n\t")
-#undef MD_PW_WIDE_STEP
 
 // One pixel: the filter's 16 values (four LDRs) against the pixel's 8 words (two LDMs into
 // r5, r6, r8, r9), r10 the pair being multiplied, r0 the accumulator.
@@ -533,7 +514,6 @@ inline const int8_t* FourPixelBlockFast(const FourPixelBlock& b, const int8_t* f
 #undef MD_PW_EPILOGUE_CHOICE
 #undef MD_PW_REQUANT_POST
 #undef MD_PW_PROLOGUE
-#undef MD_PW_REQUANT
 #undef MD_PW_ENTRY
 #undef MD_PW_EIGHT_STEPS
 #undef MD_PW_STEP

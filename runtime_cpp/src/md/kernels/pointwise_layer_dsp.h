@@ -98,29 +98,6 @@ struct WideChannels {
 };
 static_assert(sizeof(WideChannels) == 18 * 4, "the assembly's frame");
 
-// Accumulator a (doubled) -> int8 with the fused offset: r6 multiplier, r8 addend, r9 shift.
-// clang-format off
-#define MD_PL_REQUANT(a)             \
-  "smmlar r10, " a ", r6, r8\n\t"    \
-  "add r10, r10, " a ", asr #31\n\t" \
-  "asr r10, r10, r9\n\t"            \
-  "ssat " a ", #8, r10\n\t"
-// clang-format on
-
-// One 4-value step of four pixels on a widened filter (pointwise_dsp.h's MD_PW_WIDE_STEP).
-#define MD_PL_STEP                   \
-  "ldmia r11!, {r9, r10}\n\t"        \
-  "ldmia r12!, {r4, r5, r6, r8}\n\t" \
-  "smlad r0, r9, r4, r0\n\t"         \
-  "smlad r0, r10, r5, r0\n\t"        \
-  "smlad r1, r9, r6, r1\n\t"         \
-  "smlad r1, r10, r8, r1\n\t"        \
-  "ldmia r12!, {r4, r5, r6, r8}\n\t" \
-  "smlad r2, r9, r4, r2\n\t"         \
-  "smlad r2, r10, r5, r2\n\t"        \
-  "smlad r3, r9, r6, r3\n\t"         \
-  "smlad r3, r10, r8, r3\n\t"
-
 // 8 values of one pixel: filter pairs r1-r4 (LDM), pixel words r5/r6/r8/r9 (LDM), r0 the sum.
 #define MD_PL_ONE_8                  \
   "ldmia r11!, {r1, r2, r3, r4}\n\t" \
@@ -162,16 +139,17 @@ __attribute__((noinline)) inline void WideChannelsBlocks(const WideChannels& w) 
       "ldrd r2, r3, [sp, #28]\n\t"
       "ldrd r11, lr, [sp, #36]\n\t"
       "ldr pc, [sp, #44]\n"
-      "10:\n\t" MD_PL_STEP MD_PL_STEP MD_PL_STEP MD_PL_STEP MD_PL_STEP MD_PL_STEP MD_PL_STEP
-      MD_PL_STEP
+      "10:\n\t"
+      MD_PW_WIDE_STEP MD_PW_WIDE_STEP MD_PW_WIDE_STEP MD_PW_WIDE_STEP
+      MD_PW_WIDE_STEP MD_PW_WIDE_STEP MD_PW_WIDE_STEP MD_PW_WIDE_STEP
       "11:\n\t"
       ".if (11b - 10b) - 352\n\t"
-      ".error \"MD_PL_STEP is not 44 bytes\"\n\t"
+      ".error \"MD_PW_WIDE_STEP is not 44 bytes\"\n\t"
       ".endif\n\t"
       "subs lr, lr, #1\n\t"
       "bne 10b\n\t"
       "ldmia sp, {r4, r5, r6, r8, r9, r11, lr}\n\t"
-      MD_PL_REQUANT("r0") MD_PL_REQUANT("r1") MD_PL_REQUANT("r2") MD_PL_REQUANT("r3")
+      MD_PW_REQUANT("r0") MD_PW_REQUANT("r1") MD_PW_REQUANT("r2") MD_PW_REQUANT("r3")
       "strb r0, [r4]\n\t"
       "strb r1, [r4, r5]\n\t"
       "strb r2, [r4, r5, lsl #1]\n\t"
@@ -204,7 +182,7 @@ __attribute__((noinline)) inline void WideChannelsBlocks(const WideChannels& w) 
       "smlad r0, r1, r5, r0\n\t"
       "smlad r0, r2, r6, r0\n"
       "9:\n\t"
-      "ldmia sp, {r4, r5, r6, r8, r9, r11}\n\t" MD_PL_REQUANT("r0")
+      "ldmia sp, {r4, r5, r6, r8, r9, r11}\n\t" MD_PW_REQUANT("r0")
       "strb r0, [r4]\n"
       "5:\n\t"
       // The next channel: outputs one byte on, the filter 2 x depth bytes on.
@@ -226,9 +204,7 @@ __attribute__((noinline)) inline void WideChannelsBlocks(const WideChannels& w) 
       : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "lr", "cc", "memory");
   // clang-format on
 }
-#undef MD_PL_STEP
 #undef MD_PL_ONE_8
-#undef MD_PL_REQUANT
 
 // Widens the op's blocks [u0, u1) (1x1: a.input, a.pixels rows of a.depth; block a.pixels / 4,
 // when there, the last four pixels for a last 2 or 3) into `words` in the layout
